@@ -1,0 +1,37 @@
+"""What every page shares: the database handle, the acting user, and small rendering helpers.
+Pages stay thin: gather input, call `pilots`, render what it returns."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pilots import store
+from pilots.access import Actor
+from pilots.db import Database
+
+
+@st.cache_resource
+def _database(path: str | None) -> Database:
+    return Database(path)
+
+
+def database() -> Database:
+    """The app's database ($PILOTS_DB or data/pilots.duckdb), opened once per process."""
+    return _database(None)
+
+
+def current_actor() -> Actor:
+    """The person using the app. Until sign-in is configured, the local demo acts as the CCO office."""
+    return st.session_state.setdefault("actor", Actor("demo@localhost", "editor"))
+
+
+def show_problems(problems) -> None:
+    """Refused input as a table: row, column, value, reason."""
+    st.error(f"Refused, nothing was saved: {len(problems)} problem{'s' if len(problems) != 1 else ''}.")
+    st.dataframe(
+        [{"row": p.row, "column": p.column, "value": p.value, "reason": p.reason} for p in problems],
+        hide_index=True, width="stretch")
+
+
+def metric_labels() -> dict[str, str]:
+    return {m.key: m.label for m in store.list_metrics(database())}

@@ -1,0 +1,144 @@
+"""The command line: `python -m pilots [--db PATH] COMMAND ...`, everything the app does to data,
+for scheduled loads and scripting. Exit status 0 on success, 1 on refused input, 2 on usage."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from . import store
+from .access import COMMAND_LINE, AccessDenied
+from .db import Database
+from .model import Metric, PilotDraft, ValidationError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date as YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pilots", description=__doc__.split("\n")[0])
+    parser.add_argument("--db", help="database file (default: $PILOTS_DB or data/pilots.duckdb)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("init", help="create or migrate the database")
+    commands.add_parser("demo", help="load the demo organisation")
+
+    units = commands.add_parser("units", help="business units").add_subparsers(dest="action", required=True)
+    add_unit = units.add_parser("add", help="add a business unit")
+    add_unit.add_argument("name")
+    add_unit.add_argument("--head")
+    add_unit.add_argument("--customers", type=int)
+    add_unit.add_argument("--revenue-per-customer", type=float)
+    units.add_parser("list", help="list business units")
+
+    metrics = commands.add_parser("metrics", help="metric definitions").add_subparsers(dest="action", required=True)
+    add_metric = metrics.add_parser("add", help="define a metric")
+    add_metric.add_argument("key")
+    add_metric.add_argument("--label", required=True)
+    add_metric.add_argument("--unit", default="")
+    add_metric.add_argument("--direction", required=True, choices=["higher", "lower"])
+    add_metric.add_argument("--aggregation", required=True, choices=["mean", "nps", "top2box", "rate"])
+    add_metric.add_argument("--min", type=float, dest="min_value")
+    add_metric.add_argument("--max", type=float, dest="max_value")
+    add_metric.add_argument("--whole-numbers", action="store_true", help="answers are whole numbers")
+    add_metric.add_argument("--description", default="")
+    metrics.add_parser("list", help="list metric definitions")
+
+    imports = commands.add_parser("import", help="load a CSV or XLSX file, all or nothing")
+    imports.add_argument("kind", choices=["observations", "measurements"])
+    imports.add_argument("file")
+    imports.add_argument("--replace", action="store_true",
+                         help="measurements: replace stored values for the same unit, metric and period")
+
+    pilots = commands.add_parser("pilots", help="pilots").add_subparsers(dest="action", required=True)
+    add_pilot = pilots.add_parser("add", help="register a pilot; prints its id")
+    add_pilot.add_argument("--name", required=True)
+    add_pilot.add_argument("--unit", required=True)
+    add_pilot.add_argument("--metric", required=True, help="primary metric key")
+    add_pilot.add_argument("--baseline", nargs=2, type=_date, required=True, metavar=("START", "END"))
+    add_pilot.add_argument("--pilot", nargs=2, type=_date, required=True, metavar=("START", "END"))
+    add_pilot.add_argument("--control", nargs="+", default=[], metavar="UNIT")
+    add_pilot.add_argument("--target", type=float, help="target effect on the primary metric, in its units")
+    add_pilot.add_argument("--secondary", nargs="+", default=[], metavar="METRIC")
+    add_pilot.add_argument("--guardrail", nargs="+", default=[], metavar="METRIC")
+    add_pilot.add_argument("--owner", default="")
+    pilots.add_parser("list", help="list pilots")
+
+    analyze = commands.add_parser("analyze", help="the case for rollout of one pilot")
+    analyze.add_argument("pilot_id", type=int)
+    analyze.add_argument("--json", action="store_true", help="print JSON (the stable format)")
+    return parser
+
+
+def run(args: argparse.Namespace, out, err) -> int:
+    db = Database(args.db)
+    actor = COMMAND_LINE
+    command = args.command
+    if command == "init":
+        print(f"database {db.path} at schema version {db.schema_version()}", file=out)
+    elif command == "demo":
+        from .demo import load_demo
+        print(load_demo(db), file=out)
+    elif command == "units" and args.action == "add":
+        unit = store.add_unit(db, actor, args.name, head=args.head, customers=args.customers,
+                              revenue_per_customer=args.revenue_per_customer)
+        print(unit.unit_id, file=out)
+    elif command == "units":
+        for unit in store.list_units(db, actor):
+            print(f"{unit.unit_id}\t{unit.name}\t{unit.head or ''}", file=out)
+    elif command == "metrics" and args.action == "add":
+        store.add_metric(db, actor, Metric(
+            key=args.key, label=args.label, unit=args.unit, direction=args.direction,
+            aggregation=args.aggregation, min_value=args.min_value, max_value=args.max_value,
+            whole_numbers=args.whole_numbers, description=args.description))
+        print(args.key, file=out)
+    elif command == "metrics":
+        for metric in store.list_metrics(db):
+            print(f"{metric.key}\t{metric.label}\t{metric.direction}\t{metric.aggregation}", file=out)
+    elif command == "import":
+        from .ingest import import_file
+        result = import_file(db, actor, args.file, args.kind, replace=args.replace)
+        print(result, file=out)
+    elif command == "pilots" and args.action == "add":
+        pilot_id = store.add_pilot(db, actor, PilotDraft(
+            name=args.name, unit=args.unit, primary_metric=args.metric,
+            baseline_start=args.baseline[0], baseline_end=args.baseline[1],
+            pilot_start=args.pilot[0], pilot_end=args.pilot[1], controls=args.control,
+            secondary_metrics=args.secondary, guardrail_metrics=args.guardrail,
+            target_effect=args.target, owner=args.owner))
+        print(pilot_id, file=out)
+    elif command == "pilots":
+        for pilot in store.list_pilots(db, actor):
+            print(f"{pilot.pilot_id}\t{pilot.name}\t{pilot.unit_name}\t{pilot.status}", file=out)
+    elif command == "analyze":
+        from .analysis import analyze_pilot, case_as_dict
+        case = analyze_pilot(db, actor, args.pilot_id)
+        if args.json:
+            json.dump(case_as_dict(case), out, indent=2, default=str)
+            print(file=out)
+        else:
+            print(case, file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args, out, err)
+    except ValidationError as refused:
+        print(f"refused, nothing was written ({len(refused.problems)} problem"
+              f"{'s' if len(refused.problems) != 1 else ''}):", file=err)
+        for problem in refused.problems:
+            print(f"  {problem}", file=err)
+        return 1
+    except (LookupError, AccessDenied, FileNotFoundError) as refused:
+        print(f"refused: {refused}", file=err)
+        return 1

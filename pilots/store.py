@@ -1,0 +1,404 @@
+"""Reading and writing the domain's records: business units, metric definitions, pilots, import
+batches and the audit trail. All SQL of these lives here; every write records an audit entry in
+the same transaction, and every call takes the acting user so roles hold whatever the caller."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import json
+from typing import Any, Iterable
+
+import duckdb
+import pandas as pd
+
+from .access import Actor, require_editor, require_unit
+from .db import Database
+from .model import (
+    BARRIER_TYPES, DIRECTIONS, AGGREGATIONS, STATUSES,
+    Metric, Pilot, PilotDraft, Problem, Unit, ValidationError,
+)
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def record_audit(cur: duckdb.DuckDBPyConnection, actor: Actor, action: str, entity: str,
+                 entity_id: Any, before: Any = None, after: Any = None) -> None:
+    """Append one entry to the audit log, inside the caller's transaction."""
+    cur.execute(
+        "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+        [actor.email, action, entity, None if entity_id is None else str(entity_id), _json(before), _json(after)],
+    )
+
+
+# ---------------------------------------------------------------- business units
+
+_UNIT_COLUMNS = "unit_id, name, head, customers, revenue_per_customer"
+
+
+def list_units(db: Database, actor: Actor) -> list[Unit]:
+    """Every unit the actor may see, by name. (Unit names are not secret: controls need them.)"""
+    with db.cursor() as cur:
+        rows = cur.execute(f"SELECT {_UNIT_COLUMNS} FROM business_units ORDER BY lower(name)").fetchall()
+    return [Unit(*row) for row in rows]
+
+
+def unit_lookup(units: Iterable[Unit]) -> dict[str, Unit]:
+    """Units by case-folded, trimmed name."""
+    return {u.name.strip().casefold(): u for u in units}
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a mistyped name, if one is close enough to be a likely typo."""
+    by_fold = {c.casefold(): c for c in candidates}
+    match = difflib.get_close_matches(name.strip().casefold(), list(by_fold), n=1, cutoff=0.6)
+    return by_fold[match[0]] if match else None
+
+
+def unknown_unit_problem(name: str, units: Iterable[Unit], column: str, row: int | None = None) -> Problem:
+    names = [u.name for u in units]
+    near = suggest(name, names)
+    hint = f": did you mean '{near}'?" if near else f"; known units: {', '.join(sorted(names)) or 'none yet'}"
+    return Problem(f"unknown unit '{name}'{hint}", row=row, column=column, value=name)
+
+
+def add_unit(db: Database, actor: Actor, name: str, head: str | None = None,
+             customers: int | None = None, revenue_per_customer: float | None = None) -> Unit:
+    require_editor(actor, "add a business unit")
+    name = (name or "").strip()
+    problems = []
+    if not name:
+        problems.append(Problem("a unit needs a name", column="name"))
+    if customers is not None and customers < 0:
+        problems.append(Problem("must not be negative", column="customers", value=str(customers)))
+    if revenue_per_customer is not None and revenue_per_customer < 0:
+        problems.append(Problem("must not be negative", column="revenue_per_customer", value=str(revenue_per_customer)))
+    if problems:
+        raise ValidationError(problems)
+    with db.transaction() as cur:
+        clash = cur.execute(
+            "SELECT name FROM business_units WHERE lower(trim(name)) = lower(?)", [name]).fetchone()
+        if clash:
+            raise ValidationError([Problem(f"a unit named '{clash[0]}' exists already", column="name", value=name)])
+        unit_id = cur.execute(
+            "INSERT INTO business_units (name, head, customers, revenue_per_customer) VALUES (?, ?, ?, ?) "
+            "RETURNING unit_id", [name, head, customers, revenue_per_customer]).fetchone()[0]
+        unit = Unit(unit_id, name, head, customers, revenue_per_customer)
+        record_audit(cur, actor, "add", "unit", unit_id, after=unit)
+    return unit
+
+
+def update_unit(db: Database, actor: Actor, unit: Unit) -> Unit:
+    """Change a unit's head and size figures (its name too, if no other unit has it)."""
+    require_editor(actor, "change a business unit")
+    with db.transaction() as cur:
+        row = cur.execute(f"SELECT {_UNIT_COLUMNS} FROM business_units WHERE unit_id = ?", [unit.unit_id]).fetchone()
+        if row is None:
+            raise ValidationError([Problem(f"no unit with id {unit.unit_id}", column="unit_id")])
+        before = Unit(*row)
+        clash = cur.execute("SELECT name FROM business_units WHERE lower(trim(name)) = lower(trim(?)) AND unit_id <> ?",
+                            [unit.name, unit.unit_id]).fetchone()
+        if clash:
+            raise ValidationError([Problem(f"a unit named '{clash[0]}' exists already", column="name", value=unit.name)])
+        cur.execute("UPDATE business_units SET name = ?, head = ?, customers = ?, revenue_per_customer = ? "
+                    "WHERE unit_id = ?", [unit.name.strip(), unit.head, unit.customers,
+                                          unit.revenue_per_customer, unit.unit_id])
+        record_audit(cur, actor, "update", "unit", unit.unit_id, before=before, after=unit)
+    return unit
+
+
+# ---------------------------------------------------------------- metric definitions
+
+_METRIC_COLUMNS = ("metric_key, label, unit, direction, aggregation, min_value, max_value, "
+                   "whole_numbers, role_hint, description")
+
+
+def list_metrics(db: Database) -> list[Metric]:
+    with db.cursor() as cur:
+        rows = cur.execute(f"SELECT {_METRIC_COLUMNS} FROM metrics ORDER BY metric_key").fetchall()
+    return [Metric(*row) for row in rows]
+
+
+def metric_lookup(db: Database) -> dict[str, Metric]:
+    return {m.key: m for m in list_metrics(db)}
+
+
+def add_metric(db: Database, actor: Actor, metric: Metric) -> Metric:
+    require_editor(actor, "define a metric")
+    problems = []
+    if metric.direction not in DIRECTIONS:
+        problems.append(Problem(f"must be one of {', '.join(DIRECTIONS)}", column="direction", value=metric.direction))
+    if metric.aggregation not in AGGREGATIONS:
+        problems.append(Problem(f"must be one of {', '.join(AGGREGATIONS)}", column="aggregation",
+                                value=metric.aggregation))
+    if not metric.key or not metric.key.replace("_", "a").isalnum() or not metric.key[0].isalpha() \
+            or metric.key != metric.key.lower():
+        problems.append(Problem("a key is lower-case letters, digits and _ , starting with a letter",
+                                column="key", value=metric.key))
+    if metric.aggregation in ("nps", "top2box") and (metric.min_value is None or metric.max_value is None):
+        problems.append(Problem(f"an {metric.aggregation} metric needs --min and --max of its answer scale",
+                                column="min/max"))
+    if metric.aggregation == "rate" and not (
+            (metric.min_value is None or metric.min_value >= 0) and (metric.max_value is None or metric.max_value <= 1)):
+        problems.append(Problem("a rate lies between 0 and 1", column="min/max"))
+    if metric.min_value is not None and metric.max_value is not None and metric.min_value >= metric.max_value:
+        problems.append(Problem("min must be below max", column="min/max",
+                                value=f"{metric.min_value}..{metric.max_value}"))
+    if metric.aggregation == "rate":
+        metric = dataclasses.replace(metric, min_value=0.0 if metric.min_value is None else metric.min_value,
+                                     max_value=1.0 if metric.max_value is None else metric.max_value)
+    with db.transaction() as cur:
+        if cur.execute("SELECT 1 FROM metrics WHERE metric_key = ?", [metric.key]).fetchone():
+            problems.append(Problem(f"a metric with key '{metric.key}' exists already", column="key", value=metric.key))
+        if problems:
+            raise ValidationError(problems)
+        cur.execute(f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    list(dataclasses.astuple(metric)))
+        record_audit(cur, actor, "add", "metric", metric.key, after=metric)
+    return metric
+
+
+# ---------------------------------------------------------------- pilots
+
+def _check_draft(draft: PilotDraft, units: dict[str, Unit], metrics: dict[str, Metric]) -> list[Problem]:
+    problems = []
+    if not draft.name.strip():
+        problems.append(Problem("a pilot needs a name", column="name"))
+    unit = units.get(draft.unit.strip().casefold())
+    if unit is None:
+        problems.append(unknown_unit_problem(draft.unit, units.values(), column="unit"))
+    for control in draft.controls:
+        found = units.get(control.strip().casefold())
+        if found is None:
+            problems.append(unknown_unit_problem(control, units.values(), column="control"))
+        elif unit is not None and found.unit_id == unit.unit_id:
+            problems.append(Problem("a control unit must differ from the pilot unit", column="control", value=control))
+    if len({c.strip().casefold() for c in draft.controls}) != len(draft.controls):
+        problems.append(Problem("a control unit is named twice", column="control"))
+    keys = [("primary_metric", draft.primary_metric)] + [("secondary_metrics", k) for k in draft.secondary_metrics] \
+        + [("guardrail_metrics", k) for k in draft.guardrail_metrics]
+    for column, key in keys:
+        if key not in metrics:
+            problems.append(Problem(f"no metric '{key}' is defined; defined: {', '.join(sorted(metrics))}",
+                                    column=column, value=key))
+    if len({k for _, k in keys}) != len(keys):
+        problems.append(Problem("a metric can have only one role in a pilot", column="metrics"))
+    if draft.baseline_start > draft.baseline_end:
+        problems.append(Problem("the baseline window ends before it starts", column="baseline",
+                                value=f"{draft.baseline_start}..{draft.baseline_end}"))
+    if draft.pilot_start > draft.pilot_end:
+        problems.append(Problem("the pilot window ends before it starts", column="pilot",
+                                value=f"{draft.pilot_start}..{draft.pilot_end}"))
+    if draft.baseline_end >= draft.pilot_start:
+        problems.append(Problem("the baseline window must end before the pilot window starts", column="baseline",
+                                value=f"{draft.baseline_end} >= {draft.pilot_start}"))
+    if draft.status not in STATUSES:
+        problems.append(Problem(f"must be one of {', '.join(STATUSES)}", column="status", value=draft.status))
+    if draft.barrier_type is not None and draft.barrier_type not in BARRIER_TYPES:
+        problems.append(Problem(f"must be one of {', '.join(BARRIER_TYPES)}", column="barrier_type",
+                                value=draft.barrier_type))
+    if draft.cost is not None and draft.cost < 0:
+        problems.append(Problem("must not be negative", column="cost", value=str(draft.cost)))
+    primary = metrics.get(draft.primary_metric)
+    if primary is not None and draft.target_effect is not None:
+        low, high = primary.period_range()
+        if low is not None and high is not None and abs(draft.target_effect) > high - low:
+            problems.append(Problem(f"a target of {draft.target_effect} is larger than the whole range of "
+                                    f"{primary.label} ({low} to {high} {primary.unit})",
+                                    column="target", value=str(draft.target_effect)))
+    return problems
+
+
+def add_pilot(db: Database, actor: Actor, draft: PilotDraft) -> int:
+    """Register a pilot; returns its id. Refused whole, with every problem, if anything is wrong."""
+    require_editor(actor, "register a pilot")
+    units = unit_lookup(list_units(db, actor))
+    metrics = metric_lookup(db)
+    problems = _check_draft(draft, units, metrics)
+    if draft.status in ("decided", "rolled_out"):
+        problems.append(Problem("a pilot is registered before it is decided", column="status", value=draft.status))
+    if problems:
+        raise ValidationError(problems)
+    unit = units[draft.unit.strip().casefold()]
+    with db.transaction() as cur:
+        pilot_id = cur.execute(
+            """INSERT INTO pilots (name, unit_id, owner, sponsor, hypothesis, journey_stage, barrier_type,
+                   baseline_start, baseline_end, pilot_start, pilot_end, primary_metric, target_effect, cost,
+                   randomised, released, status, value_per_point)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pilot_id""",
+            [draft.name.strip(), unit.unit_id, draft.owner, draft.sponsor, draft.hypothesis, draft.journey_stage,
+             draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
+             draft.primary_metric, draft.target_effect, draft.cost, draft.randomised, draft.released,
+             draft.status, draft.value_per_point]).fetchone()[0]
+        for control in draft.controls:
+            cur.execute("INSERT INTO pilot_controls VALUES (?, ?)", [pilot_id, units[control.strip().casefold()].unit_id])
+        for role, keys in (("secondary", draft.secondary_metrics), ("guardrail", draft.guardrail_metrics)):
+            for key in keys:
+                cur.execute("INSERT INTO pilot_metrics VALUES (?, ?, ?)", [pilot_id, key, role])
+        record_audit(cur, actor, "add", "pilot", pilot_id, after=draft)
+    return pilot_id
+
+
+_PILOT_SELECT = """
+SELECT p.pilot_id, p.name, p.unit_id, u.name AS unit_name, p.baseline_start, p.baseline_end,
+       p.pilot_start, p.pilot_end, p.primary_metric, p.status, p.owner, p.sponsor, p.hypothesis,
+       p.journey_stage, p.barrier_type, p.target_effect, p.cost, p.randomised, p.released, p.decision,
+       p.decision_rationale, p.value_per_point, p.version,
+       coalesce((SELECT list(c.unit_id ORDER BY cu.name) FROM pilot_controls c
+                 JOIN business_units cu ON cu.unit_id = c.unit_id WHERE c.pilot_id = p.pilot_id), []),
+       coalesce((SELECT list(cu.name ORDER BY cu.name) FROM pilot_controls c
+                 JOIN business_units cu ON cu.unit_id = c.unit_id WHERE c.pilot_id = p.pilot_id), []),
+       coalesce((SELECT list(metric_key ORDER BY metric_key) FROM pilot_metrics pm
+                 WHERE pm.pilot_id = p.pilot_id AND pm.role = 'secondary'), []),
+       coalesce((SELECT list(metric_key ORDER BY metric_key) FROM pilot_metrics pm
+                 WHERE pm.pilot_id = p.pilot_id AND pm.role = 'guardrail'), [])
+FROM pilots p JOIN business_units u ON u.unit_id = p.unit_id
+"""
+
+
+def _visible_clause(actor: Actor) -> tuple[str, list]:
+    """SQL condition on pilots `p` for what the actor may see: unit heads see their own units'
+    pilots only."""
+    if actor.sees_all_units():
+        return "TRUE", []
+    if not actor.unit_ids:
+        return "FALSE", []
+    return f"p.unit_id IN ({', '.join('?' * len(actor.unit_ids))})", sorted(actor.unit_ids)
+
+
+def _pilot_from_row(row: tuple) -> Pilot:
+    *head, controls, control_names, secondary, guardrails = row
+    return Pilot(*head, control_unit_ids=tuple(controls), control_unit_names=tuple(control_names),
+                 secondary_metrics=tuple(secondary), guardrail_metrics=tuple(guardrails))
+
+
+def get_pilot(db: Database, actor: Actor, pilot_id: int) -> Pilot:
+    """One pilot; LookupError if there is none, AccessDenied if the actor may not see it."""
+    with db.cursor() as cur:
+        row = cur.execute(_PILOT_SELECT + " WHERE p.pilot_id = ?", [pilot_id]).fetchone()
+    if row is None:
+        raise LookupError(f"no pilot with id {pilot_id}")
+    pilot = _pilot_from_row(row)
+    require_unit(actor, pilot.unit_id, f"see pilot {pilot_id}")
+    return pilot
+
+
+def list_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = None,
+                statuses: Iterable[str] | None = None) -> list[Pilot]:
+    """The pilots the actor may see, optionally only those of some units and states."""
+    where, params = _visible_clause(actor)
+    conditions = [where]
+    for column, values in (("p.unit_id", unit_ids), ("p.status", statuses)):
+        if values is not None:
+            values = list(values)
+            if not values:
+                return []
+            conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += values
+    with db.cursor() as cur:
+        rows = cur.execute(_PILOT_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY p.pilot_id",
+                           params).fetchall()
+    return [_pilot_from_row(row) for row in rows]
+
+
+def pilots_frame(pilots: list[Pilot], metrics: dict[str, Metric]) -> pd.DataFrame:
+    """The register as a table for display."""
+    return pd.DataFrame([{
+        "id": p.pilot_id, "pilot": p.name, "unit": p.unit_name, "status": p.status.replace("_", " "),
+        "primary metric": metrics[p.primary_metric].label if p.primary_metric in metrics else p.primary_metric,
+        "target": p.target_effect, "controls": ", ".join(p.control_unit_names) or "none",
+        "baseline": f"{p.baseline_start} – {p.baseline_end}", "pilot window": f"{p.pilot_start} – {p.pilot_end}",
+        "owner": p.owner, "decision": (p.decision or "").replace("_", " "),
+    } for p in pilots], columns=["id", "pilot", "unit", "status", "primary metric", "target", "controls",
+                                 "baseline", "pilot window", "owner", "decision"])
+
+
+# ---------------------------------------------------------------- data read back for charts
+
+def weekly_series(db: Database, actor: Actor, metric_key: str, unit_ids: Iterable[int],
+                  start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per unit and week: the metric's value (mean of scores, or n-weighted mean of measurements)
+    and its n. Aggregated in SQL, so a chart gets one row per unit and week."""
+    unit_ids = sorted(set(unit_ids))
+    for unit_id in unit_ids:
+        require_unit(actor, unit_id, "read this unit's data")
+    if not unit_ids:
+        return pd.DataFrame(columns=["unit_id", "unit", "week", "value", "n"])
+    marks = ", ".join("?" * len(unit_ids))
+    sql = f"""
+    WITH rows AS (
+        SELECT unit_id, date_trunc('week', obs_date) AS week, sum(score) AS total, count(*) AS n
+        FROM scored_observations
+        WHERE metric_key = ? AND unit_id IN ({marks}) AND obs_date BETWEEN ? AND ?
+        GROUP BY ALL
+        UNION ALL
+        SELECT unit_id, date_trunc('week', period_start), sum(value * coalesce(n, 1)), sum(coalesce(n, 1))
+        FROM measurements
+        WHERE metric_key = ? AND unit_id IN ({marks}) AND period_start BETWEEN ? AND ?
+        GROUP BY ALL
+    )
+    SELECT r.unit_id, u.name AS unit, r.week::DATE AS week, sum(total) / sum(n) AS value, sum(n)::BIGINT AS n
+    FROM rows r JOIN business_units u USING (unit_id)
+    GROUP BY ALL ORDER BY unit, week
+    """
+    params = [metric_key, *unit_ids, start, end, metric_key, *unit_ids, start, end]
+    with db.cursor() as cur:
+        return cur.execute(sql, params).df()
+
+
+def table_counts(db: Database) -> dict[str, int]:
+    """Row counts of the data tables (for the command line and for tests that nothing changed)."""
+    tables = ["business_units", "metrics", "pilots", "pilot_controls", "pilot_metrics", "import_batches",
+              "observations", "measurements", "audit_log"]
+    with db.cursor() as cur:
+        return {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def is_empty(db: Database) -> bool:
+    """True when no unit has been added yet: the app then loads the demo organisation."""
+    with db.cursor() as cur:
+        return cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
+
+
+
+# ---------------------------------------------------------------- import batches
+
+def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source: str, rows_view: str,
+                 replace: bool = False) -> int:
+    """Write rows that have already been checked, as one new batch, inside the caller's transaction.
+
+    `rows_view` names a relation visible to `cur` with columns (unit_id, metric_key, obs_date, value)
+    for observations, or (unit_id, metric_key, period_start, value, n, sd) for measurements. With
+    `replace`, measurements already stored for the same unit, metric and period are replaced, and
+    what they held goes to the audit log. Returns the batch id."""
+    require_editor(actor, "import data")
+    row_count = cur.execute(f"SELECT count(*) FROM {rows_view}").fetchone()[0]
+    batch_id = cur.execute(
+        "INSERT INTO import_batches (kind, source, imported_by, row_count) VALUES (?, ?, ?, ?) RETURNING batch_id",
+        [kind, source, actor.email, row_count]).fetchone()[0]
+    if kind == "observations":
+        cur.execute(f"INSERT INTO observations (batch_id, unit_id, metric_key, obs_date, value) "
+                    f"SELECT {batch_id}, unit_id, metric_key, obs_date, value FROM {rows_view}")
+    elif kind == "measurements":
+        if replace:
+            replaced = cur.execute(
+                f"SELECT m.unit_id, m.metric_key, m.period_start, m.value, m.n, m.sd, m.batch_id FROM measurements m "
+                f"JOIN {rows_view} r USING (unit_id, metric_key, period_start)").df()
+            if len(replaced):
+                cur.execute(f"DELETE FROM measurements m USING {rows_view} r WHERE m.unit_id = r.unit_id "
+                            f"AND m.metric_key = r.metric_key AND m.period_start = r.period_start")
+                record_audit(cur, actor, "replace", "measurements", batch_id,
+                             before=replaced.to_dict(orient="records"), after={"batch_id": batch_id})
+        cur.execute(f"INSERT INTO measurements (unit_id, metric_key, period_start, value, n, sd, batch_id) "
+                    f"SELECT unit_id, metric_key, period_start, value, n, sd, {batch_id} FROM {rows_view}")
+    else:
+        raise ValueError(f"unknown kind of data '{kind}'")
+    record_audit(cur, actor, "import", "batch", batch_id, after={"kind": kind, "source": source, "rows": row_count})
+    return batch_id
