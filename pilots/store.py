@@ -402,3 +402,91 @@ def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source
         raise ValueError(f"unknown kind of data '{kind}'")
     record_audit(cur, actor, "import", "batch", batch_id, after={"kind": kind, "source": source, "rows": row_count})
     return batch_id
+
+
+# ---------------------------------------------------------------- lifecycle and decisions
+
+class StaleEdit(ValidationError):
+    """The record changed since the editor loaded it; nothing was overwritten."""
+
+
+def _locked_pilot(cur: duckdb.DuckDBPyConnection, pilot_id: int, expected_version: int | None) -> tuple:
+    row = cur.execute("SELECT status, decision, version FROM pilots WHERE pilot_id = ?", [pilot_id]).fetchone()
+    if row is None:
+        raise LookupError(f"no pilot with id {pilot_id}")
+    if expected_version is not None and row[2] != expected_version:
+        raise StaleEdit([Problem(
+            f"pilot {pilot_id} was changed by someone else since you opened it (your version {expected_version}, "
+            f"now {row[2]}); reload it and make your change again", column="version")])
+    return row
+
+
+def set_status(db: Database, actor: Actor, pilot_id: int, status: str, expected_version: int | None = None) -> None:
+    """Move a pilot to a lifecycle state before its decision (decisions go through record_decision)."""
+    require_editor(actor, "change a pilot's status")
+    if status not in STATUSES[:4]:
+        raise ValidationError([Problem(f"must be one of {', '.join(STATUSES[:4])}; a decision is recorded "
+                                       f"with its rationale", column="status", value=status)])
+    with db.transaction() as cur:
+        before, _, version = _locked_pilot(cur, pilot_id, expected_version)
+        cur.execute("UPDATE pilots SET status = ?, version = version + 1, updated_at = current_timestamp "
+                    "WHERE pilot_id = ?", [status, pilot_id])
+        record_audit(cur, actor, "status", "pilot", pilot_id, before={"status": before, "version": version},
+                     after={"status": status, "version": version + 1})
+
+
+def record_decision(db: Database, actor: Actor, pilot_id: int, decision: str, rationale: str, approved_by: str,
+                    decided_on: dt.date, evidence: Any = None, expected_version: int | None = None) -> int:
+    """Decide a pilot: roll out, extend or stop, with its rationale, approving body, date and a frozen
+    snapshot of the evidence. Returns the decision's id."""
+    require_editor(actor, "record a decision")
+    problems = []
+    if decision not in ("roll_out", "extend", "stop"):
+        problems.append(Problem("must be roll_out, extend or stop", column="decision", value=decision))
+    if not (rationale or "").strip():
+        problems.append(Problem("a decision needs its rationale", column="rationale"))
+    if not (approved_by or "").strip():
+        problems.append(Problem("a decision names the body that approved it", column="approved_by"))
+    if problems:
+        raise ValidationError(problems)
+    with db.transaction() as cur:
+        status, before_decision, version = _locked_pilot(cur, pilot_id, expected_version)
+        decision_id = cur.execute(
+            "INSERT INTO decision_log (pilot_id, decision, rationale, approved_by, decided_on, recorded_by, evidence) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING decision_id",
+            [pilot_id, decision, rationale.strip(), approved_by.strip(), decided_on, actor.email,
+             _json(evidence)]).fetchone()[0]
+        cur.execute("UPDATE pilots SET status = 'decided', decision = ?, decision_rationale = ?, "
+                    "version = version + 1, updated_at = current_timestamp WHERE pilot_id = ?",
+                    [decision, rationale.strip(), pilot_id])
+        record_audit(cur, actor, "decide", "pilot", pilot_id,
+                     before={"status": status, "decision": before_decision, "version": version},
+                     after={"status": "decided", "decision": decision, "rationale": rationale.strip(),
+                            "approved_by": approved_by, "decided_on": decided_on, "version": version + 1})
+    return decision_id
+
+
+def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterable[str], adopted_on: dt.date,
+                   expected_version: int | None = None) -> None:
+    """Record which units adopted a pilot decided for roll-out, and when."""
+    require_editor(actor, "record a rollout")
+    units = unit_lookup(list_units(db, actor))
+    names = list(unit_names)
+    problems = [unknown_unit_problem(n, units.values(), column="units") for n in names
+                if n.strip().casefold() not in units]
+    if not names:
+        problems.append(Problem("name at least one unit that adopts the change", column="units"))
+    if problems:
+        raise ValidationError(problems)
+    with db.transaction() as cur:
+        status, decision, version = _locked_pilot(cur, pilot_id, expected_version)
+        if decision != "roll_out":
+            raise ValidationError([Problem("only a pilot decided for roll-out can be rolled out", column="status",
+                                           value=status)])
+        for name in names:
+            cur.execute("INSERT OR REPLACE INTO pilot_rollouts VALUES (?, ?, ?)",
+                        [pilot_id, units[name.strip().casefold()].unit_id, adopted_on])
+        cur.execute("UPDATE pilots SET status = 'rolled_out', version = version + 1, updated_at = current_timestamp "
+                    "WHERE pilot_id = ?", [pilot_id])
+        record_audit(cur, actor, "roll out", "pilot", pilot_id, before={"status": status, "version": version},
+                     after={"status": "rolled_out", "units": names, "adopted_on": adopted_on, "version": version + 1})
