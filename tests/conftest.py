@@ -1,0 +1,31 @@
+"""Shared fixtures: real temporary DuckDB files and a small, readable organisation."""
+
+import datetime as dt
+
+import pytest
+
+from pilots import store
+from pilots.access import COMMAND_LINE
+from pilots.db import Database
+from pilots.model import PilotDraft
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "pilots.duckdb")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def small_org(db):
+    """Three units and one pilot in Retail with Online as its control."""
+    store.add_unit(db, COMMAND_LINE, "Retail", head="Rita", customers=120_000, revenue_per_customer=300.0)
+    store.add_unit(db, COMMAND_LINE, "Online", head="Omar", customers=400_000, revenue_per_customer=150.0)
+    store.add_unit(db, COMMAND_LINE, "Claims", head="Chen", customers=80_000, revenue_per_customer=500.0)
+    pilot_id = store.add_pilot(db, COMMAND_LINE, PilotDraft(
+        name="Callback instead of hold queue", unit="Retail", primary_metric="nps",
+        baseline_start=dt.date(2025, 1, 6), baseline_end=dt.date(2025, 3, 30),
+        pilot_start=dt.date(2025, 3, 31), pilot_end=dt.date(2025, 6, 29),
+        controls=["Online"], guardrail_metrics=["cost_to_serve"], target_effect=5.0))
+    return db, pilot_id
