@@ -1,0 +1,79 @@
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pilots import store
+from pilots.access import COMMAND_LINE
+from pilots.cli import main
+from pilots.db import Database
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(db_path, *args):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", str(db_path), *args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_init_then_units_metrics_and_pilot(tmp_path):
+    path = tmp_path / "cli.duckdb"
+    assert run(path, "init")[0] == 0
+    assert run(path, "units", "add", "Retail", "--head", "Rita")[0] == 0
+    assert run(path, "units", "add", "Online")[0] == 0
+    code, out, _ = run(path, "metrics", "add", "nps_store", "--label", "Store NPS", "--direction", "higher",
+                       "--aggregation", "nps", "--min", "0", "--max", "10")
+    assert code == 0
+    code, out, err = run(path, "pilots", "add", "--name", "Greeter", "--unit", "retail", "--metric", "nps_store",
+                         "--baseline", "2025-01-01", "2025-03-31", "--pilot", "2025-04-01", "2025-06-30",
+                         "--control", "Online", "--target", "5")
+    assert code == 0, err
+    pilot_id = int(out.strip())
+    db = Database(path)
+    pilot = store.get_pilot(db, COMMAND_LINE, pilot_id)
+    assert (pilot.name, pilot.unit_name, pilot.control_unit_names, pilot.target_effect) == \
+        ("Greeter", "Retail", ("Online",), 5.0)
+    db.close()
+
+
+def test_refused_pilot_names_field_and_reason_and_exits_non_zero(tmp_path):
+    path = tmp_path / "cli.duckdb"
+    run(path, "units", "add", "Retail")
+    code, out, err = run(path, "pilots", "add", "--name", "X", "--unit", "Retial", "--metric", "nps",
+                         "--baseline", "2025-01-01", "2025-03-31", "--pilot", "2025-03-01", "2025-06-30")
+    assert code == 1 and out == ""
+    assert "nothing was written" in err
+    assert "column 'unit': unknown unit 'Retial': did you mean 'Retail'?" in err
+    assert "column 'baseline'" in err
+    db = Database(path)
+    assert store.table_counts(db)["pilots"] == 0
+    db.close()
+
+
+def test_metric_with_inverted_range_is_refused(tmp_path):
+    code, _, err = run(tmp_path / "cli.duckdb", "metrics", "add", "wait", "--label", "Wait", "--direction",
+                       "lower", "--aggregation", "mean", "--min", "10", "--max", "1")
+    assert code == 1 and "min must be below max" in err
+
+
+def test_bad_date_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--db", str(tmp_path / "x.duckdb"), "pilots", "add", "--name", "X", "--unit", "R", "--metric", "nps",
+              "--baseline", "2025-13-01", "2025-03-31", "--pilot", "2025-04-01", "2025-06-30"])
+    assert exit_.value.code == 2
+    assert "'2025-13-01' is not a date as YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_module_entry_point_and_environment_database(tmp_path):
+    env_db = tmp_path / "env.duckdb"
+    env = dict(os.environ, PILOTS_DB=str(env_db), PYTHONPATH=str(REPO))
+    result = subprocess.run([sys.executable, "-m", "pilots", "units", "add", "Claims"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    db = Database(env_db)
+    assert [u.name for u in store.list_units(db, COMMAND_LINE)] == ["Claims"]
+    db.close()

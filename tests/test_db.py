@@ -1,0 +1,84 @@
+import threading
+
+import duckdb
+import pytest
+
+from pilots.db import Database, migrations
+
+
+def test_fresh_file_is_migrated_to_the_latest_version(tmp_path):
+    db = Database(tmp_path / "new" / "p.duckdb")
+    assert db.schema_version() == migrations()[-1].version
+    with db.cursor() as cur:
+        keys = {row[0] for row in cur.execute("SELECT metric_key FROM metrics").fetchall()}
+    assert {"nps", "csat", "ces", "fcr", "churn", "complaints", "resolution_days", "cost_to_serve"} <= keys
+    db.close()
+
+
+def test_migrations_are_numbered_uniquely_and_safe_to_rerun(tmp_path):
+    versions = [m.version for m in migrations()]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+    path = tmp_path / "p.duckdb"
+    Database(path).close()
+    db = Database(path)  # a second open re-runs migrate(): nothing applied twice, nothing duplicated
+    with db.cursor() as cur:
+        assert cur.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(versions)
+        assert cur.execute("SELECT count(*) FROM metrics").fetchone()[0] == 8
+    db.close()
+
+
+def test_path_comes_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PILOTS_DB", str(tmp_path / "env.duckdb"))
+    db = Database()
+    assert db.path == tmp_path / "env.duckdb"
+    db.close()
+
+
+def test_one_handle_serves_many_threads(db):
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO business_units (name) SELECT 'unit ' || i FROM range(50) t(i)")
+    counts, errors = [], []
+
+    def read():
+        try:
+            for _ in range(20):
+                with db.cursor() as cur:
+                    counts.append(cur.execute("SELECT count(*) FROM business_units").fetchone()[0])
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and counts == [50] * 160
+
+
+def test_transaction_rolls_back_on_error(db):
+    with pytest.raises(duckdb.ConstraintException):
+        with db.transaction() as cur:
+            cur.execute("INSERT INTO business_units (name) VALUES ('kept only if committed')")
+            cur.execute("INSERT INTO business_units (name, customers) VALUES ('bad', -1)")
+    with db.cursor() as cur:
+        assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO pilots (name, unit_id, baseline_start, baseline_end, pilot_start, pilot_end, primary_metric) "
+    "VALUES ('no such unit', 999, DATE '2025-01-01', DATE '2025-02-01', DATE '2025-03-01', DATE '2025-04-01', 'nps')",
+    "INSERT INTO metrics (metric_key, label, direction, aggregation) VALUES ('Bad Key', 'x', 'higher', 'mean')",
+    "INSERT INTO metrics (metric_key, label, direction, aggregation) VALUES ('sideways', 'x', 'sideways', 'mean')",
+    "INSERT INTO observations VALUES (1, 1, 'nps', DATE '2025-01-01', 5)",
+    "INSERT INTO users (email, role) VALUES ('x@example.com', 'admin')",
+])
+def test_constraints_refuse_bad_rows(db, statement):
+    with pytest.raises(duckdb.ConstraintException):
+        with db.cursor() as cur:
+            cur.execute(statement)
+
+
+def test_extension_autoinstall_is_off(db):
+    with db.cursor() as cur:
+        setting = cur.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone()[0]
+    assert setting is False

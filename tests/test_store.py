@@ -1,0 +1,105 @@
+import datetime as dt
+
+import pytest
+
+from pilots import store
+from pilots.access import COMMAND_LINE, AccessDenied, Actor
+from pilots.model import PilotDraft, ValidationError
+
+STEERING = Actor("board@example.com", "steering")
+
+
+def draft(**changes):
+    base = dict(name="Returns at the door", unit="Retail", primary_metric="resolution_days",
+                baseline_start=dt.date(2025, 1, 6), baseline_end=dt.date(2025, 3, 30),
+                pilot_start=dt.date(2025, 3, 31), pilot_end=dt.date(2025, 6, 29), controls=["Online"])
+    base.update(changes)
+    return PilotDraft(**base)
+
+
+def test_pilot_round_trips_with_its_controls_and_metrics(small_org):
+    db, pilot_id = small_org
+    pilot = store.get_pilot(db, COMMAND_LINE, pilot_id)
+    assert (pilot.unit_name, pilot.primary_metric, pilot.target_effect) == ("Retail", "nps", 5.0)
+    assert pilot.control_unit_names == ("Online",) and pilot.guardrail_metrics == ("cost_to_serve",)
+    assert pilot.metric_roles() == [("nps", "primary"), ("cost_to_serve", "guardrail")]
+
+
+def test_bad_pilot_lists_every_problem_and_writes_nothing(small_org):
+    db, _ = small_org
+    before = store.table_counts(db)
+    with pytest.raises(ValidationError) as refused:
+        store.add_pilot(db, COMMAND_LINE, draft(unit="Retial", primary_metric="nsp", controls=["Online", "Onlien"],
+                                                pilot_start=dt.date(2025, 3, 1)))
+    text = str(refused.value)
+    assert "unknown unit 'Retial': did you mean 'Retail'?" in text
+    assert "did you mean 'Online'?" in text
+    assert "no metric 'nsp'" in text
+    assert "baseline window must end before the pilot window starts" in text
+    assert store.table_counts(db) == before
+
+
+def test_control_must_differ_from_pilot_unit(small_org):
+    db, _ = small_org
+    with pytest.raises(ValidationError, match="control unit must differ"):
+        store.add_pilot(db, COMMAND_LINE, draft(controls=["retail"]))
+
+
+def test_unit_names_are_unique_whatever_their_case(small_org):
+    db, _ = small_org
+    with pytest.raises(ValidationError, match="exists already"):
+        store.add_unit(db, COMMAND_LINE, "  RETAIL ")
+
+
+def test_a_unit_in_use_can_be_renamed(small_org):
+    db, pilot_id = small_org
+    retail = store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"]
+    store.update_unit(db, COMMAND_LINE, store.Unit(retail.unit_id, "Retail Stores", "Rita", 130_000, 310.0))
+    assert store.get_pilot(db, COMMAND_LINE, pilot_id).unit_name == "Retail Stores"
+
+
+def test_only_editors_write(small_org):
+    db, pilot_id = small_org
+    with pytest.raises(AccessDenied):
+        store.add_unit(db, STEERING, "Shadow unit")
+    with pytest.raises(AccessDenied):
+        store.set_status(db, STEERING, pilot_id, "running")
+    assert "Shadow unit" not in [u.name for u in store.list_units(db, COMMAND_LINE)]
+
+
+def test_unit_head_sees_only_their_units_pilots(small_org):
+    db, pilot_id = small_org
+    units = store.unit_lookup(store.list_units(db, COMMAND_LINE))
+    online_head = Actor("omar@example.com", "unit_head", frozenset({units["online"].unit_id}))
+    retail_head = Actor("rita@example.com", "unit_head", frozenset({units["retail"].unit_id}))
+    assert store.list_pilots(db, online_head) == []
+    with pytest.raises(AccessDenied):
+        store.get_pilot(db, online_head, pilot_id)
+    assert [p.pilot_id for p in store.list_pilots(db, retail_head)] == [pilot_id]
+
+
+def test_lifecycle_decision_and_rollout_are_audited_and_locked(small_org):
+    db, pilot_id = small_org
+    store.set_status(db, COMMAND_LINE, pilot_id, "running", expected_version=1)
+    with pytest.raises(store.StaleEdit, match="changed by someone else"):
+        store.set_status(db, COMMAND_LINE, pilot_id, "evaluating", expected_version=1)
+    with pytest.raises(ValidationError, match="rationale"):
+        store.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", " ", "Steering", dt.date(2025, 7, 1))
+    store.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Lift beat target", "Steering committee",
+                          dt.date(2025, 7, 1), evidence={"effect": 6.1}, expected_version=2)
+    store.record_rollout(db, COMMAND_LINE, pilot_id, ["Online", "Claims"], dt.date(2025, 9, 1))
+    pilot = store.get_pilot(db, COMMAND_LINE, pilot_id)
+    assert (pilot.status, pilot.decision, pilot.version) == ("rolled_out", "roll_out", 4)
+    with db.cursor() as cur:
+        actions = [r[0] for r in cur.execute(
+            "SELECT action FROM audit_log WHERE entity = 'pilot' ORDER BY audit_id").fetchall()]
+        evidence = cur.execute("SELECT evidence->>'effect' FROM decision_log").fetchone()[0]
+    assert actions == ["add", "status", "decide", "roll out"]
+    assert evidence == "6.1"
+
+
+def test_stop_decision_cannot_be_rolled_out(small_org):
+    db, pilot_id = small_org
+    store.record_decision(db, COMMAND_LINE, pilot_id, "stop", "No lift", "Steering", dt.date(2025, 7, 1))
+    with pytest.raises(ValidationError, match="only a pilot decided for roll-out"):
+        store.record_rollout(db, COMMAND_LINE, pilot_id, ["Online"], dt.date(2025, 9, 1))
