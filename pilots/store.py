@@ -322,35 +322,56 @@ def pilots_frame(pilots: list[Pilot], metrics: dict[str, Metric]) -> pd.DataFram
 
 # ---------------------------------------------------------------- data read back for charts
 
-def weekly_series(db: Database, actor: Actor, metric_key: str, unit_ids: Iterable[int],
-                  start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per unit and week: the metric's value (mean of scores, or n-weighted mean of measurements)
-    and its n. Aggregated in SQL, so a chart gets one row per unit and week."""
-    unit_ids = sorted(set(unit_ids))
-    for unit_id in unit_ids:
-        require_unit(actor, unit_id, "read this unit's data")
-    if not unit_ids:
-        return pd.DataFrame(columns=["unit_id", "unit", "week", "value", "n"])
-    marks = ", ".join("?" * len(unit_ids))
+def _weekly(db: Database, metric_key: str, groups: dict[str, Iterable[int]], start: dt.date,
+            end: dt.date) -> pd.DataFrame:
+    members = [(group, unit_id) for group, ids in groups.items() for unit_id in ids]
+    if not members:
+        return pd.DataFrame({"group": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[us]"),
+                             "value": pd.Series(dtype=float), "n": pd.Series(dtype="int64")})
     sql = f"""
-    WITH rows AS (
+    WITH members(grp, unit_id) AS (VALUES {', '.join('(?, ?)' for _ in members)}),
+    rows AS (
         SELECT unit_id, date_trunc('week', obs_date) AS week, sum(score) AS total, count(*) AS n
         FROM scored_observations
-        WHERE metric_key = ? AND unit_id IN ({marks}) AND obs_date BETWEEN ? AND ?
+        WHERE metric_key = ? AND unit_id IN (SELECT unit_id FROM members) AND obs_date BETWEEN ? AND ?
         GROUP BY ALL
         UNION ALL
         SELECT unit_id, date_trunc('week', period_start), sum(value * coalesce(n, 1)), sum(coalesce(n, 1))
         FROM measurements
-        WHERE metric_key = ? AND unit_id IN ({marks}) AND period_start BETWEEN ? AND ?
+        WHERE metric_key = ? AND unit_id IN (SELECT unit_id FROM members) AND period_start BETWEEN ? AND ?
         GROUP BY ALL
     )
-    SELECT r.unit_id, u.name AS unit, r.week::DATE AS week, sum(total) / sum(n) AS value, sum(n)::BIGINT AS n
-    FROM rows r JOIN business_units u USING (unit_id)
-    GROUP BY ALL ORDER BY unit, week
+    SELECT m.grp AS "group", r.week::DATE AS week, sum(r.total) / sum(r.n) AS value, sum(r.n)::BIGINT AS n
+    FROM rows r JOIN members m USING (unit_id)
+    GROUP BY ALL ORDER BY "group", week
     """
-    params = [metric_key, *unit_ids, start, end, metric_key, *unit_ids, start, end]
+    params = [value for member in members for value in member] + [metric_key, start, end, metric_key, start, end]
     with db.cursor() as cur:
         return cur.execute(sql, params).df()
+
+
+def unit_series(db: Database, actor: Actor, metric_key: str, unit_ids: Iterable[int], start: dt.date,
+                end: dt.date) -> pd.DataFrame:
+    """Per unit and week: the metric (mean of scores, or n-weighted mean of measurements) and its n.
+    Aggregated in SQL: one row per unit and week, whatever the volume of answers."""
+    units = {u.unit_id: u.name for u in list_units(db, actor)}
+    for unit_id in unit_ids:
+        require_unit(actor, unit_id, "read this unit's data")
+    return _weekly(db, metric_key, {units[i]: [i] for i in unit_ids}, start, end)
+
+
+def pilot_series(db: Database, actor: Actor, pilot: Pilot, metric_key: str,
+                 margin: dt.timedelta = dt.timedelta(weeks=8)) -> pd.DataFrame:
+    """Per week: the metric for the pilot unit and for its control units pooled, from a little before
+    the baseline to a little after the pilot window. Whoever may see the pilot may see this."""
+    get_pilot(db, actor, pilot.pilot_id)
+    groups = {pilot.unit_name: [pilot.unit_id]}
+    if pilot.control_unit_ids:
+        groups[CONTROL_GROUP] = list(pilot.control_unit_ids)
+    return _weekly(db, metric_key, groups, pilot.baseline_start - margin, pilot.pilot_end + margin)
+
+
+CONTROL_GROUP = "Control units"
 
 
 def table_counts(db: Database) -> dict[str, int]:
