@@ -10,14 +10,9 @@ from pilots.access import Actor
 from pilots.db import Database
 
 
-@st.cache_resource
-def _database(path: str | None) -> Database:
-    return Database(path)
-
-
 def database() -> Database:
-    """The app's database ($PILOTS_DB or data/pilots.duckdb), opened once per process."""
-    return _database(None)
+    """The app's database ($PILOTS_DB or data/pilots.duckdb); its handle is opened once per process."""
+    return Database()
 
 
 def current_actor() -> Actor:

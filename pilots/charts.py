@@ -82,3 +82,21 @@ def pilot_timeline(series: pd.DataFrame, pilot_unit: str, metric_label: str, bas
     chart = alt.layer(shade, lines, go_live, go_live_label).resolve_scale(color="independent").properties(
         width=width, height=height)
     return _styled(chart, base_size)
+
+
+def pipeline_chart(counts: pd.DataFrame, statuses: tuple[str, ...], base_size: int = 14,
+                   width: int | str = "container") -> alt.TopLevelMixin:
+    """Pilots per business unit and lifecycle state, as a grid of counts (store.pipeline)."""
+    counts = _checked(counts).assign(state=lambda f: f["status"].str.replace("_", " "))
+    order = [s.replace("_", " ") for s in statuses]
+    base = alt.Chart(counts).encode(
+        x=alt.X("state:N", sort=order, scale=alt.Scale(domain=order), title=None,
+                axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("unit:N", title=None))
+    cells = base.mark_rect(cornerRadius=4).encode(
+        color=alt.Color("pilots:Q", scale=alt.Scale(scheme="blues", domainMin=0), legend=None),
+        tooltip=["unit:N", "state:N", "pilots:Q"])
+    labels = base.mark_text(fontSize=base_size + 2, fontWeight="bold").encode(
+        text="pilots:Q",
+        color=alt.condition(alt.datum.pilots >= 3, alt.value("white"), alt.value("#222222")))
+    return _styled(alt.layer(cells, labels).properties(width=width, height=alt.Step(44)), base_size)

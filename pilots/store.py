@@ -511,3 +511,13 @@ def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterab
                     "WHERE pilot_id = ?", [pilot_id])
         record_audit(cur, actor, "roll out", "pilot", pilot_id, before={"status": status, "version": version},
                      after={"status": "rolled_out", "units": names, "adopted_on": adopted_on, "version": version + 1})
+
+
+def pipeline(db: Database, actor: Actor) -> pd.DataFrame:
+    """Number of pilots per business unit and lifecycle state, for those the actor may see."""
+    where, params = _visible_clause(actor)
+    with db.cursor() as cur:
+        return cur.execute(
+            f"SELECT u.name AS unit, p.status, count(*)::INTEGER AS pilots FROM pilots p "
+            f"JOIN business_units u USING (unit_id) WHERE {where} GROUP BY ALL ORDER BY unit, status",
+            params).df()

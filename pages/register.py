@@ -1,0 +1,27 @@
+"""Pilots: the register, filterable by business unit and lifecycle state."""
+
+import streamlit as st
+
+from pages._ui import current_actor, database
+from pilots import store
+from pilots.model import STATUSES
+
+db, actor = database(), current_actor()
+st.title("Pilots")
+
+units = store.list_units(db, actor)
+left, right = st.columns(2)
+chosen_units = left.multiselect("Business unit", [u.name for u in units], placeholder="All units")
+chosen_states = right.multiselect("Status", list(STATUSES), format_func=lambda s: s.replace("_", " "),
+                                  placeholder="All states")
+by_name = {u.name: u.unit_id for u in units}
+pilots = store.list_pilots(db, actor, unit_ids=[by_name[n] for n in chosen_units] if chosen_units else None,
+                           statuses=chosen_states or None)
+table = store.pilots_frame(pilots, store.metric_lookup(db))
+st.caption(f"{len(table)} pilot{'s' if len(table) != 1 else ''}")
+picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                      key="register")
+if picked.selection.rows:
+    pilot_id = int(table.iloc[picked.selection.rows[0]]["id"])
+    st.switch_page("pages/pilot.py", query_params={"id": pilot_id})
+st.caption("Select a row to open the pilot.")

@@ -1,0 +1,63 @@
+"""Settings: business units and metric definitions."""
+
+import streamlit as st
+
+from pages._ui import current_actor, database, show_problems
+from pilots import store
+from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
+
+db, actor = database(), current_actor()
+st.title("Settings")
+
+st.subheader("Business units")
+units = store.list_units(db, actor)
+st.dataframe([{"unit": u.name, "head": u.head, "customers": u.customers,
+               "annual revenue per customer": u.revenue_per_customer} for u in units],
+             hide_index=True, width="stretch")
+if actor.is_editor:
+    with st.form("add_unit", clear_on_submit=True):
+        st.markdown("**Add a business unit**")
+        name_col, head_col, customers_col, revenue_col = st.columns(4)
+        name = name_col.text_input("Name")
+        head = head_col.text_input("Head")
+        customers = customers_col.number_input("Customers", min_value=0, value=None, step=1000)
+        revenue = revenue_col.number_input("Annual revenue per customer", min_value=0.0, value=None)
+        if st.form_submit_button("Add unit"):
+            try:
+                store.add_unit(db, actor, name, head=head or None,
+                               customers=None if customers is None else int(customers), revenue_per_customer=revenue)
+                st.success(f"Added {name}.")
+                st.rerun()
+            except ValidationError as refused:
+                show_problems(refused.problems)
+
+st.subheader("Metrics")
+metrics = store.list_metrics(db)
+st.dataframe([{"key": m.key, "label": m.label, "unit": m.unit, "good when": m.direction,
+               "aggregation": m.aggregation, "answer range": f"{m.min_value:g} – {m.max_value:g}"
+               if m.min_value is not None and m.max_value is not None else (
+                   f"≥ {m.min_value:g}" if m.min_value is not None else "any"),
+               "role": (m.role_hint or "").replace("_", " "), "description": m.description} for m in metrics],
+             hide_index=True, width="stretch")
+if actor.is_editor:
+    with st.form("add_metric", clear_on_submit=True):
+        st.markdown("**Define a metric**")
+        first = st.columns(4)
+        key = first[0].text_input("Key", help="lower-case letters, digits and _")
+        label = first[1].text_input("Label")
+        unit = first[2].text_input("Unit", placeholder="e.g. days")
+        direction = first[3].selectbox("Good when", DIRECTIONS, format_func=lambda d: f"{d} is better")
+        second = st.columns(4)
+        aggregation = second[0].selectbox("Aggregation", AGGREGATIONS)
+        low = second[1].number_input("Lowest valid answer", value=None)
+        high = second[2].number_input("Highest valid answer", value=None)
+        whole = second[3].checkbox("Whole numbers only")
+        description = st.text_input("Description")
+        if st.form_submit_button("Add metric"):
+            try:
+                store.add_metric(db, actor, Metric(key.strip(), label.strip(), unit.strip(), direction, aggregation,
+                                                   low, high, whole, None, description.strip()))
+                st.success(f"Added {key}.")
+                st.rerun()
+            except ValidationError as refused:
+                show_problems(refused.problems)

@@ -1,0 +1,93 @@
+"""AppTest of the shell and of the Portfolio, Pilots, Pilot and Settings pages on a small organisation."""
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pilots import store
+from pilots.access import COMMAND_LINE
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app_db(small_org, monkeypatch):
+    """The small organisation with weekly NPS answers for its pilot and control units."""
+    db, pilot_id = small_org
+    rng = np.random.default_rng(7)
+    units = store.unit_lookup(store.list_units(db, COMMAND_LINE))
+    days = pd.date_range("2024-12-02", "2025-08-31", freq="D")
+    frames = [pd.DataFrame({"unit_id": units[name].unit_id, "metric_key": "nps",
+                            "obs_date": np.repeat(days.date, 5), "value": rng.integers(0, 11, 5 * len(days))})
+              for name in ("retail", "online")]
+    with db.transaction() as cur:
+        cur.register("answers", pd.concat(frames, ignore_index=True))
+        store.insert_batch(cur, COMMAND_LINE, "observations", "test answers", "answers")
+    monkeypatch.setenv("PILOTS_DB", str(db.path))
+    return db, pilot_id
+
+
+def run_page(page: str, **query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "portfolio":
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_portfolio_counts_pilots_and_links_to_them(app_db):
+    at = run_page("portfolio")
+    assert at.title[0].value == "Portfolio"
+    assert {m.label: m.value for m in at.metric}["Pilots"] == "1"
+    assert at.get("vega_lite_chart"), "the pipeline chart is shown"
+    assert not at.success, "no demo message: the database was not empty"
+
+
+def test_register_filters_by_unit_and_status(app_db):
+    at = run_page("register")
+    assert at.title[0].value == "Pilots"
+    assert at.dataframe[0].value["pilot"].tolist() == ["Callback instead of hold queue"]
+    at.multiselect[0].select("Online").run()
+    assert at.dataframe[0].value.empty
+    at.multiselect[0].unselect("Online").select("Retail").run()
+    at.multiselect[1].select("running").run()
+    assert at.dataframe[0].value.empty
+    at.multiselect[1].unselect("running").select("proposed").run()
+    assert len(at.dataframe[0].value) == 1
+
+
+def test_pilot_page_shows_facts_and_the_timeline(app_db):
+    _, pilot_id = app_db
+    at = run_page("pilot", id=str(pilot_id))
+    assert at.title[0].value == "Callback instead of hold queue"
+    assert "Online" in " ".join(m.value for m in at.markdown)
+    charts = at.get("vega_lite_chart")
+    assert charts, "the primary metric's timeline is drawn"
+    assert not at.info
+
+
+def test_pilot_page_with_unknown_id_says_so(app_db):
+    at = run_page("pilot", id="999")
+    assert "does not exist" in at.warning[0].value
+
+
+def test_settings_adds_a_unit_and_refuses_a_duplicate(app_db):
+    db, _ = app_db
+    at = run_page("settings")
+    form_inputs = at.text_input
+    form_inputs[0].input("Field Service")
+    at.button[0].click().run()
+    assert "Field Service" in [u.name for u in store.list_units(db, COMMAND_LINE)]
+    at.text_input[0].input("retail")
+    at.button[0].click().run()
+    assert "nothing was saved" in at.error[0].value
+    problems = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert "exists already" in problems[0]["reason"].iloc[0]
