@@ -100,3 +100,33 @@ def pipeline_chart(counts: pd.DataFrame, statuses: tuple[str, ...], base_size: i
         text="pilots:Q",
         color=alt.condition(alt.datum.pilots >= 3, alt.value("white"), alt.value("#222222")))
     return _styled(alt.layer(cells, labels).properties(width=width, height=alt.Step(44)), base_size)
+
+
+def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None, metric_label: str = "",
+                     base_size: int = 14, width: int | str = "container") -> alt.TopLevelMixin:
+    """What data exist: units down, months across, shade = volume (answers or cases), so a gap before
+    a pilot's baseline is obvious. `coverage` holds one metric's rows of ingest.coverage (unit, month,
+    rows, volume, first_date, last_date); `windows` (ingest.pilot_windows) marks each pilot's baseline
+    start with a triangle on its units."""
+    coverage = _checked(coverage)
+    x = alt.X("yearmonth(month):O", title=None, axis=alt.Axis(format="%b %y", labelAngle=-45))
+    y = alt.Y("unit:N", title=None, sort="ascending")
+    cells = alt.Chart(coverage).mark_rect(stroke="white", strokeWidth=1).encode(
+        x=x, y=y,
+        color=alt.Color("volume:Q", scale=alt.Scale(scheme="blues", type="log"),
+                        legend=alt.Legend(title=f"Volume{' of ' + metric_label if metric_label else ''}")),
+        tooltip=[alt.Tooltip("unit:N", title="Unit"), alt.Tooltip("yearmonth(month):T", title="Month"),
+                 alt.Tooltip("volume:Q", title="Answers or cases", format=","),
+                 alt.Tooltip("rows:Q", title="Rows", format=","),
+                 alt.Tooltip("first_date:T", title="First date"), alt.Tooltip("last_date:T", title="Last date")])
+    layers = [cells]
+    if windows is not None and len(windows):
+        starts = _checked(windows).assign(month=lambda f: pd.to_datetime(f["baseline_start"]))
+        layers.append(alt.Chart(starts).mark_point(shape="triangle-right", size=140, filled=True,
+                                                   color=BASELINE_SHADE, opacity=0.95).encode(
+            x=alt.X("yearmonth(month):O"), y=y,
+            tooltip=[alt.Tooltip("pilot:N", title="Pilot"), alt.Tooltip("role:N", title="Unit is"),
+                     alt.Tooltip("baseline_start:T", title="Baseline starts"),
+                     alt.Tooltip("pilot_end:T", title="Pilot ends")]))
+    chart = alt.layer(*layers).properties(width=width, height=alt.Step(24))
+    return _styled(chart, base_size)
