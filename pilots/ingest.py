@@ -263,7 +263,7 @@ def _checks(kind: str) -> list[_Check]:
         _Check("value", "value_text IS NOT NULL AND num IS NULL", lambda r: "not a number"),
         _Check("value", "NOT isfinite(num)", lambda r: "must be a finite number"),
         _Check("value", "isfinite(num) AND (num < low OR num > high)",
-               lambda r: f"{r[1]} {what} lie {_range_text(r[2], r[3])}"),
+               lambda r: f"{r[1]} {what} must be {_range_text(r[2], r[3])}"),
         _Check("value", "whole AND isfinite(num) AND num <> round(num)",
                lambda r: f"{r[1]} answers are whole numbers"),
     ]

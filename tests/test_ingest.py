@@ -145,7 +145,7 @@ def test_measurement_checks_period_range_n_and_sd(org):
             "Retail,complaints,2025-01-06,-3,10,1\n")
     problems = refused(org, csv_bytes(text), "measurements", file_name="m.csv")
     assert [(p.row, p.column) for p in problems] == [(1, "value"), (2, "n"), (3, "sd"), (4, "value")]
-    assert "between -100 and 100" in problems[0].reason and "at least 0" in problems[3].reason
+    assert "must be between -100 and 100" in problems[0].reason and "at least 0" in problems[3].reason
 
 
 def test_duplicate_and_stored_measurements_refused_unless_replacing(org):
