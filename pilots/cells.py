@@ -1,0 +1,255 @@
+"""The storage side of the analysis: the SQL that turns observations and measurements into the
+cells the statistics need (per pilot, metric, arm and window (phase): n, mean, variance per answer and its
+degrees of freedom), the weekly series of the baseline for the trend check, other pilots that
+overlap a pilot, the history a plan is sized from, and the rollout assumptions stored with a pilot.
+
+How a cell is built, in one SQL pass (`_CELLS`):
+- Observations are first reduced to pieces of (metric, unit, day): n, mean and sum of squared
+  deviations (m2) of the score of `scored_observations` (NPS +100/0/-100, top-2-box 1/0, else the
+  value). Each measurement row is one piece: its value as the mean, its n as weight (1 when n is
+  missing) and m2 = (n-1)·sd² (sd is the sample sd of the answers of that period); for shares
+  (rate, top-2-box) with n and no sd, m2 = n·p·(1-p), the binomial spread of 0/1 answers.
+- Pieces are combined exactly: N = Σn, mean = Σn·mean/N, and when every piece has m2, the variance
+  per answer is (Σm2 + Σn·(mean_i − mean)²)/(N−1) with N−1 degrees of freedom — the sample
+  variance of all answers. When some period has no sd (and is no share with n), the spread within
+  periods is unknown and the variance per answer is estimated from the spread between periods:
+  Σn·(mean_i − mean)²/(K−1) over the K periods, with K−1 degrees of freedom (its expectation is σ²
+  when periods differ only by sampling, and it also absorbs real period-to-period swings).
+- Control units are pooled into one control group: every answer (or n-weighted period) counts
+  equally, whichever control unit gave it.
+Portfolio and single pilot use the same SQL; only the relation of arms differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from . import store
+from .access import Actor, require_editor
+from .db import Database
+from .model import Pilot, Problem, ValidationError
+
+# The combination of pieces into cells. `{arms}` is a relation (pilot_id, metric_key, role, unit_id,
+# arm, baseline_start, baseline_end, pilot_start, pilot_end); `{grouping}` groups `labelled`, by
+# week as well when `{week}` selects it.
+_CELLS = """
+WITH arms AS ({arms}),
+span AS (SELECT min(baseline_start) AS lo, max(pilot_end) AS hi FROM arms),
+pieces AS (
+    SELECT metric_key, unit_id, obs_date AS day, count(*)::DOUBLE AS n, avg(score) AS mean,
+           coalesce(var_samp(score), 0) * (count(*) - 1) AS m2
+    FROM scored_observations
+    WHERE unit_id IN (SELECT unit_id FROM arms) AND metric_key IN (SELECT metric_key FROM arms)
+      AND obs_date BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)
+    GROUP BY ALL
+    UNION ALL
+    SELECT m.metric_key, m.unit_id, m.period_start, coalesce(m.n, 1)::DOUBLE, m.value,
+           CASE WHEN m.n IS NULL THEN NULL
+                WHEN m.sd IS NOT NULL THEN (m.n - 1) * m.sd * m.sd
+                WHEN d.aggregation IN ('rate', 'top2box') THEN m.n * m.value * (1 - m.value) END
+    FROM measurements m JOIN metrics d USING (metric_key)
+    WHERE m.unit_id IN (SELECT unit_id FROM arms) AND m.metric_key IN (SELECT metric_key FROM arms)
+      AND m.period_start BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)
+),
+labelled AS (
+    SELECT a.pilot_id, a.metric_key, a.role, a.arm,
+           CASE WHEN p.day <= a.baseline_end THEN 'before' ELSE 'after' END AS phase,
+           date_trunc('week', p.day)::DATE AS week, p.unit_id, p.n, p.mean, p.m2
+    FROM pieces p JOIN arms a ON a.unit_id = p.unit_id AND a.metric_key = p.metric_key
+     AND (p.day BETWEEN a.baseline_start AND a.baseline_end OR p.day BETWEEN a.pilot_start AND a.pilot_end)
+),
+summed AS (
+    SELECT pilot_id, metric_key, role, arm, phase, {week},
+           sum(n) AS n, sum(n * mean) / sum(n) AS mean,
+           greatest(sum(n * mean * mean) - sum(n * mean) * sum(n * mean) / sum(n), 0) AS between_ss,
+           sum(m2) AS within_ss, count(m2) = count(*) AS sd_known, count(*) AS periods,
+           count(DISTINCT unit_id) AS units, count(DISTINCT week) AS weeks
+    FROM labelled
+    {grouping}
+)
+SELECT pilot_id, metric_key, role, arm, phase, week, is_week, n, mean,
+       CASE WHEN sd_known THEN (within_ss + between_ss) / nullif(n - 1, 0)
+            ELSE between_ss / nullif(periods - 1, 0) END AS variance,
+       CASE WHEN sd_known THEN n - 1 ELSE periods - 1 END AS df,
+       sd_known, periods, units, weeks
+FROM summed
+ORDER BY pilot_id, metric_key, arm, phase, week NULLS FIRST
+"""
+
+_CELL_KEYS = "pilot_id, metric_key, role, arm, phase"
+
+
+def _pilot_arms(where: str, all_roles: bool) -> str:
+    """Arms of pilots as SQL: the pilot's unit is 'treated', its controls 'control', for the primary
+    metric (and, with all_roles, the secondary and guardrail metrics)."""
+    roles = "SELECT pilot_id, primary_metric AS metric_key, 'primary' AS role FROM pilots"
+    if all_roles:
+        roles += " UNION ALL SELECT pilot_id, metric_key, role FROM pilot_metrics"
+    return f"""
+    SELECT p.pilot_id, r.metric_key, r.role, g.unit_id, g.arm,
+           p.baseline_start, p.baseline_end, p.pilot_start, p.pilot_end
+    FROM pilots p
+    JOIN ({roles}) r USING (pilot_id)
+    JOIN (SELECT pilot_id, unit_id, 'treated' AS arm FROM pilots
+          UNION ALL SELECT pilot_id, unit_id, 'control' AS arm FROM pilot_controls) g USING (pilot_id)
+    WHERE {where}"""
+
+
+def _run(db: Database, arms: str, params: list, weekly: bool) -> pd.DataFrame:
+    if weekly:
+        grouping = f"GROUP BY GROUPING SETS (({_CELL_KEYS}), ({_CELL_KEYS}, week))"
+        week = "week, grouping(week) = 0 AS is_week"
+    else:
+        grouping, week = f"GROUP BY {_CELL_KEYS}", "NULL::DATE AS week, FALSE AS is_week"
+    with db.cursor() as cur:
+        return cur.execute(_CELLS.format(arms=arms, grouping=grouping, week=week), params).df()
+
+
+def pilot_cells(db: Database, pilot: Pilot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """For every metric of one pilot (already checked visible to the caller), in one query: the cells
+    (one row per metric, arm and phase) and the weekly cells of both windows (one row per metric,
+    arm, phase and week). Columns: pilot_id, metric_key, role, arm ('treated'/'control'), phase
+    ('before'/'after'), week, n, mean, variance (per answer), df, sd_known, periods, units, weeks."""
+    frame = _run(db, _pilot_arms("p.pilot_id = ?", all_roles=True), [pilot.pilot_id], weekly=True)
+    weekly = frame["is_week"].astype(bool)
+    return (frame[~weekly].drop(columns=["week", "is_week"]).reset_index(drop=True),
+            frame[weekly].drop(columns=["is_week"]).reset_index(drop=True))
+
+
+def portfolio_cells(db: Database, actor: Actor) -> pd.DataFrame:
+    """The cells of the primary metric of every pilot the actor may see, in one query."""
+    where, params = store._visible_clause(actor)
+    frame = _run(db, _pilot_arms(where, all_roles=False), params, weekly=False)
+    return frame.drop(columns=["week", "is_week"])
+
+
+def history_cells(db: Database, metric_key: str, treated_id: int, control_ids: list[int],
+                  start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Cells of a metric for a unit and its would-be controls over one past window (reported as the
+    'before' phase), to size a plan from the units' usual volumes and spread."""
+    rows = [(treated_id, "treated")] + [(unit_id, "control") for unit_id in control_ids]
+    values = ", ".join("(0, ?, 'primary', ?, ?, ?::DATE, ?::DATE, ?::DATE + 1, ?::DATE)" for _ in rows)
+    params = [v for unit_id, arm in rows for v in (metric_key, unit_id, arm, start, end, end, end)]
+    arms = (f"SELECT * FROM (VALUES {values}) AS t(pilot_id, metric_key, role, unit_id, arm, "
+            f"baseline_start, baseline_end, pilot_start, pilot_end)")
+    return _run(db, arms, params, weekly=False).drop(columns=["week", "is_week"])
+
+
+def last_data_date(db: Database, metric_key: str, unit_id: int, on_or_before: dt.date) -> dt.date | None:
+    """The latest date on which a unit has data of a metric, no later than a given date."""
+    with db.cursor() as cur:
+        return cur.execute(
+            """SELECT max(day) FROM (
+                   SELECT max(obs_date) AS day FROM observations WHERE metric_key = ? AND unit_id = ? AND obs_date <= ?
+                   UNION ALL
+                   SELECT max(period_start) FROM measurements WHERE metric_key = ? AND unit_id = ? AND period_start <= ?)""",
+            [metric_key, unit_id, on_or_before] * 2).fetchone()[0]
+
+
+def overlapping_pilots(db: Database, actor: Actor, pilot: Pilot) -> pd.DataFrame:
+    """Other pilots whose pilot window falls inside this pilot's span (baseline start to pilot end) in
+    its own unit ('same_unit') or in one of its control units ('control_treated'), and rollouts of
+    other pilots adopted by those units during the span ('same_unit_rollout', 'control_rollout').
+    Another pilot the actor may not see (another unit's, unreleased) is shown without its name."""
+    units = [pilot.unit_id, *pilot.control_unit_ids]
+    marks = ", ".join("?" * len(units))
+    sql = f"""
+    SELECT o.pilot_id, o.name, o.unit_id, u.name AS unit, o.released, o.status,
+           CASE WHEN o.unit_id = ? THEN 'same_unit' ELSE 'control_treated' END AS kind,
+           o.pilot_start AS start, o.pilot_end AS "end"
+    FROM pilots o JOIN business_units u USING (unit_id)
+    WHERE o.pilot_id <> ? AND o.unit_id IN ({marks}) AND o.pilot_start <= ? AND o.pilot_end >= ?
+    UNION ALL
+    SELECT o.pilot_id, o.name, o.unit_id, u.name, o.released, o.status,
+           CASE WHEN r.unit_id = ? THEN 'same_unit_rollout' ELSE 'control_rollout' END,
+           r.adopted_on, r.adopted_on
+    FROM pilot_rollouts r JOIN pilots o USING (pilot_id) JOIN business_units u ON u.unit_id = r.unit_id
+    WHERE o.pilot_id <> ? AND r.unit_id IN ({marks}) AND r.adopted_on BETWEEN ? AND ?
+    ORDER BY kind, start
+    """
+    params = [pilot.unit_id, pilot.pilot_id, *units, pilot.pilot_end, pilot.baseline_start,
+              pilot.unit_id, pilot.pilot_id, *units, pilot.baseline_start, pilot.pilot_end]
+    with db.cursor() as cur:
+        frame = cur.execute(sql, params).df()
+    hidden = [not (released or actor.can_see_unit(int(unit_id)))
+              for released, unit_id in zip(frame["released"], frame["unit_id"])]
+    frame["name"] = frame["name"].where(~pd.Series(hidden, index=frame.index, dtype=bool),
+                                        "another pilot (not visible to you)")
+    return frame
+
+
+def data_version(db: Database) -> tuple:
+    """A key that changes whenever the data an analysis reads change: every write records an audit
+    entry, and the row counts catch anything written around the store. For caches."""
+    with db.cursor() as cur:
+        return cur.execute(
+            "SELECT (SELECT max(audit_id) FROM audit_log), (SELECT count(*) FROM observations), "
+            "(SELECT count(*) FROM measurements), (SELECT count(*) FROM pilots), "
+            "(SELECT count(*) FROM pilot_controls), (SELECT count(*) FROM pilot_rollouts)").fetchone()
+
+
+# ---------------------------------------------------------------- rollout assumptions
+
+@dataclass(frozen=True)
+class RolloutAssumptions:
+    """What one point of improvement of the primary metric is worth, and where it would be rolled out.
+
+    value_per_point: currency a year per customer for one point of improvement (in the good
+    direction: a fall of one day of resolution time is one point). revenue_share_per_point: share of
+    a unit's annual revenue per customer that one point adds (0.002 = 0.2%). realisation: share of the
+    pilot's effect expected at scale (1 = all of it). unit_ids: the units to roll out to; None = every
+    unit other than the pilot's."""
+
+    value_per_point: float | None = None
+    revenue_share_per_point: float = 0.0
+    realisation: float = 1.0
+    unit_ids: tuple[int, ...] | None = None
+
+    def problems(self) -> list[Problem]:
+        found = []
+        if self.value_per_point is not None and self.value_per_point < 0:
+            found.append(Problem("must not be negative", column="value_per_point", value=str(self.value_per_point)))
+        if self.revenue_share_per_point < 0:
+            found.append(Problem("must not be negative", column="revenue_share_per_point",
+                                 value=str(self.revenue_share_per_point)))
+        if not 0 <= self.realisation <= 1:
+            found.append(Problem("is a share between 0 and 1", column="realisation", value=str(self.realisation)))
+        return found
+
+
+def load_assumptions(db: Database, pilot: Pilot) -> RolloutAssumptions:
+    """The assumptions stored with a pilot (defaults where none were saved)."""
+    with db.cursor() as cur:
+        row = cur.execute("SELECT revenue_share_per_point, realisation, unit_ids FROM rollout_assumptions "
+                          "WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()
+    if row is None:
+        return RolloutAssumptions(value_per_point=pilot.value_per_point)
+    return RolloutAssumptions(pilot.value_per_point, row[0], row[1], None if row[2] is None else tuple(row[2]))
+
+
+def save_assumptions(db: Database, actor: Actor, pilot_id: int, assumptions: RolloutAssumptions,
+                     expected_version: int | None = None) -> None:
+    """Store a pilot's rollout assumptions (value per point on the pilot, the rest beside it), audited,
+    refused if the pilot changed since the editor loaded it."""
+    require_editor(actor, "change a pilot's rollout assumptions")
+    problems = assumptions.problems()
+    if problems:
+        raise ValidationError(problems)
+    with db.transaction() as cur:
+        _, _, version = store._locked_pilot(cur, pilot_id, expected_version)
+        before = cur.execute(
+            "SELECT p.value_per_point, a.revenue_share_per_point, a.realisation, a.unit_ids FROM pilots p "
+            "LEFT JOIN rollout_assumptions a USING (pilot_id) WHERE p.pilot_id = ?", [pilot_id]).fetchone()
+        cur.execute("UPDATE pilots SET value_per_point = ?, version = version + 1, updated_at = current_timestamp "
+                    "WHERE pilot_id = ?", [assumptions.value_per_point, pilot_id])
+        cur.execute("INSERT OR REPLACE INTO rollout_assumptions "
+                    "(pilot_id, revenue_share_per_point, realisation, unit_ids, updated_by) VALUES (?, ?, ?, ?, ?)",
+                    [pilot_id, assumptions.revenue_share_per_point, assumptions.realisation,
+                     None if assumptions.unit_ids is None else list(assumptions.unit_ids), actor.email])
+        store.record_audit(cur, actor, "assumptions", "pilot", pilot_id,
+                           before={"value_per_point": before[0], "revenue_share_per_point": before[1],
+                                   "realisation": before[2], "unit_ids": before[3], "version": version},
+                           after={**asdict(assumptions), "version": version + 1})
