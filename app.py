@@ -22,7 +22,7 @@ navigation = st.navigation({
     "Pilots": [
         st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", url_path="portfolio",
                 default=True),
-        st.Page("pages/register.py", title="Pilots", icon=":material/list:", url_path="pilots"),
+        st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", url_path="pilots"),
         st.Page("pages/pilot.py", title="Pilot", icon=":material/insights:", url_path="pilot"),
     ],
     "Administration": [

@@ -30,3 +30,16 @@ def show_problems(problems) -> None:
 
 def metric_labels() -> dict[str, str]:
     return {m.key: m.label for m in store.list_metrics(database())}
+
+
+def in_app_shell() -> None:
+    """Make sure a page runs inside app.py's navigation. Until `st.navigation` has run once in the
+    server process, Streamlit treats `pages/` as its older page folder, and a page URL that is the
+    server's first request would run that page's script alone: no demo loading, no wide layout.
+    Switch that mode off and run again, so app.py and its navigation apply. (The page files are
+    named after their URL paths, so the rerun lands on the same page.)"""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

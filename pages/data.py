@@ -3,9 +3,11 @@ undo, example templates, manual entry of period measurements, and the coverage o
 
 import streamlit as st
 
-from pages._ui import current_actor, database, metric_labels, show_problems
+from pages._ui import current_actor, database, in_app_shell, metric_labels, show_problems
 from pilots import charts, ingest, store
 from pilots.model import ValidationError
+
+in_app_shell()
 
 db = database()
 actor = current_actor()

@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from pages._ui import current_actor, database
+from pages._ui import current_actor, database, in_app_shell
 from pilots import charts, store
 from pilots.access import AccessDenied
+
+in_app_shell()
 
 db, actor = database(), current_actor()
 pilots = store.list_pilots(db, actor)

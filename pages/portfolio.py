@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from pages._ui import current_actor, database
+from pages._ui import current_actor, database, in_app_shell
 from pilots import charts, store
 from pilots.model import STATUSES
+
+in_app_shell()
 
 db, actor = database(), current_actor()
 st.title("Portfolio")

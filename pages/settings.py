@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from pages._ui import current_actor, database, show_problems
+from pages._ui import current_actor, database, show_problems, in_app_shell
 from pilots import store
 from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
+
+in_app_shell()
 
 db, actor = database(), current_actor()
 st.title("Settings")

@@ -52,7 +52,7 @@ def test_portfolio_counts_pilots_and_links_to_them(app_db):
 
 
 def test_register_filters_by_unit_and_status(app_db):
-    at = run_page("register")
+    at = run_page("pilots")
     assert at.title[0].value == "Pilots"
     assert at.dataframe[0].value["pilot"].tolist() == ["Callback instead of hold queue"]
     at.multiselect[0].select("Online").run()
