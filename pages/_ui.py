@@ -3,11 +3,16 @@ Pages stay thin: gather input, call `pilots`, render what it returns."""
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import streamlit as st
 
 from pilots import store
 from pilots.access import Actor
 from pilots.db import Database
+
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def database() -> Database:
@@ -34,12 +39,13 @@ def metric_labels() -> dict[str, str]:
 
 def in_app_shell() -> None:
     """Make sure a page runs inside app.py's navigation. Until `st.navigation` has run once in the
-    server process, Streamlit treats `pages/` as its older page folder, and a page URL that is the
-    server's first request would run that page's script alone: no demo loading, no wide layout.
-    Switch that mode off and run again, so app.py and its navigation apply. (The page files are
-    named after their URL paths, so the rerun lands on the same page.)"""
+    process, Streamlit treats `pages/` as its older page folder and runs a page's script alone (a page
+    URL as the server's first request; every AppTest run): no demo loading, no wide layout, no
+    navigation. Then run app.py here instead, whose navigation runs this page inside the shell, in
+    this same run so that no click is lost, and stop the standalone run."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(APP_SCRIPT), run_name="__main__")
+        st.stop()
