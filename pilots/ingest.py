@@ -348,11 +348,10 @@ def _build_checked(cur, loaded: _Loaded, kind: str, columns: dict[str, str], met
         WHERE NOT ({blank})""")
 
 
-def _listed(cur, table: str, condition: str, count: int, column: str, reason, kind: str) -> list[Problem]:
+def _listed(cur, table: str, condition: str, count: int, column: str, reason) -> list[Problem]:
     rows = cur.execute(
-        f"SELECT row, CASE WHEN ? IN ('unit', 'metric') THEN NULL ELSE {_value_of(column, kind)} END, "
-        f"metric_key, low, high FROM {table} WHERE {condition} ORDER BY row LIMIT {LISTED_PER_CHECK}",
-        [column]).fetchall()
+        f"SELECT row, {_TEXT_OF[column]}, metric_key, low, high FROM {table} WHERE {condition} "
+        f"ORDER BY row LIMIT {LISTED_PER_CHECK}").fetchall()
     problems = [Problem(reason(r[1:]), row=r[0], column=column, value=r[1]) for r in rows]
     if count > len(rows):
         problems.append(Problem(f"and {count - len(rows):,} more rows like this: {reason(rows[-1][1:])}",
@@ -360,8 +359,9 @@ def _listed(cur, table: str, condition: str, count: int, column: str, reason, ki
     return problems
 
 
-def _value_of(column: str, kind: str) -> str:
-    return {"value": "value_text", "n": "n_text", "sd": "sd_text"}.get(column, "date_text")
+# The checked table's text column behind each column of the file format.
+_TEXT_OF = {"unit": "unit_text", "metric": "metric_text", "date": "date_text", "period_start": "date_text",
+            "value": "value_text", "n": "n_text", "sd": "sd_text"}
 
 
 def _unknown_names(cur, table: str, column: str, known: list[str], units) -> list[Problem]:
@@ -446,7 +446,7 @@ def _check(db: Database, actor: Actor, cur, loaded: _Loaded, kind: str, replace:
         if count:
             total += count
             problems += _listed(cur, checked, f"coalesce({check.condition}, FALSE)", count, check.column,
-                                check.reason, kind)
+                                check.reason)
     units = store.list_units(db, actor) if unknown["unit"] else []
     for column, known in (("unit", [u.name for u in units]), ("metric", [m.key for m in metrics])):
         if unknown[column]:
