@@ -34,16 +34,16 @@ from .model import Pilot, Problem, ValidationError
 
 # The combination of pieces into cells. `{arms}` is a relation (pilot_id, metric_key, role, unit_id,
 # arm, baseline_start, baseline_end, pilot_start, pilot_end); `{grouping}` groups `labelled`, by
-# week as well when `{week}` selects it.
+# week as well when `{week}` selects it. `{units}`, `{metrics}` and `{span}` repeat the arms' units,
+# metrics and dates as constants, so the scan of observations skips what no arm needs (a subquery
+# there would become a nested-loop join over every row).
 _CELLS = """
 WITH arms AS ({arms}),
-span AS (SELECT min(baseline_start) AS lo, max(pilot_end) AS hi FROM arms),
 pieces AS (
     SELECT metric_key, unit_id, obs_date AS day, count(*)::DOUBLE AS n, avg(score) AS mean,
            coalesce(var_samp(score), 0) * (count(*) - 1) AS m2
     FROM scored_observations
-    WHERE unit_id IN (SELECT unit_id FROM arms) AND metric_key IN (SELECT metric_key FROM arms)
-      AND obs_date BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)
+    WHERE unit_id IN ({units}) AND metric_key IN ({metrics}) AND obs_date BETWEEN {span}
     GROUP BY ALL
     UNION ALL
     SELECT m.metric_key, m.unit_id, m.period_start, coalesce(m.n, 1)::DOUBLE, m.value,
@@ -51,8 +51,7 @@ pieces AS (
                 WHEN m.sd IS NOT NULL THEN (m.n - 1) * m.sd * m.sd
                 WHEN d.aggregation IN ('rate', 'top2box') THEN m.n * m.value * (1 - m.value) END
     FROM measurements m JOIN metrics d USING (metric_key)
-    WHERE m.unit_id IN (SELECT unit_id FROM arms) AND m.metric_key IN (SELECT metric_key FROM arms)
-      AND m.period_start BETWEEN (SELECT lo FROM span) AND (SELECT hi FROM span)
+    WHERE m.unit_id IN ({units}) AND m.metric_key IN ({metrics}) AND m.period_start BETWEEN {span}
 ),
 labelled AS (
     SELECT a.pilot_id, a.metric_key, a.role, a.arm,
@@ -105,7 +104,15 @@ def _run(db: Database, arms: str, params: list, weekly: bool) -> pd.DataFrame:
     else:
         grouping, week = f"GROUP BY {_CELL_KEYS}", "NULL::DATE AS week, FALSE AS is_week"
     with db.cursor() as cur:
-        return cur.execute(_CELLS.format(arms=arms, grouping=grouping, week=week), params).df()
+        units, metrics, first, last = cur.execute(
+            f"SELECT list(DISTINCT unit_id), list(DISTINCT metric_key), min(baseline_start), max(pilot_end) "
+            f"FROM ({arms})", params).fetchone()
+        if not units:
+            units, metrics, first, last = [None], [None], None, None
+        sql = _CELLS.format(arms=arms, grouping=grouping, week=week, units=", ".join("?" * len(units)),
+                            metrics=", ".join("?" * len(metrics)), span="? AND ?")
+        constants = [*units, *metrics, first, last]
+        return cur.execute(sql, [*params, *constants, *constants]).df()
 
 
 def pilot_cells(db: Database, pilot: Pilot) -> tuple[pd.DataFrame, pd.DataFrame]:
