@@ -49,8 +49,9 @@ With g, [g_low, g_high] the oriented effect and 95% interval of the primary metr
 8. Not significant and the interval rules the target out (g_high < τ)             → Stop.
 9. Not significant, the target still possible                                     → Extend.
 10. Not significant and no target set                                             → Inconclusive.
-Cautions (before/after only, fewer than 2 control units, few weeks, MDE above target, trend not
-checkable, a secondary metric worse) do not change the verdict; they are listed with it.
+Cautions (before/after only, fewer than 2 control units, fewer than 4 weeks with data in a cell of
+the primary metric, MDE above target, trend not checkable, a secondary metric significantly worse,
+an overlapping pilot that is only proposed) do not change the verdict; they are listed with it.
 
 Rollout value: g × realisation × customers of each unit rolled out to × (value per point per
 customer + revenue share per point × revenue per customer), a year; the interval is the same with
@@ -66,6 +67,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
@@ -384,7 +386,7 @@ def metric_checks(result: MetricResult) -> list[Check]:
             if cell is not None and cell.weeks < FEW_WEEKS:
                 arm, phase = name.split("_")
                 found.append(Check("few_periods", "caution",
-                                   f"Only {cell.weeks} week{'s' if cell.weeks != 1 else ''} of {result.label} data for "
+                                   f"Only {cell.weeks} week{'s' if cell.weeks != 1 else ''} with {result.label} data for "
                                    f"the {'pilot unit' if arm == 'treated' else 'controls'} in the "
                                    f"{'baseline' if phase == 'before' else 'pilot'} window: week-to-week swings and "
                                    f"trends can hardly be told from the effect.", key))
@@ -483,8 +485,9 @@ class UnitValue:
 
 @dataclass(frozen=True)
 class RolloutValue:
-    """What rolling out would be worth a year, per customer and per unit, with the interval from the
-    effect's 95% interval, and the assumptions used."""
+    """What rolling out would be worth a year, per unit and in total, with the interval from the
+    effect's 95% interval, and the assumptions used. per_customer counts the value per point only
+    (the revenue share differs by unit and is in the units' values)."""
 
     assumptions: RolloutAssumptions
     effect_used: float | None
@@ -664,6 +667,7 @@ def case_as_dict(case: PilotCase) -> dict:
 
 _PORTFOLIO_CACHE: OrderedDict = OrderedDict()
 _PORTFOLIO_CACHE_SIZE = 16
+_PORTFOLIO_LOCK = threading.Lock()
 
 
 def portfolio_effects(db: Database, actor: Actor) -> pd.DataFrame:
@@ -673,13 +677,16 @@ def portfolio_effects(db: Database, actor: Actor) -> pd.DataFrame:
     Cells come from one set-based query over all pilots; the statistics are vectorised over pilots.
     Cached per database contents (see cells.data_version) and actor."""
     key = (str(db.path), cellstore.data_version(db), actor)
-    if key in _PORTFOLIO_CACHE:
-        _PORTFOLIO_CACHE.move_to_end(key)
-        return _PORTFOLIO_CACHE[key].copy()
+    with _PORTFOLIO_LOCK:
+        cached = _PORTFOLIO_CACHE.get(key)
+        if cached is not None:
+            _PORTFOLIO_CACHE.move_to_end(key)
+            return cached.copy()
     frame = _portfolio(db, actor)
-    _PORTFOLIO_CACHE[key] = frame
-    while len(_PORTFOLIO_CACHE) > _PORTFOLIO_CACHE_SIZE:
-        _PORTFOLIO_CACHE.popitem(last=False)
+    with _PORTFOLIO_LOCK:
+        _PORTFOLIO_CACHE[key] = frame
+        while len(_PORTFOLIO_CACHE) > _PORTFOLIO_CACHE_SIZE:
+            _PORTFOLIO_CACHE.popitem(last=False)
     return frame.copy()
 
 

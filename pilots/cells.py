@@ -181,6 +181,8 @@ def overlapping_pilots(db: Database, actor: Actor, pilot: Pilot) -> pd.DataFrame
               pilot.unit_id, pilot.pilot_id, *units, pilot.baseline_start, pilot.pilot_end]
     with db.cursor() as cur:
         frame = cur.execute(sql, params).df()
+    for column in ("start", "end"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
     hidden = [not (released or actor.can_see_unit(int(unit_id)))
               for released, unit_id in zip(frame["released"], frame["unit_id"])]
     frame["name"] = frame["name"].where(~pd.Series(hidden, index=frame.index, dtype=bool),

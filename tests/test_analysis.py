@@ -303,7 +303,8 @@ def test_overlapping_pilots_and_treated_controls_are_warned_and_block_the_verdic
     other("Claims", "running")
     case = analyze_pilot(org, COMMAND_LINE, pilot_id)
     treated = next(c for c in case.checks if c.code == "control_treated")
-    assert treated.severity == "blocking" and "'Other in Claims'" in treated.message and "Claims" in treated.message
+    assert treated.severity == "blocking" and "'Other in Claims' (2025-04-14 to 2025-05-31)" in treated.message
+    assert "ran in control unit Claims" in treated.message
     assert case.verdict == "Inconclusive"
 
     other("Retail", "proposed")
@@ -326,7 +327,7 @@ def test_one_control_unit_and_few_weeks_are_warned(org, tmp_path):
     checks = analyze_pilot(org, COMMAND_LINE, add_pilot(org)).checks
     assert "Fewer than 2 control units (only Online)" in next(c for c in checks if c.code == "few_controls").message
     few = [c.message for c in checks if c.code == "few_periods"]
-    assert few == ["Only 2 weeks of Score data for the pilot unit in the pilot window: week-to-week swings and "
+    assert few == ["Only 2 weeks with Score data for the pilot unit in the pilot window: week-to-week swings and "
                    "trends can hardly be told from the effect."]
 
 
@@ -452,3 +453,17 @@ def test_weeks_needed_names_unknown_units_and_needs_a_target(org):
         analysis.weeks_needed(org, COMMAND_LINE, draft)
     with pytest.raises(Exception, match="needs a target"):
         analysis.weeks_needed(org, COMMAND_LINE, dataclasses.replace(draft, unit="Retail", target_effect=None))
+
+
+def test_empty_portfolio_is_an_empty_table(org):
+    frame = analysis.portfolio_effects(org, COMMAND_LINE)
+    assert frame.empty and {"pilot_id", "effect", "ci_low", "ci_high", "provisional_verdict"} <= set(frame.columns)
+
+
+def test_randomised_pilot_is_graded_randomised(org, tmp_path):
+    rng = np.random.default_rng(25)
+    import_rows(org, tmp_path, pd.concat([sample(rng, unit, "score", window, 100, 50, 8)
+                                          for unit in ("Retail", "Online") for window in (BASELINE, PILOT)]))
+    case = analyze_pilot(org, COMMAND_LINE, add_pilot(org, randomised=True))
+    assert case.evidence_grade == analysis.RANDOMISED and "assigned at random" in case.primary.method
+    assert analysis.portfolio_effects(org, COMMAND_LINE).loc[0, "evidence_grade"] == analysis.RANDOMISED
