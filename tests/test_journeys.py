@@ -1,0 +1,45 @@
+"""Journeys in a real headless Chromium against the real app server."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from browser import app_server, browser_page
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    """The app started on an empty database, as a newcomer would: it loads the demo organisation."""
+    with app_server(tmp_path_factory.mktemp("journey") / "pilots.duckdb") as url:
+        yield url
+
+
+def test_first_run_portfolio_to_a_pilot_chart(demo_app, tmp_path):
+    with browser_page() as page:
+        page.goto(demo_app)
+        expect(page.get_by_text("demo organisation was loaded")).to_be_visible(timeout=120_000)
+        expect(page.get_by_role("heading", name="Portfolio")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Evaluating \(\d+\)$"))).to_be_visible()  # opened by default
+        link = page.locator("a[href*='pilot?id=']:visible").first
+        name = link.inner_text().split(" — ")[0].splitlines()[-1].strip()  # after the icon's ligature text
+        link.click()
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+        chart = page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first
+        expect(chart).to_be_visible()
+        assert chart.bounding_box()["height"] > 200
+        page.screenshot(path=str(tmp_path / "pilot.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path, heading", [("portfolio", "Portfolio"), ("pilots", "Pilots"), ("pilot", None),
+                                           ("data", "Data"), ("settings", "Settings")])
+def test_every_page_url_loads_on_first_visit(demo_app, path, heading):
+    with browser_page() as page:
+        page.goto(f"{demo_app}/{path}")
+        page.wait_for_selector("h1", timeout=120_000)
+        if heading:
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        assert page.locator("[data-testid='stException']").count() == 0
+        # the navigation lists our pages, not Streamlit's page-folder discovery of pages/_ui.py
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Portfolio" in nav and "_ui" not in nav
