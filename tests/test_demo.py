@@ -168,6 +168,31 @@ def test_decisions_agree_with_the_data(demo):
             assert harmed or not good, pilot.name
 
 
+def test_only_the_deliberate_clash_overlaps_another_pilot(demo):
+    """A clean design: no other pilot window and no rollout inside a pilot's span (baseline start to
+    pilot end) in its unit or its controls, except the claim letters and the triage assistant."""
+    db, _ = demo
+    with db.cursor() as cur:
+        clashes = cur.execute("""
+            WITH arms AS (
+                SELECT pilot_id, unit_id, baseline_start, pilot_end FROM pilots
+                UNION ALL
+                SELECT c.pilot_id, c.unit_id, p.baseline_start, p.pilot_end
+                FROM pilot_controls c JOIN pilots p USING (pilot_id)
+            ), events AS (
+                SELECT pilot_id, unit_id, pilot_start AS first_day, pilot_end AS last_day FROM pilots
+                UNION ALL
+                SELECT pilot_id, unit_id, adopted_on, adopted_on FROM pilot_rollouts
+            )
+            SELECT DISTINCT p.name, o.name
+            FROM arms a JOIN events e ON e.unit_id = a.unit_id AND e.pilot_id <> a.pilot_id
+                 AND e.first_day <= a.pilot_end AND e.last_day >= a.baseline_start
+            JOIN pilots p ON p.pilot_id = a.pilot_id JOIN pilots o ON o.pilot_id = e.pilot_id
+            ORDER BY ALL""").fetchall()
+    assert clashes == [("Claims triage assistant", "Plain-language claim letters"),
+                       ("Plain-language claim letters", "Claims triage assistant")]
+
+
 def test_control_units_differ_and_time_shocks_are_shared(demo):
     """DiD matters: units differ in level, and every unit dips in the outage week of 2025-05-19."""
     db, _ = demo
