@@ -69,7 +69,9 @@ def test_transaction_rolls_back_on_error(db):
     "VALUES ('no such unit', 999, DATE '2025-01-01', DATE '2025-02-01', DATE '2025-03-01', DATE '2025-04-01', 'nps')",
     "INSERT INTO metrics (metric_key, label, direction, aggregation) VALUES ('Bad Key', 'x', 'higher', 'mean')",
     "INSERT INTO metrics (metric_key, label, direction, aggregation) VALUES ('sideways', 'x', 'sideways', 'mean')",
-    "INSERT INTO observations VALUES (1, 1, 'nps', DATE '2025-01-01', 5)",
+    "INSERT INTO measurements (unit_id, metric_key, period_start, value, batch_id) "
+    "VALUES (1, 'nps', DATE '2025-01-01', 5, 1)",
+    "INSERT INTO observations VALUES (1, 1, 'nps', DATE '2025-01-01', 'nan')",
     "INSERT INTO users (email, role) VALUES ('x@example.com', 'admin')",
 ])
 def test_constraints_refuse_bad_rows(db, statement):
@@ -82,3 +84,29 @@ def test_extension_autoinstall_is_off(db):
     with db.cursor() as cur:
         setting = cur.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone()[0]
     assert setting is False
+
+
+def test_upgrade_from_version_4_keeps_observations(tmp_path):
+    """Migration 5 rebuilds the observations table: rows stored before it must survive it."""
+    import duckdb as raw
+
+    path = tmp_path / "old.duckdb"
+    handle = raw.connect(str(path))
+    handle.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                   "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    for migration in migrations():
+        if migration.version < 5:
+            handle.execute(migration.sql)
+            handle.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                           [migration.version, migration.name])
+    handle.execute("INSERT INTO business_units (name) VALUES ('Retail')")
+    handle.execute("INSERT INTO import_batches (kind, source, imported_by, row_count) "
+                   "VALUES ('observations', 'old.csv', 'x', 2)")
+    handle.execute("INSERT INTO observations VALUES (1, 1, 'nps', DATE '2025-01-01', 10), "
+                   "(1, 1, 'nps', DATE '2025-01-02', 3)")
+    handle.close()
+    db = Database(path)
+    with db.cursor() as cur:
+        scores = sorted(r[0] for r in cur.execute("SELECT score FROM scored_observations").fetchall())
+    assert db.schema_version() >= 5 and scores == [-100.0, 100.0]
+    db.close()
