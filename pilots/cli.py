@@ -8,8 +8,8 @@ import datetime as dt
 import json
 import sys
 
-from . import store
-from .access import COMMAND_LINE, AccessDenied
+from . import store, users
+from .access import COMMAND_LINE, AccessDenied, require_editor
 from .db import Database
 from .model import Metric, PilotDraft, ValidationError
 
@@ -24,6 +24,8 @@ def _date(text: str) -> dt.date:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pilots", description=__doc__.split("\n")[0])
     parser.add_argument("--db", help="database file (default: $PILOTS_DB or data/pilots.duckdb)")
+    parser.add_argument("--as", dest="as_user", metavar="EMAIL",
+                        help="act as this mapped user, with their role (default: the CCO office)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("init", help="create or migrate the database")
@@ -70,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_pilot.add_argument("--owner", default="")
     pilots.add_parser("list", help="list pilots")
 
+    access = commands.add_parser("users", help="who may do what").add_subparsers(dest="action", required=True)
+    add_user = access.add_parser("add", help="give an e-mail address a role (replaces the role it had)")
+    add_user.add_argument("email")
+    add_user.add_argument("--role", required=True, choices=["editor", "unit_head", "steering"])
+    add_user.add_argument("--unit", nargs="+", action="extend", default=[], metavar="NAME",
+                          help="a unit head's units")
+    access.add_parser("list", help="list who has access")
+    remove_user = access.add_parser("remove", help="take away someone's access")
+    remove_user.add_argument("email")
+
     analyze = commands.add_parser("analyze", help="the case for rollout of one pilot")
     analyze.add_argument("pilot_id", type=int)
     analyze.add_argument("--json", action="store_true", help="print JSON (the stable format)")
@@ -79,11 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out, err) -> int:
     db = Database(args.db)
     actor = COMMAND_LINE
+    if args.as_user:
+        actor = users.actor_for(db, args.as_user)
+        if actor is None:
+            raise AccessDenied(f"{args.as_user} has no access; the CCO office adds it with `users add`")
     command = args.command
     if command == "init":
         print(f"database {db.path} at schema version {db.schema_version()}", file=out)
     elif command == "demo":
         from .demo import load_demo
+        require_editor(actor, "load the demo organisation")
         print(load_demo(db), file=out)
     elif command == "units" and args.action == "add":
         unit = store.add_unit(db, actor, args.name, head=args.head, customers=args.customers,
@@ -116,6 +133,15 @@ def run(args: argparse.Namespace, out, err) -> int:
     elif command == "pilots":
         for pilot in store.list_pilots(db, actor):
             print(f"{pilot.pilot_id}\t{pilot.name}\t{pilot.unit_name}\t{pilot.status}", file=out)
+    elif command == "users" and args.action == "add":
+        access = users.set_user(db, actor, args.email, args.role, args.unit)
+        print(f"{access.email}\t{access.role}\t{', '.join(access.unit_names)}", file=out)
+    elif command == "users" and args.action == "remove":
+        users.remove_user(db, actor, args.email)
+        print(f"removed {users.normalise_email(args.email)}", file=out)
+    elif command == "users":
+        for access in users.list_users(db, actor):
+            print(f"{access.email}\t{access.role}\t{', '.join(access.unit_names)}", file=out)
     elif command == "analyze":
         from .analysis import analyze_pilot, case_as_dict
         case = analyze_pilot(db, actor, args.pilot_id)

@@ -521,3 +521,66 @@ def pipeline(db: Database, actor: Actor) -> pd.DataFrame:
             f"SELECT u.name AS unit, p.status, count(*)::INTEGER AS pilots FROM pilots p "
             f"JOIN business_units u USING (unit_id) WHERE {where} GROUP BY ALL ORDER BY unit, status",
             params).df()
+
+
+# ---------------------------------------------------------------- editing a registered pilot
+
+def pilot_draft(pilot: Pilot) -> PilotDraft:
+    """A registered pilot as the draft that would register it again: what an edit form starts from."""
+    return PilotDraft(
+        name=pilot.name, unit=pilot.unit_name, primary_metric=pilot.primary_metric,
+        baseline_start=pilot.baseline_start, baseline_end=pilot.baseline_end, pilot_start=pilot.pilot_start,
+        pilot_end=pilot.pilot_end, controls=list(pilot.control_unit_names),
+        secondary_metrics=list(pilot.secondary_metrics), guardrail_metrics=list(pilot.guardrail_metrics),
+        target_effect=pilot.target_effect, owner=pilot.owner, sponsor=pilot.sponsor, hypothesis=pilot.hypothesis,
+        journey_stage=pilot.journey_stage, barrier_type=pilot.barrier_type, cost=pilot.cost,
+        randomised=pilot.randomised, released=pilot.released, status=pilot.status,
+        value_per_point=pilot.value_per_point)
+
+
+def update_pilot(db: Database, actor: Actor, pilot_id: int, draft: PilotDraft, expected_version: int) -> int:
+    """Save an edit of a pilot made from its version `expected_version`; returns the new version.
+    Refused whole, with every problem, if the draft is invalid; refused with StaleEdit, overwriting
+    nothing, if someone saved the pilot since. The unit and the primary metric are fixed at
+    registration (a pilot judged on a metric picked after its data came in is no evidence; DuckDB
+    also cannot change those indexed columns of a referenced row), and the status moves only through
+    set_status, record_decision and record_rollout."""
+    require_editor(actor, "edit a pilot")
+    current = get_pilot(db, actor, pilot_id)
+    units = unit_lookup(list_units(db, actor))
+    problems = _check_draft(draft, units, metric_lookup(db))
+    unit = units.get(draft.unit.strip().casefold())
+    if unit is not None and unit.unit_id != current.unit_id:
+        problems.append(Problem(f"the pilot unit is fixed at registration ({current.unit_name}); register a new "
+                                f"pilot to try the change in another unit", column="unit", value=draft.unit))
+    if draft.primary_metric != current.primary_metric:
+        problems.append(Problem(f"the primary metric is fixed at registration ({current.primary_metric}), so the "
+                                f"pilot cannot be judged on a metric chosen after seeing its data",
+                                column="primary_metric", value=draft.primary_metric))
+    if draft.status != current.status:
+        problems.append(Problem("the status changes by a lifecycle move or a decision, not by an edit",
+                                column="status", value=draft.status))
+    if problems:
+        raise ValidationError(problems)
+    with db.transaction() as cur:
+        _, _, version = _locked_pilot(cur, pilot_id, expected_version)
+        cur.execute(
+            """UPDATE pilots SET name = ?, owner = ?, sponsor = ?, hypothesis = ?, journey_stage = ?,
+                   barrier_type = ?, baseline_start = ?, baseline_end = ?, pilot_start = ?, pilot_end = ?,
+                   target_effect = ?, cost = ?, randomised = ?, released = ?, value_per_point = ?,
+                   version = version + 1, updated_at = current_timestamp
+               WHERE pilot_id = ?""",
+            [draft.name.strip(), draft.owner, draft.sponsor, draft.hypothesis, draft.journey_stage,
+             draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
+             draft.target_effect, draft.cost, draft.randomised, draft.released, draft.value_per_point, pilot_id])
+        cur.execute("DELETE FROM pilot_controls WHERE pilot_id = ?", [pilot_id])
+        for control in draft.controls:
+            cur.execute("INSERT INTO pilot_controls VALUES (?, ?)", [pilot_id, units[control.strip().casefold()].unit_id])
+        cur.execute("DELETE FROM pilot_metrics WHERE pilot_id = ?", [pilot_id])
+        for role, keys in (("secondary", draft.secondary_metrics), ("guardrail", draft.guardrail_metrics)):
+            for key in keys:
+                cur.execute("INSERT INTO pilot_metrics VALUES (?, ?, ?)", [pilot_id, key, role])
+        record_audit(cur, actor, "update", "pilot", pilot_id,
+                     before={**dataclasses.asdict(pilot_draft(current)), "version": version},
+                     after={**dataclasses.asdict(draft), "version": version + 1})
+    return version + 1
