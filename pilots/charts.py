@@ -9,6 +9,7 @@ import datetime as dt
 
 import altair as alt
 import pandas as pd
+from scipy import stats
 
 MAX_ROWS = 5_000
 
@@ -130,3 +131,333 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
                      alt.Tooltip("pilot_end:T", title="Pilot ends")]))
     chart = alt.layer(*layers).properties(width=width, height=alt.Step(24))
     return _styled(chart, base_size)
+
+
+# ---------------------------------------------------------------- results of the analysis
+
+# How an effect reads, once turned so that positive is good news: its whole 95% interval on the good
+# side, on the bad side, or straddling no change.
+BETTER, WORSE, UNCLEAR = "better", "worse", "unclear"
+EFFECT_CLASSES = (BETTER, WORSE, UNCLEAR)
+EFFECT_COLOURS = (GOOD_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR)
+VERDICT_COLOURS = {"Roll out": GOOD_COLOUR, "Extend": PILOT_SHADE, "Stop": BAD_COLOUR, "Inconclusive": NEUTRAL_COLOUR}
+ARM_LABELS = {"treated": "Pilot unit", "control": "Controls"}
+WINDOW_LABELS = {"before": "Baseline", "after": "Pilot window"}
+COUNTERFACTUAL = "Pilot unit, had it moved like its controls"
+
+
+def effect_class(g_low: float, g_high: float) -> str:
+    """BETTER, WORSE or UNCLEAR for an oriented 95% interval (positive = good news)."""
+    if g_low > 0:
+        return BETTER
+    if g_high < 0:
+        return WORSE
+    return UNCLEAR
+
+
+def better_arrow(direction: str) -> str:
+    """'↑ better' or '↓ better': said on every axis that carries a metric."""
+    return "↑ better" if direction == "higher" else "↓ better"
+
+
+def _fmt(x: float, unit: str = "", signed: bool = False) -> str:
+    text = f"{x:+,.2f}" if signed and abs(x) >= 1 else f"{x:+.3f}" if signed else (
+        f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3f}")
+    return f"{text} {unit}".rstrip()
+
+
+def _titled(title: str | None, subtitle: str | None = None) -> dict:
+    if not title:
+        return {}
+    return {"title": alt.TitleParams(title, subtitle=subtitle or alt.Undefined)}
+
+
+def four_cells_frame(result) -> pd.DataFrame:
+    """The four cells of one metric (analysis.MetricResult) as rows: arm, window, mean, n, sd and the
+    95% interval of the mean, mean ± t·sd/√n with t on the cell's degrees of freedom."""
+    rows = []
+    for arm in ("treated", "control"):
+        for phase in ("before", "after"):
+            cell = result.cell(f"{arm}_{phase}")
+            if cell is None:
+                continue
+            half = (stats.t.ppf(0.975, cell.df) * cell.sd / cell.n ** 0.5) if cell.df > 0 and cell.sd == cell.sd \
+                else float("nan")
+            rows.append({"arm": ARM_LABELS[arm], "window": WINDOW_LABELS[phase], "mean": cell.mean, "n": cell.n,
+                         "sd": cell.sd, "low": cell.mean - half, "high": cell.mean + half})
+    return pd.DataFrame(rows, columns=["arm", "window", "mean", "n", "sd", "low", "high"])
+
+
+def four_cells(result, base_size: int = 14, width: int | str = "container", height: int = 360,
+               title: str | None = None) -> alt.TopLevelMixin:
+    """Before/after means of the pilot unit and its controls, each with its 95% interval, joined by
+    lines (a slope chart). With controls, a dashed line shows where the pilot unit would have ended
+    had it moved like its controls; the bracket from there to where it did end is the effect,
+    green when good news, vermillion when bad, grey when its interval spans no change."""
+    cells = _checked(four_cells_frame(result))
+    order = list(WINDOW_LABELS.values())
+    arms = list(ARM_LABELS.values())
+    x = alt.X("window:N", sort=order, scale=alt.Scale(domain=order, padding=0.6), title=None,
+              axis=alt.Axis(labelAngle=0, labelFontSize=base_size + 2))
+    y_title = f"{result.label} ({result.unit}) {better_arrow(result.direction)}" if result.unit \
+        else f"{result.label} {better_arrow(result.direction)}"
+    y = alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False))
+    controlled = result.control_before is not None and result.control_after is not None
+    legend = alt.Legend(title=None, labelLimit=0, symbolType="stroke", symbolStrokeWidth=4, symbolSize=base_size * 30,
+                        symbolDash=alt.ExprRef("datum.value == '" + COUNTERFACTUAL + "' ? [8, 6] : [1, 0]")
+                        if controlled else alt.Undefined)
+    colour = alt.Color("arm:N", legend=legend, scale=alt.Scale(
+        domain=arms + ([COUNTERFACTUAL] if controlled and result.has_estimate else []),
+        range=[PILOT_COLOUR, CONTROL_COLOUR, PILOT_COLOUR]))
+    tooltip = [alt.Tooltip("arm:N", title="Group"), alt.Tooltip("window:N", title="Window"),
+               alt.Tooltip("mean:Q", title="Mean", format=",.3f"),
+               alt.Tooltip("low:Q", title="95% low", format=",.3f"),
+               alt.Tooltip("high:Q", title="95% high", format=",.3f"), alt.Tooltip("n:Q", title="n", format=",.0f")]
+    base = alt.Chart(cells).encode(x=x, color=colour)
+    lines = base.mark_line(strokeWidth=4).encode(y=y)
+    bars = base.mark_errorbar(thickness=3, ticks=alt.TickConfig(size=base_size, thickness=3)).encode(
+        y=alt.Y("low:Q", title=y_title), y2="high:Q")
+    points = base.mark_point(filled=True, size=base_size * 14, opacity=1).encode(y=y, tooltip=tooltip)
+    value_text = alt.Text("mean:Q", format=",.3~r")
+    labels_before = base.transform_filter(alt.datum.window == order[0]).mark_text(
+        align="right", dx=-base_size, fontSize=base_size, fontWeight="bold").encode(y=y, text=value_text)
+    labels_after = base.transform_filter(alt.datum.window == order[1]).mark_text(
+        align="left", dx=base_size, fontSize=base_size, fontWeight="bold").encode(y=y, text=value_text)
+    layers = [lines, bars, points, labels_before, labels_after]
+    if result.has_estimate and controlled:
+        start = result.treated_before.mean
+        expected = start + result.control_after.mean - result.control_before.mean
+        _, g_low, g_high = result.oriented
+        effect_colour = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS))[effect_class(g_low, g_high)]
+        path = pd.DataFrame({"window": order, "mean": [start, expected], "arm": [COUNTERFACTUAL] * 2})
+        layers.insert(0, alt.Chart(path).mark_line(strokeWidth=3, opacity=0.8).encode(
+            x=x, y=y, color=colour, strokeDash=alt.StrokeDash(
+                "arm:N", scale=alt.Scale(domain=arms + [COUNTERFACTUAL], range=[[1, 0], [1, 0], [8, 6]]),
+                legend=None)))
+        gap = pd.DataFrame({"window": [order[1]], "from": [expected], "to": [result.treated_after.mean],
+                            "mid": [(expected + result.treated_after.mean) / 2],
+                            "label": [["effect", _fmt(result.effect, result.unit, signed=True)]]})
+        offset = base_size * 4.5
+        layers.append(alt.Chart(gap).mark_rule(strokeWidth=6, xOffset=offset, color=effect_colour).encode(
+            x=x, y="from:Q", y2="to:Q"))
+        layers.append(alt.Chart(gap).mark_text(align="left", dx=offset + base_size * 0.7, fontSize=base_size,
+                                               fontWeight="bold", color=effect_colour).encode(
+            x=x, y="mid:Q", text="label"))
+    chart = alt.layer(*layers).properties(width=width, height=height, **_titled(title))
+    return _styled(chart, base_size)
+
+
+def effects_frame(case) -> pd.DataFrame:
+    """Every metric of a pilot (analysis.PilotCase) as one row: its effect turned so that positive is
+    good news (g, low, high), the target in the same orientation (primary only), how it reads
+    (better/worse/unclear) and a one-line label of the effect in the metric's own units."""
+    rows = []
+    for m in case.metrics:
+        g, low, high = m.oriented
+        reads = effect_class(low, high) if m.has_estimate else "no estimate"
+        rows.append({
+            "metric": m.metric, "label": m.label, "role": m.role, "unit": m.unit, "direction": m.direction,
+            "g": g if m.has_estimate else None, "low": low if m.has_estimate else None,
+            "high": high if m.has_estimate else None,
+            "target": abs(m.target) if m.target is not None else None, "reads": reads,
+            "effect_text": (f"{_fmt(m.effect, m.unit, signed=True)} ({_fmt(m.ci_low)} to {_fmt(m.ci_high)})"
+                            if m.has_estimate else "no estimate"),
+            "p_value": m.p_value})
+    return pd.DataFrame(rows, columns=["metric", "label", "role", "unit", "direction", "g", "low", "high", "target",
+                                       "reads", "effect_text", "p_value"])
+
+
+def effects_vs_target(case, base_size: int = 14, width: int | str = "container", row_height: int | None = None,
+                      title: str | None = None) -> alt.TopLevelMixin:
+    """One row per metric of the pilot, each on its own scale in its own units: the effect placed so
+    that right is better (a fall in resolution days lies right of 0, its axis labelled as the change
+    it is), its 95% interval, no change marked at 0, the target of the primary metric as a diamond,
+    guardrails in vermillion type; green when the whole interval is better, vermillion when it is
+    worse, grey when it spans no change."""
+    frame = _checked(effects_frame(case))
+    row_height = row_height or base_size * 3
+    colours = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS), **{"no estimate": "#BBBBBB"})
+    colour = alt.Color("reads:N", scale=alt.Scale(domain=list(colours), range=list(colours.values())), legend=None)
+    roles = {"primary": "primary metric", "secondary": "secondary metric", "guardrail": "GUARDRAIL, must not get worse"}
+    words = {BETTER: "better", WORSE: "worse", UNCLEAR: "no clear change", "no estimate": ""}
+    rows = []
+    for position, row in enumerate(frame.itertuples(index=False)):
+        last = position == len(frame) - 1
+        span = [v for v in (row.low, row.high, row.target) if v is not None and v == v]
+        reach = max([abs(v) for v in span] + [0.0]) or 1.0
+        flip = "-" if row.direction == "lower" else ""
+        scale = alt.Scale(domain=[-reach * 1.1, reach * 1.1], nice=False)
+        axis = alt.Axis(tickCount=5, grid=False, labelExpr=f"datum.value == 0 ? '0' : format({flip}datum.value, '+~r')",
+                        title="← worse" + "\u00a0" * 24 + "better →" if last else None, titleColor="#555555",
+                        titleFontWeight="normal")
+
+        def at(field: str, scale=scale, axis=axis) -> alt.X:
+            return alt.X(f"{field}:Q", scale=scale, axis=axis)
+
+        base = alt.Chart(frame.iloc[[position]])
+        guardrail = row.role == "guardrail"
+        layers = [alt.Chart(pd.DataFrame({"g": [0.0]})).mark_rule(
+            color=BAD_COLOUR if guardrail else "#555555", strokeWidth=2,
+            strokeDash=[5, 3] if guardrail else [1, 0]).encode(x=at("g"))]
+        if row.g is not None and row.g == row.g:
+            tooltip = [alt.Tooltip("label:N", title="Metric"), alt.Tooltip("role:N", title="Role"),
+                       alt.Tooltip("effect_text:N", title="Change (95% interval)"),
+                       alt.Tooltip("p_value:Q", title="p", format=".3f"), alt.Tooltip("reads:N", title="Reads")]
+            layers += [
+                base.mark_rule(strokeWidth=base_size * 0.5).encode(x=at("low"), x2="high:Q", color=colour,
+                                                                   tooltip=tooltip),
+                base.mark_point(filled=True, size=base_size * 22, opacity=1, stroke="white", strokeWidth=2).encode(
+                    x=at("g"), color=colour, tooltip=tooltip)]
+        if row.target is not None and row.target == row.target:
+            layers += [
+                base.mark_point(shape="diamond", size=base_size * 22, filled=False, strokeWidth=3,
+                                color="#222222").encode(x=at("target")),
+                base.mark_text(text="target", dy=-base_size * 0.9, baseline="bottom", fontSize=base_size * 0.85,
+                               color="#222222").encode(x=at("target"))]
+        heading = f"{row.label} ({row.unit}), {roles[row.role]}" if row.unit else f"{row.label}, {roles[row.role]}"
+        change = f"{row.effect_text}: {words[row.reads]}" if row.reads != "no estimate" else "no estimate"
+        rows.append(alt.layer(*layers).properties(width=width, height=row_height, title=alt.TitleParams(
+            heading, subtitle=change, fontSize=base_size + 2, subtitleFontSize=base_size, anchor="start",
+            fontWeight="bold" if row.role == "primary" else "normal",
+            color=BAD_COLOUR if guardrail else "#222222", subtitleColor=colours[row.reads],
+            subtitleFontWeight="bold")))
+    chart = alt.vconcat(*rows, spacing=base_size * 1.2, **_titled(title))
+    return _styled(chart, base_size)
+
+
+def _effect_range_text(frame: pd.DataFrame) -> pd.Series:
+    return frame.apply(lambda r: f"{_fmt(r['effect'], signed=True)} ({_fmt(r['ci_low'])} to {_fmt(r['ci_high'])})",
+                       axis=1)
+
+
+def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str = "container",
+                title: str | None = None) -> alt.TopLevelMixin:
+    """Every evaluated pilot's primary effect with its 95% interval, on one scale: the effect turned
+    so that right is better, as a share of the pilot's target (0% = no change, 100% = target met),
+    since pilots are judged on metrics with different units. Coloured by verdict (column `verdict`
+    if present, else analysis.portfolio_effects' `provisional_verdict`); a click leads to the pilot's
+    page (`pilot?id=N`). Pilots without an estimate or without a target are left out (the subtitle
+    names those without a target)."""
+    frame = _checked(portfolio).copy()
+    verdict_column = "verdict" if "verdict" in frame.columns else "provisional_verdict"
+    frame = frame[frame["effect"].notna()]
+    no_target = frame[frame["target"].isna() | (frame["target"] == 0)]
+    frame = frame.drop(no_target.index)
+    sign = frame["direction"].map({"higher": 1.0, "lower": -1.0})
+    tau = frame["target"].abs()
+    frame = frame.assign(
+        share=100 * sign * frame["effect"] / tau,
+        share_low=100 * (sign * frame[["ci_low", "ci_high"]].min(axis=1).where(sign > 0, frame["ci_high"])) / tau,
+        share_high=100 * (sign * frame[["ci_low", "ci_high"]].max(axis=1).where(sign > 0, frame["ci_low"])) / tau,
+        verdict=frame[verdict_column], row=frame["pilot"] + " — " + frame["unit"],
+        effect_text=_effect_range_text(frame), href="pilot?id=" + frame["pilot_id"].astype(str))
+    order = frame.sort_values("share", ascending=False)["row"].tolist()
+    y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=base_size * 40, labelFontSize=base_size))
+    low = min(-50.0, float(frame["share_low"].min()) if len(frame) else 0.0)
+    high = max(150.0, float(frame["share_high"].max()) if len(frame) else 0.0)
+    step = 50 if high - low <= 400 else 100
+    x_scale = alt.Scale(domain=[low - step / 4, high + step / 4], nice=False)
+    x = alt.X("share:Q", scale=x_scale, title="Effect as % of target  (← worse · better →)",
+              axis=alt.Axis(values=list(range(int(low // step) * step, int(high) + step, step)),
+                            labelExpr="datum.value + '%'", grid=True))
+    colour = alt.Color("verdict:N", scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())),
+                       legend=alt.Legend(title=None, symbolSize=base_size * 18))
+    tooltip = [alt.Tooltip("pilot:N", title="Pilot"), alt.Tooltip("unit:N", title="Unit"),
+               alt.Tooltip("metric:N", title="Primary metric"),
+               alt.Tooltip("effect_text:N", title="Effect (95% interval)"),
+               alt.Tooltip("target:Q", title="Target", format="~r"),
+               alt.Tooltip("share:Q", title="% of target", format=".0f"),
+               alt.Tooltip("verdict:N", title="Verdict"), alt.Tooltip("status:N", title="Status")]
+    marks = pd.DataFrame({"share": [0.0, 100.0], "text": ["no change", "target"]})
+    base = alt.Chart(frame).encode(y=y, color=colour, tooltip=tooltip, href="href:N")
+    chart = alt.layer(
+        alt.Chart(marks).mark_rule(strokeWidth=2, strokeDash=[1, 0]).encode(
+            x=alt.X("share:Q", scale=x_scale), color=alt.value("#555555"),
+            strokeDash=alt.StrokeDash("text:N", scale=alt.Scale(domain=["no change", "target"],
+                                                                range=[[1, 0], [6, 4]]), legend=None)),
+        alt.Chart(marks).mark_text(baseline="top", align="left", dx=5, dy=4, fontSize=base_size * 0.85,
+                                   fontStyle="italic", color="#333333").encode(
+            x=alt.X("share:Q", scale=x_scale), y=alt.value(0), text="text:N"),
+        base.mark_rule(strokeWidth=base_size * 0.45).encode(x=alt.X("share_low:Q", scale=x_scale), x2="share_high:Q"),
+        base.mark_point(filled=True, size=base_size * 22, opacity=1, stroke="white", strokeWidth=1.5,
+                        cursor="pointer").encode(x=x),
+    ).properties(width=width, height=alt.Step(base_size * 2.6),
+                 **_titled(title, ("No target, not shown: " + ", ".join(no_target["pilot"])) if len(no_target) else None))
+    return _styled(chart, base_size)
+
+
+def unit_trend(series: pd.DataFrame, unit: str, metric_label: str, direction: str | None = None,
+               base_size: int = 14, width: int | str = "container", height: int = 320,
+               title: str | None = None) -> alt.TopLevelMixin:
+    """A unit's weekly metric against the rest of the organisation (every other unit pooled).
+    `series` has columns group, week, value, n (store.org_series)."""
+    series = _checked(series)
+    groups = [unit] + [g for g in series["group"].unique() if g != unit]
+    y_title = f"{metric_label} {better_arrow(direction)}" if direction else metric_label
+    chart = alt.Chart(series).mark_line(strokeWidth=3, point=alt.OverlayMarkDef(size=base_size * 2)).encode(
+        x=alt.X("week:T", title=None),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("group:N", scale=alt.Scale(domain=groups, range=[PILOT_COLOUR] + [CONTROL_COLOUR] * (len(groups) - 1)),
+                        legend=alt.Legend(title=None, labelLimit=0)),
+        strokeDash=alt.StrokeDash("group:N", scale=alt.Scale(domain=groups, range=[[1, 0]] + [[6, 3]] * (len(groups) - 1)),
+                                  legend=None),
+        tooltip=[alt.Tooltip("group:N", title="Who"), alt.Tooltip("week:T", title="Week of"),
+                 alt.Tooltip("value:Q", title=metric_label, format=",.3~r"), alt.Tooltip("n:Q", title="n", format=",")],
+    ).properties(width=width, height=height, **_titled(title))
+    return _styled(chart, base_size)
+
+
+def short_number(value: float) -> str:
+    """1,234,567 as '1.2M', 45,600 as '45.6k': money at a glance."""
+    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+_SHORT_NUMBER_EXPR = ("abs(datum.value) >= 1e9 ? format(datum.value / 1e9, '~r') + 'bn' : "
+                      "abs(datum.value) >= 1e6 ? format(datum.value / 1e6, '~r') + 'M' : "
+                      "abs(datum.value) >= 1e3 ? format(datum.value / 1e3, '~r') + 'k' : format(datum.value, '~r')")
+
+
+def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | str, title: str | None,
+                subtitle: str | None) -> alt.TopLevelMixin:
+    """Horizontal bars of a yearly value with its interval (columns: `label`, value, low, high)."""
+    frame = _checked(frame).assign(
+        reads=lambda f: [effect_class(lo, hi) for lo, hi in zip(f["low"], f["high"])],
+        text=lambda f: [short_number(v) for v in f["value"]])
+    order = frame.sort_values("value", ascending=False)[label].tolist()
+    y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=base_size * 40))
+    colour = alt.Color("reads:N", scale=alt.Scale(domain=list(EFFECT_CLASSES), range=list(EFFECT_COLOURS)),
+                       legend=None)
+    tooltip = [alt.Tooltip(f"{label}:N"), alt.Tooltip("value:Q", title="Value a year", format=",.0f"),
+               alt.Tooltip("low:Q", title="95% low", format=",.0f"), alt.Tooltip("high:Q", title="95% high", format=",.0f")]
+    x = alt.X("value:Q", title="Value a year (95% interval)", axis=alt.Axis(labelExpr=_SHORT_NUMBER_EXPR))
+    base = alt.Chart(frame).encode(y=y, tooltip=tooltip)
+    chart = alt.layer(
+        base.mark_bar(opacity=0.75, cornerRadiusEnd=3).encode(x=x, color=colour),
+        base.mark_rule(strokeWidth=2.5, color="#222222").encode(x="low:Q", x2="high:Q"),
+        base.mark_text(align="left", dx=6, dy=-base_size * 0.6, fontSize=base_size, fontWeight="bold",
+                       color="#222222").encode(x="high:Q", text="text:N"),
+    ).properties(width=width, height=alt.Step(base_size * 2.6), **_titled(title, subtitle))
+    return _styled(chart, base_size)
+
+
+def rollout_value_chart(value, base_size: int = 14, width: int | str = "container",
+                        title: str | None = None) -> alt.TopLevelMixin:
+    """What rolling a pilot out would be worth a year in each unit (analysis.RolloutValue), with the
+    interval from the effect's 95% interval; the total in the subtitle."""
+    frame = pd.DataFrame([{"unit": u.unit, "value": u.value, "low": u.low, "high": u.high} for u in value.units],
+                         columns=["unit", "value", "low", "high"])
+    subtitle = (f"Total {short_number(value.total)} a year (95% interval {short_number(value.total_low)} to "
+                f"{short_number(value.total_high)})"
+                if value.total is not None else "; ".join(value.notes))
+    return _value_bars(frame, "unit", base_size, width, title, subtitle)
+
+
+def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int | str = "container",
+                          title: str | None = None) -> alt.TopLevelMixin:
+    """The yearly rollout value of several pilots (columns pilot, value, low, high), total in the subtitle."""
+    subtitle = (f"Total {short_number(values['value'].sum())} a year (95% interval "
+                f"{short_number(values['low'].sum())} to {short_number(values['high'].sum())})") if len(values) else "No pilot has a rollout value yet"
+    return _value_bars(values, "pilot", base_size, width, title, subtitle)

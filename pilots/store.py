@@ -374,6 +374,21 @@ def pilot_series(db: Database, actor: Actor, pilot: Pilot, metric_key: str,
 CONTROL_GROUP = "Control units"
 
 
+def org_series(db: Database, actor: Actor, metric_key: str, unit_id: int, start: dt.date,
+               end: dt.date) -> pd.DataFrame:
+    """Per week: the metric of one unit and of the rest of the organisation (every other unit pooled,
+    each answer or n-weighted period counting equally), as group, week, value, n. The pool is an
+    aggregate no other unit can be read from, so a unit head may compare against it."""
+    require_unit(actor, unit_id, "read this unit's data")
+    units = list_units(db, actor)
+    name = next(u.name for u in units if u.unit_id == unit_id)
+    return _weekly(db, metric_key, {name: [unit_id], REST_OF_ORGANISATION: [u.unit_id for u in units
+                                                                             if u.unit_id != unit_id]}, start, end)
+
+
+REST_OF_ORGANISATION = "Rest of organisation"
+
+
 def table_counts(db: Database) -> dict[str, int]:
     """Row counts of the data tables (for the command line and for tests that nothing changed)."""
     tables = ["business_units", "metrics", "pilots", "pilot_controls", "pilot_metrics", "import_batches",
