@@ -122,7 +122,9 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
                  alt.Tooltip("first_date:T", title="First date"), alt.Tooltip("last_date:T", title="Last date")])
     layers = [cells]
     if windows is not None and len(windows):
-        starts = _checked(windows).assign(month=lambda f: pd.to_datetime(f["baseline_start"]))
+        starts = _checked(windows).assign(baseline_start=lambda f: pd.to_datetime(f["baseline_start"]),
+                                          pilot_end=lambda f: pd.to_datetime(f["pilot_end"]),
+                                          month=lambda f: f["baseline_start"])
         layers.append(alt.Chart(starts).mark_point(shape="triangle-right", size=140, filled=True,
                                                    color=BASELINE_SHADE, opacity=0.95).encode(
             x=alt.X("yearmonth(month):O"), y=y,

@@ -1,0 +1,243 @@
+"""The slide model: what a pilot's case and the portfolio say in a meeting, as a sequence of slides,
+each one message and at most one chart. Present mode (on screen) and the decks (pilots.export) both
+draw these same slides, so what is presented is what is sent round afterwards.
+
+Charts on slides are built at a large base type size (SLIDE_BASE_SIZE) and a fixed width, so they
+read from the back of a room and render offline to the same picture as on screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import altair as alt
+import pandas as pd
+
+from . import analysis, charts, ingest, store
+from .access import Actor
+from .db import Database
+from .model import STATUSES
+
+SLIDE_BASE_SIZE = 24
+SLIDE_WIDTH = 1100
+SLIDE_HEIGHT = 440
+
+TITLE, NUMBERS, CHART, TEXT, APPENDIX = "title", "numbers", "chart", "text", "appendix"
+DECISION_WORDS = {"roll_out": "Roll out", "extend": "Extend", "stop": "Stop"}
+
+
+@dataclass
+class Slide:
+    """One slide: a title, the one message it carries (a sentence), at most one chart, and bullets.
+    `kind` says how to lay it out: TITLE, NUMBERS (headline figures in `numbers`, as (label, value,
+    detail); also written out in `bullets`), CHART, TEXT or APPENDIX (small print)."""
+
+    title: str
+    message: str
+    chart: alt.TopLevelMixin | None = None
+    bullets: list[str] = field(default_factory=list)
+    kind: str = CHART
+    numbers: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else charts.short_number(value)
+
+
+def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
+    """The primary effect in its units, and its interval and target, for the headline."""
+    if not m.has_estimate:
+        return "no estimate", "a window or arm has too little data"
+    target = ""
+    if m.target is not None:
+        signed = abs(m.target) if m.direction == "higher" else -abs(m.target)
+        target = f"; target {charts._fmt(signed, m.unit, signed=True)}"
+    return (charts._fmt(m.effect, m.unit, signed=True),
+            f"95% interval {charts._fmt(m.ci_low)} to {charts._fmt(m.ci_high)}{target}")
+
+
+def _headline(case: analysis.PilotCase) -> Slide:
+    m = case.primary
+    effect, detail = _effect_words(m)
+    value = case.rollout_value
+    numbers = [
+        ("Verdict", case.verdict, case.reasons[0] if case.reasons else ""),
+        (f"Effect on {m.label}", effect, detail),
+        ("Evidence", case.evidence_grade.split(" (")[0], case.evidence_grade),
+        ("Rollout value a year", _money(value.total),
+         f"95% interval {_money(value.total_low)} to {_money(value.total_high)}" if value.total is not None
+         else "; ".join(value.notes)),
+    ]
+    return Slide("The case in numbers", f"{case.verdict}: {analysis.SIGNALS[m.signal][1]}.",
+                 bullets=[f"{label}: {shown} ({more})" if more else f"{label}: {shown}"
+                          for label, shown, more in numbers], kind=NUMBERS, numbers=numbers)
+
+
+def _four_cells_message(m: analysis.MetricResult) -> str:
+    if not m.has_estimate:
+        return f"{m.label} has no estimate yet: a window or arm has too little data."
+    moved = m.treated_after.mean - m.treated_before.mean
+    text = f"The pilot unit moved {charts._fmt(moved, m.unit, signed=True)}"
+    if m.control_before is not None and m.control_after is not None:
+        text += (f", its controls {charts._fmt(m.control_after.mean - m.control_before.mean, m.unit, signed=True)}: "
+                 f"the pilot's effect is {charts._fmt(m.effect, m.unit, signed=True)}")
+    news = "good news" if m.good else "bad news"
+    return text + f" ({news}, {'significant' if m.significant else 'not significant'} at 5%)."
+
+
+def _metrics_message(case: analysis.PilotCase) -> str:
+    reads = charts.effects_frame(case)["reads"]
+    guardrails = [m for m in case.metrics if m.role == "guardrail"]
+    harmed = [m.label for m in guardrails if m.harmed]
+    text = (f"{(reads == charts.BETTER).sum()} of {len(reads)} metrics clearly better, "
+            f"{(reads == charts.WORSE).sum()} clearly worse")
+    if guardrails:
+        text += f"; guardrail{'s' if len(guardrails) > 1 else ''} " + (
+            f"harmed: {', '.join(harmed)}" if harmed else "held")
+    return text + "."
+
+
+def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLIDE_BASE_SIZE,
+                 width: int = SLIDE_WIDTH, height: int = SLIDE_HEIGHT) -> list[Slide]:
+    """The case for rollout of one pilot as slides: title; headline numbers; the primary metric week
+    by week; the four cells; every metric against its target; the rollout value (when there is one);
+    the decision and its reasons; an appendix with the method, the checks and the data coverage."""
+    pilot = store.get_pilot(db, actor, pilot_id)
+    case = analysis.analyze_pilot(db, actor, pilot_id)
+    m = case.primary
+    controls = ", ".join(pilot.control_unit_names) or "no control units"
+    slides = [Slide(
+        pilot.name, f"{pilot.unit_name}: {pilot.hypothesis}" if pilot.hypothesis else pilot.unit_name,
+        bullets=[f"Status: {pilot.status.replace('_', ' ')}",
+                 f"Baseline {pilot.baseline_start:%d %b %Y} – {pilot.baseline_end:%d %b %Y}; "
+                 f"pilot {pilot.pilot_start:%d %b %Y} – {pilot.pilot_end:%d %b %Y}",
+                 f"Compared with: {controls}",
+                 *([f"Owner: {pilot.owner}"] if pilot.owner else []),
+                 *([f"Sponsor: {pilot.sponsor}"] if pilot.sponsor else [])],
+        kind=TITLE)]
+    slides.append(_headline(case))
+    series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
+    slides.append(Slide(
+        f"{m.label} week by week",
+        f"{pilot.unit_name} against {controls}; baseline and pilot windows shaded, go-live dashed.",
+        charts.pilot_timeline(series, pilot.unit_name, f"{m.label} {charts.better_arrow(m.direction)}",
+                              case.baseline, case.pilot_window, base_size=base_size, width=width, height=height)))
+    slides.append(Slide("Before and after", _four_cells_message(m),
+                        charts.four_cells(m, base_size=base_size, width=width, height=height)))
+    slides.append(Slide("Every metric against its target", _metrics_message(case),
+                        charts.effects_vs_target(case, base_size=base_size, width=width)))
+    value = case.rollout_value
+    if value.total is not None and value.units:
+        slides.append(Slide(
+            "What rolling out is worth",
+            f"{_money(value.total)} a year across {len(value.units)} units (95% interval {_money(value.total_low)} "
+            f"to {_money(value.total_high)}), at {value.assumptions.realisation:.0%} of the pilot's effect.",
+            charts.rollout_value_chart(value, base_size=base_size, width=width)))
+    if pilot.decision:
+        decided = f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}. {pilot.decision_rationale or ''}"
+    else:
+        decided = f"Recommended: {case.verdict} (no decision recorded yet)."
+    slides.append(Slide("Decision and reasons", decided.strip(), bullets=list(case.reasons), kind=TEXT))
+    slides.append(Slide("Appendix: method", m.evidence_grade.capitalize() + ".",
+                        bullets=[f"{r.label}: {r.method}" for r in case.metrics[:1]]
+                        + [f"Target: {m.target} {m.unit}" if m.target is not None else "No target set."]
+                        + [_trend_words(m)], kind=APPENDIX))
+    slides.append(Slide("Appendix: checks",
+                        f"{len(case.checks)} check{'s' if len(case.checks) != 1 else ''} raised" if case.checks
+                        else "No check raised a warning.",
+                        bullets=[f"{c.severity.capitalize()}: {c.message}" for c in case.checks], kind=APPENDIX))
+    slides.append(_coverage_slide(db, actor, pilot, m, base_size, width))
+    return slides
+
+
+def _trend_words(m: analysis.MetricResult) -> str:
+    pre = m.pre_trend
+    if pre is None or not pre.checked:
+        return "Baseline trend: not checkable (fewer than 3 baseline weeks with data)."
+    return (f"Baseline trend of the {pre.compares}: {charts._fmt(pre.slope, m.unit, signed=True)} a week over "
+            f"{pre.weeks} weeks (p = {pre.p_value:.3f}){': failed' if pre.failed else ', no drift detected'}.")
+
+
+def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult, base_size: int,
+                    width: int) -> Slide:
+    units = [pilot.unit_name, *pilot.control_unit_names]
+    first = pd.Timestamp(pilot.baseline_start).to_period("M").to_timestamp() - pd.DateOffset(months=2)
+    last = pd.Timestamp(pilot.pilot_end) + pd.DateOffset(months=2)
+    found = ingest.coverage(db, actor, pilot.primary_metric)
+    found = found[found["unit"].isin(units) & (pd.to_datetime(found["month"]) >= first)
+                  & (pd.to_datetime(found["month"]) <= last)]
+    windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
+    windows = windows[windows["pilot"] == pilot.name]
+    cells = [m.cell(name) for name in analysis.CELL_NAMES]
+    volume = sum(c.n for c in cells if c is not None)
+    message = (f"{volume:,.0f} answers or cases of {m.label} in the four cells; weeks with data: "
+               + ", ".join(f"{name.replace('_', ' ')} {c.weeks}" for name, c in zip(analysis.CELL_NAMES, cells)
+                           if c is not None) + ".")
+    chart = charts.coverage_heatmap(found, windows, m.label, base_size=base_size, width=width) if len(found) else None
+    return Slide("Appendix: data coverage", message, chart, kind=APPENDIX)
+
+
+# ---------------------------------------------------------------- the portfolio
+
+def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
+    """analysis.portfolio_effects with, for every pilot that has an estimate, the full verdict (design
+    checks and guardrails weighed) and the yearly rollout value with its interval."""
+    frame = analysis.portfolio_effects(db, actor)
+    verdicts, values, lows, highs = [], [], [], []
+    for row in frame.itertuples(index=False):
+        if row.effect != row.effect:
+            verdicts.append(row.provisional_verdict)
+            values.append(None), lows.append(None), highs.append(None)
+            continue
+        case = analysis.analyze_pilot(db, actor, int(row.pilot_id))
+        verdicts.append(case.verdict)
+        values.append(case.rollout_value.total)
+        lows.append(case.rollout_value.total_low)
+        highs.append(case.rollout_value.total_high)
+    return frame.assign(verdict=verdicts, value=pd.array(values, dtype="Float64"),
+                        value_low=pd.array(lows, dtype="Float64"), value_high=pd.array(highs, dtype="Float64"))
+
+
+def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZE,
+                     width: int = SLIDE_WIDTH, today: dt.date | None = None) -> list[Slide]:
+    """The portfolio as slides: title; pipeline per unit and state; forest plot of every evaluated
+    pilot's primary effect; total value of rolling out the pilots whose verdict is Roll out; the
+    decisions taken and those pending."""
+    today = today or dt.date.today()
+    pilots = store.list_pilots(db, actor)
+    frame = portfolio_frame(db, actor)
+    units = sorted({p.unit_name for p in pilots})
+    by_status = {s: sum(p.status == s for p in pilots) for s in STATUSES}
+    slides = [Slide("Customer-experience pilots", f"{len(pilots)} pilots in {len(units)} business units, "
+                    f"as of {today:%d %B %Y}.",
+                    bullets=[f"{s.replace('_', ' ').capitalize()}: {n}" for s, n in by_status.items() if n],
+                    kind=TITLE)]
+    slides.append(Slide("Pipeline", f"{by_status['baseline'] + by_status['running']} running, "
+                        f"{by_status['evaluating']} being evaluated, {by_status['decided']} decided, "
+                        f"{by_status['rolled_out']} rolled out.",
+                        charts.pipeline_chart(store.pipeline(db, actor), STATUSES, base_size=base_size, width=width)))
+    evaluated = frame[frame["effect"].notna()]
+    met = (evaluated["signal"] == "meets_target").sum()
+    slides.append(Slide("Every evaluated pilot against its target",
+                        f"{met} of {len(evaluated)} pilots with an estimate beat their target; right is better.",
+                        charts.forest_plot(evaluated, base_size=base_size, width=width * 0.62)))
+    winners = frame[(frame["verdict"] == "Roll out") & frame["value"].notna()]
+    values = pd.DataFrame({"pilot": winners["pilot"], "value": winners["value"].astype(float),
+                           "low": winners["value_low"].astype(float), "high": winners["value_high"].astype(float)})
+    total = values["value"].sum()
+    slides.append(Slide("What rolling out is worth",
+                        f"Rolling out the {len(values)} pilots whose verdict is Roll out: {_money(total)} a year "
+                        f"(95% interval {_money(values['low'].sum())} to {_money(values['high'].sum())})."
+                        if len(values) else "No pilot has earned a rollout yet.",
+                        charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7)
+                        if len(values) else None))
+    decided = [p for p in pilots if p.decision]
+    pending = frame[frame["status"].eq("evaluating") & frame["pilot_id"].isin([p.pilot_id for p in pilots
+                                                                                if not p.decision])]
+    slides.append(Slide(
+        "Decisions", f"{len(decided)} decided, {len(pending)} awaiting a decision.",
+        bullets=[f"{p.name} ({p.unit_name}): {DECISION_WORDS.get(p.decision, p.decision)}"
+                 + (f". {p.decision_rationale}" if p.decision_rationale else "") for p in decided]
+        + [f"{row.pilot} ({row.unit}): awaiting decision; the analysis says {row.verdict}"
+           for row in pending.itertuples(index=False)], kind=TEXT))
+    return slides
