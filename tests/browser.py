@@ -19,21 +19,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 @contextmanager
-def app_server(db_path: Path, timeout: float = 120):
-    """`streamlit run app.py` on a free local port against the given database; yields its URL."""
-    port = _free_port()
+def app_server(db_path: Path, timeout: float = 120, port: int | None = None, args: tuple[str, ...] = ()):
+    """`streamlit run app.py` on a local port (a free one unless given) against the given database,
+    with extra command-line options `args` (e.g. `--secrets.files PATH` for sign-in); yields its URL."""
+    port = port or free_port()
     env = dict(os.environ, PILOTS_DB=str(db_path))
     log = open(db_path.with_suffix(".server.log"), "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", *args],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,258 @@
+"""The audit log: every kind of write leaves an entry saying who, when, what, before and after, in
+the same transaction as the write; filters find entries; only editors read it; and no code in the
+project changes or deletes audit or decision entries."""
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pilots import audit, cells, comments, ingest, store, users
+from pilots.access import COMMAND_LINE, AccessDenied, Actor
+from pilots.model import Metric, ValidationError
+
+REPO = Path(__file__).resolve().parents[1]
+CCO = Actor("cco@example.com", "editor")
+
+
+def entries_after(db, audit_id: int) -> list[dict]:
+    columns = ["audit_id", "logged_at", "actor", "action", "entity", "entity_id", "before", "after"]
+    with db.cursor() as cur:
+        rows = cur.execute(f"SELECT {', '.join(columns)} FROM audit_log WHERE audit_id > ? ORDER BY audit_id",
+                           [audit_id]).fetchall()
+    entries = [dict(zip(columns, row)) for row in rows]
+    for entry in entries:
+        for side in ("before", "after"):
+            entry[side] = None if entry[side] is None else json.loads(entry[side])
+    return entries
+
+
+def last_id(db) -> int:
+    with db.cursor() as cur:
+        return cur.execute("SELECT coalesce(max(audit_id), 0) FROM audit_log").fetchone()[0]
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def pilot_version(db, pilot_id):
+    return store.get_pilot(db, CCO, pilot_id).version
+
+
+# Each write: what it does, then (action, entity, entity id, a key expected in before, a key in after).
+def add_unit(db, pilot_id, tmp):
+    unit = store.add_unit(db, CCO, "Field Service", head="Fay")
+    return [("add", "unit", str(unit.unit_id), None, {"name": "Field Service", "head": "Fay"})]
+
+
+def update_unit(db, pilot_id, tmp):
+    unit = store.unit_lookup(store.list_units(db, CCO))["claims"]
+    store.update_unit(db, CCO, dataclasses.replace(unit, head="Chris"))
+    return [("update", "unit", str(unit.unit_id), {"head": "Chen"}, {"head": "Chris"})]
+
+
+def add_metric(db, pilot_id, tmp):
+    store.add_metric(db, CCO, Metric("wait_minutes", "Wait", "minutes", "lower", "mean", 0, 600))
+    return [("add", "metric", "wait_minutes", None, {"key": "wait_minutes", "direction": "lower"})]
+
+
+def add_pilot(db, pilot_id, tmp):
+    draft = dataclasses.replace(store.pilot_draft(store.get_pilot(db, CCO, pilot_id)), name="Second pilot",
+                                status="proposed")
+    new_id = store.add_pilot(db, CCO, draft)
+    return [("add", "pilot", str(new_id), None, {"name": "Second pilot", "unit": "Retail"})]
+
+
+def update_pilot(db, pilot_id, tmp):
+    draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
+    store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, owner="Olga", controls=["Claims"]), 1)
+    return [("update", "pilot", str(pilot_id), {"owner": "", "controls": ["Online"], "version": 1},
+             {"owner": "Olga", "controls": ["Claims"], "version": 2})]
+
+
+def set_status(db, pilot_id, tmp):
+    store.set_status(db, CCO, pilot_id, "running", expected_version=1)
+    return [("status", "pilot", str(pilot_id), {"status": "proposed"}, {"status": "running", "version": 2})]
+
+
+def record_decision(db, pilot_id, tmp):
+    store.record_decision(db, CCO, pilot_id, "roll_out", "Clear lift", "Steering committee", dt.date(2025, 7, 1),
+                          evidence={"verdict": "roll out"})
+    return [("decide", "pilot", str(pilot_id), {"decision": None},
+             {"decision": "roll_out", "approved_by": "Steering committee", "decided_on": "2025-07-01"})]
+
+
+def record_rollout(db, pilot_id, tmp):
+    store.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Clear lift", "Board", dt.date(2025, 7, 1))
+    start = last_id(db)
+    store.record_rollout(db, CCO, pilot_id, ["Online", "Claims"], dt.date(2025, 9, 1))
+    return start, [("roll out", "pilot", str(pilot_id), {"status": "decided"},
+                    {"status": "rolled_out", "units": ["Online", "Claims"], "adopted_on": "2025-09-01"})]
+
+
+def import_observations(db, pilot_id, tmp):
+    path = write_csv(tmp / "obs.csv", "unit,metric,date,value\nRetail,nps,2025-01-07,9\nOnline,nps,2025-01-08,3\n")
+    result = ingest.import_file(db, CCO, path, "observations")
+    return [("import", "batch", str(result.batch_id), None, {"kind": "observations", "rows": 2})]
+
+
+def undo_import(db, pilot_id, tmp):
+    path = write_csv(tmp / "obs.csv", "unit,metric,date,value\nRetail,nps,2025-01-07,9\n")
+    batch = ingest.import_file(db, COMMAND_LINE, path, "observations").batch_id
+    start = last_id(db)
+    ingest.undo_batch(db, CCO, batch)
+    return start, [("undo", "batch", str(batch), {"kind": "observations", "rows": 1}, {"undone_by": CCO.email})]
+
+
+def replace_measurements(db, pilot_id, tmp):
+    path = write_csv(tmp / "m.csv", "unit,metric,period_start,value,n\nRetail,fcr,2025-01-06,0.70,100\n")
+    ingest.import_file(db, COMMAND_LINE, path, "measurements")
+    start = last_id(db)
+    frame = pd.DataFrame({"unit": ["Retail"], "metric": ["fcr"], "period_start": [dt.date(2025, 1, 6)],
+                          "value": [0.75], "n": [100], "sd": [None]})
+    result = ingest.save_measurements(db, CCO, frame)
+    return start, [("replace", "measurements", str(result.batch_id),
+                    [{"metric_key": "fcr", "value": 0.70, "n": 100}], {"batch_id": result.batch_id}),
+                   ("import", "batch", str(result.batch_id), None, {"kind": "measurements", "rows": 1})]
+
+
+def save_assumptions(db, pilot_id, tmp):
+    cells.save_assumptions(db, CCO, pilot_id, cells.RolloutAssumptions(value_per_point=2.5, realisation=0.5),
+                           expected_version=1)
+    return [("assumptions", "pilot", str(pilot_id), {"value_per_point": None, "version": 1},
+             {"value_per_point": 2.5, "realisation": 0.5, "version": 2})]
+
+
+def add_comment(db, pilot_id, tmp):
+    comment = comments.add_comment(db, CCO, pilot_id, "  Looks promising  ")
+    return [("add", "comment", str(comment.comment_id), None, {"pilot_id": pilot_id, "body": "Looks promising"})]
+
+
+def set_user(db, pilot_id, tmp):
+    users.set_user(db, CCO, "Board@Example.com", "steering")
+    return [("add", "user", "board@example.com", None, {"role": "steering", "unit_ids": []})]
+
+
+def remove_user(db, pilot_id, tmp):
+    users.set_user(db, COMMAND_LINE, "board@example.com", "steering")
+    start = last_id(db)
+    users.remove_user(db, CCO, "board@example.com")
+    return start, [("remove", "user", "board@example.com", {"role": "steering"}, None)]
+
+
+WRITES = [add_unit, update_unit, add_metric, add_pilot, update_pilot, set_status, record_decision, record_rollout,
+          import_observations, undo_import, replace_measurements, save_assumptions, add_comment, set_user,
+          remove_user]
+
+
+@pytest.mark.parametrize("write", WRITES, ids=[w.__name__ for w in WRITES])
+def test_every_kind_of_write_is_audited_with_who_what_before_and_after(small_org, tmp_path, write):
+    db, pilot_id = small_org
+    start = last_id(db)
+    moment = dt.datetime.now() - dt.timedelta(minutes=1)
+    expected = write(db, pilot_id, tmp_path)
+    if isinstance(expected, tuple):
+        start, expected = expected
+    found = entries_after(db, start)
+    assert [(e["action"], e["entity"], e["entity_id"]) for e in found] == [x[:3] for x in expected]
+    for entry, (_, _, _, before, after) in zip(found, expected):
+        assert entry["actor"] == CCO.email
+        assert entry["logged_at"] >= moment
+        for side, wanted in (("before", before), ("after", after)):
+            if wanted is None:
+                assert entry[side] is None, (side, entry)
+            elif isinstance(wanted, list):
+                assert [{k: row.get(k) for k in w} for row, w in zip(entry[side], wanted)] == wanted, (side, entry)
+            else:
+                assert {k: entry[side].get(k) for k in wanted} == wanted, (side, entry)
+
+
+def test_a_refused_write_leaves_no_audit_entry(small_org):
+    db, pilot_id = small_org
+    start = last_id(db)
+    draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
+    with pytest.raises(ValidationError):
+        store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, pilot_end=dt.date(2025, 1, 1)), 1)
+    store.set_status(db, CCO, pilot_id, "baseline", expected_version=1)
+    with pytest.raises(store.StaleEdit):
+        store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, owner="Late"), 1)
+    with pytest.raises(ValidationError):
+        users.set_user(db, CCO, "bad", "steering")
+    assert [(e["action"], e["entity"]) for e in entries_after(db, start)] == [("status", "pilot")]
+
+
+def test_filters_find_entries_by_who_what_action_id_date_and_value(small_org):
+    db, pilot_id = small_org
+    store.set_status(db, CCO, pilot_id, "baseline", expected_version=1)
+    comments.add_comment(db, Actor("rita@example.com", "unit_head", frozenset({1})), pilot_id, "Baseline looks odd")
+    everything = audit.list_audit(db, CCO)
+    assert audit.count_audit(db, CCO) == len(everything) > 5
+    assert everything["audit_id"].is_monotonic_decreasing
+
+    def ids(**found):
+        return audit.list_audit(db, CCO, audit.AuditFilter(**found))["audit_id"].tolist()
+
+    by_who = ids(actors=("rita@example.com",))
+    assert len(by_who) == 1 and by_who == ids(entities=("comment",)) == ids(text="LOOKS ODD")
+    assert len(ids(actors=("command-line",))) == len(everything) - 2
+    assert len(ids(entities=("pilot",), entity_id=str(pilot_id))) == 2
+    assert len(ids(actions=("status",))) == 1
+    assert ids(since=dt.date.today(), until=dt.date.today()) == everything["audit_id"].tolist()
+    assert ids(until=dt.date.today() - dt.timedelta(days=1)) == []
+    assert ids(actors=("nobody",)) == []
+    assert len(audit.list_audit(db, CCO, limit=3)) == 3
+    choices = audit.audit_choices(db, CCO)
+    assert choices["actor"] == ["cco@example.com", "command-line", "rita@example.com"]
+    assert {"unit", "pilot", "comment"} <= set(choices["entity"])
+
+
+def test_only_editors_read_the_audit_log(small_org):
+    db, _ = small_org
+    for actor in (Actor("board@example.com", "steering"), Actor("rita@example.com", "unit_head", frozenset({1}))):
+        for read in (audit.list_audit, audit.count_audit, audit.audit_choices):
+            with pytest.raises(AccessDenied):
+                read(db, actor)
+
+
+def test_a_decision_keeps_its_evidence_snapshot_however_the_pilot_changes_later(small_org):
+    db, pilot_id = small_org
+    snapshot = {"verdict": "roll out", "metrics": [{"metric": "nps", "effect": 6.2, "ci_low": 1.0, "ci_high": 11.4}]}
+    store.record_decision(db, CCO, pilot_id, "extend", "Need more weeks", "Steering committee",
+                          dt.date(2025, 7, 1), evidence=snapshot, expected_version=1)
+    store.record_decision(db, CCO, pilot_id, "roll_out", "Now clear", "Board", dt.date(2025, 9, 1),
+                          evidence={"verdict": "roll out", "metrics": []})
+    draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
+    store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, target_effect=8.0), 3)
+    taken = audit.decisions(db, CCO, pilot_id)
+    assert [(d.decision, d.approved_by, d.decided_on, d.recorded_by) for d in taken] == [
+        ("roll_out", "Board", dt.date(2025, 9, 1), CCO.email),
+        ("extend", "Steering committee", dt.date(2025, 7, 1), CCO.email)]
+    assert taken[1].evidence == snapshot and taken[1].rationale == "Need more weeks"
+    with pytest.raises(AccessDenied):
+        audit.decisions(db, Actor("omar@example.com", "unit_head", frozenset({2})), pilot_id)
+
+
+_TRAIL = r"\b(audit_log|decision_log)\b"
+
+
+def test_no_code_changes_or_deletes_the_audit_or_decision_log():
+    """DuckDB has no triggers or grants to forbid it, so the guarantee is that no code path does it:
+    every statement naming these tables in the project's code is a read or record_audit's INSERT."""
+    sources = [*REPO.glob("pilots/**/*.py"), *REPO.glob("pilots/migrations/*.sql"), *REPO.glob("pages/*.py"),
+               REPO / "app.py", *REPO.glob("bench/**/*.py")]
+    changes = re.compile(r"\b(UPDATE|DELETE\s+FROM|TRUNCATE|DROP\s+TABLE|ALTER\s+TABLE|INSERT\s+OR\s+\w+\s+INTO)"
+                         r"\s+(IF\s+EXISTS\s+)?" + _TRAIL, re.IGNORECASE)
+    texts = {path.relative_to(REPO).as_posix(): path.read_text(encoding="utf-8") for path in sources}
+    assert [(name, m.group(0)) for name, text in texts.items() for m in changes.finditer(text)] == []
+    audit_inserts = [name for name, text in texts.items()
+                     for _ in re.finditer(r"INSERT\s+INTO\s+audit_log", text, re.IGNORECASE)]
+    assert audit_inserts == ["pilots/store.py"]
+    inserts = re.findall(r"def (\w+)\([^)]*\)[^:]*:(?:(?!\ndef ).)*INSERT INTO audit_log",
+                         (REPO / "pilots/store.py").read_text(encoding="utf-8"), re.DOTALL)
+    assert inserts == ["record_audit"]

@@ -1,0 +1,301 @@
+"""Editing pilots: the domain's rules for an edit (validation, fixed unit and primary metric,
+optimistic locking), then the Register-or-edit page per role with AppTest (`at.user` signed in, or
+the local demo's role switcher), two sessions editing the same pilot, decisions with their evidence
+snapshot on the Pilot page, comments, and managing access on the Settings page."""
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pilots import audit, comments, store, users
+from pilots.access import COMMAND_LINE, Actor
+from pilots.model import ValidationError
+
+PAGES = Path(__file__).resolve().parents[1] / "pages"
+APP = str(PAGES.parent / "app.py")
+AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-only",
+                 "client_id": "tracker", "client_secret": "test-only",
+                 "server_metadata_url": "http://localhost:9/.well-known/openid-configuration"}}
+CCO = Actor("cco@example.com", "editor")
+
+
+# ---------------------------------------------------------------- the domain's rules for an edit
+
+def test_an_edit_saves_every_fact_and_moves_the_version_on(small_org):
+    db, pilot_id = small_org
+    draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
+    edited = dataclasses.replace(draft, name="Callback, second wave", owner="Olga", controls=["Claims", "Online"],
+                                 secondary_metrics=["csat"], guardrail_metrics=[], target_effect=4.0,
+                                 pilot_end=dt.date(2025, 7, 27), released=True, barrier_type="operational")
+    assert store.update_pilot(db, CCO, pilot_id, edited, expected_version=1) == 2
+    pilot = store.get_pilot(db, CCO, pilot_id)
+    assert (pilot.name, pilot.owner, pilot.control_unit_names, pilot.secondary_metrics, pilot.guardrail_metrics,
+            pilot.target_effect, pilot.pilot_end, pilot.released, pilot.barrier_type, pilot.version) == (
+        "Callback, second wave", "Olga", ("Claims", "Online"), ("csat",), (), 4.0, dt.date(2025, 7, 27), True,
+        "operational", 2)
+    assert store.pilot_draft(pilot) == edited
+
+
+@pytest.mark.parametrize("change, column, reason", [
+    (dict(unit="Online"), "unit", "the pilot unit is fixed at registration"),
+    (dict(primary_metric="csat"), "primary_metric", "the primary metric is fixed at registration"),
+    (dict(status="running"), "status", "changes by a lifecycle move"),
+    (dict(baseline_end=dt.date(2025, 4, 15)), "baseline", "must end before the pilot window starts"),
+    (dict(pilot_end=dt.date(2025, 3, 1)), "pilot", "the pilot window ends before it starts"),
+    (dict(controls=["Retail"]), "control", "a control unit must differ from the pilot unit"),
+    (dict(guardrail_metrics=["wait_time"]), "guardrail_metrics", "no metric 'wait_time' is defined"),
+    (dict(target_effect=250.0), "target", "larger than the whole range"),
+    (dict(name=" "), "name", "a pilot needs a name"),
+])
+def test_an_invalid_edit_is_refused_and_nothing_changes(small_org, change, column, reason):
+    db, pilot_id = small_org
+    before = store.get_pilot(db, CCO, pilot_id)
+    with pytest.raises(ValidationError) as refused:
+        store.update_pilot(db, CCO, pilot_id, dataclasses.replace(store.pilot_draft(before), **change), 1)
+    assert any(p.column == column and reason in p.reason for p in refused.value.problems), refused.value.problems
+    assert store.get_pilot(db, CCO, pilot_id) == before
+
+
+def test_two_editors_edit_the_same_pilot_and_the_second_save_is_refused(small_org):
+    db, pilot_id = small_org
+    first, second = Actor("ann@example.com", "editor"), Actor("bob@example.com", "editor")
+    opened_by_first = store.get_pilot(db, first, pilot_id)
+    opened_by_second = store.get_pilot(db, second, pilot_id)
+    store.update_pilot(db, first, pilot_id, dataclasses.replace(store.pilot_draft(opened_by_first), owner="Ann"),
+                       opened_by_first.version)
+    with pytest.raises(store.StaleEdit, match="changed by someone else since you opened it"):
+        store.update_pilot(db, second, pilot_id,
+                           dataclasses.replace(store.pilot_draft(opened_by_second), sponsor="Bob"),
+                           opened_by_second.version)
+    with pytest.raises(store.StaleEdit):
+        store.set_status(db, second, pilot_id, "running", expected_version=opened_by_second.version)
+    now = store.get_pilot(db, COMMAND_LINE, pilot_id)
+    assert (now.owner, now.sponsor, now.status, now.version) == ("Ann", "", "proposed", 2)
+
+
+# ---------------------------------------------------------------- the page
+
+@pytest.fixture
+def app_db(small_org, monkeypatch):
+    db, pilot_id = small_org
+    users.set_user(db, COMMAND_LINE, "cco@example.com", "editor")
+    users.set_user(db, COMMAND_LINE, "rita@example.com", "unit_head", ["Retail"])
+    users.set_user(db, COMMAND_LINE, "board@example.com", "steering")
+    monkeypatch.setenv("PILOTS_DB", str(db.path))
+    return db, pilot_id
+
+
+def app(email: str | None = "cco@example.com", page: str | None = None, **query) -> AppTest:
+    """The app (or one page of it) as `email` signed in; None = the local demo without sign-in."""
+    at = AppTest.from_file(APP if page is None else str(PAGES / f"{page}.py"), default_timeout=60)
+    if email is not None:
+        at.secrets = AUTH
+        at.user = {"is_logged_in": True, "email": email}
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def widget(at: AppTest, kind: str, label: str):
+    found = [w for w in getattr(at, kind) if w.label == label]
+    assert found, f"no {kind} labelled {label!r}: {[w.label for w in getattr(at, kind)]}"
+    return found[0]
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    widget(at, "button", label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_cco_office_registers_a_pilot_and_a_bad_one_is_refused_with_its_problems(app_db):
+    db, _ = app_db
+    at = app(page="edit")
+    widget(at, "text_input", "Name").input("Greeter at the door")
+    widget(at, "selectbox", "Business unit").set_value("Claims")
+    widget(at, "multiselect", "Control units").set_value(["Claims"])
+    click(at, "Register pilot")
+    assert "nothing was saved" in at.error[0].value
+    reasons = " ".join(d.value["reason"].str.cat(sep=" ") for d in at.dataframe if "reason" in d.value.columns)
+    assert "a control unit must differ from the pilot unit" in reasons
+    assert len(store.list_pilots(db, CCO)) == 1
+    widget(at, "multiselect", "Control units").set_value(["Online"])
+    widget(at, "number_input", "Target effect on the primary metric").set_value(6.0)
+    click(at, "Register pilot")
+    registered = [p for p in store.list_pilots(db, CCO) if p.name == "Greeter at the door"]
+    assert [(p.unit_name, p.control_unit_names, p.target_effect) for p in registered] == [("Claims", ("Online",), 6.0)]
+    assert f"as pilot {registered[0].pilot_id}" in at.success[0].value
+    assert at.query_params["id"] == str(registered[0].pilot_id)
+    entry = audit.list_audit(db, CCO, audit.AuditFilter(entities=("pilot",), actions=("add",))).iloc[0]
+    assert (entry["actor"], entry["entity_id"]) == ("cco@example.com", str(registered[0].pilot_id))
+
+
+def test_two_sessions_edit_the_same_pilot_and_the_second_save_is_refused(app_db):
+    db, pilot_id = app_db
+    first = app("cco@example.com", "edit", id=str(pilot_id))
+    users.set_user(db, COMMAND_LINE, "ann@example.com", "editor")
+    second = app("ann@example.com", "edit", id=str(pilot_id))
+    widget(first, "text_input", "Owner").input("Olga")
+    click(first, "Save changes")
+    assert "Saved" in first.success[0].value
+    widget(second, "text_input", "Sponsor").input("Sam")
+    click(second, "Save changes")
+    assert "Someone else saved this pilot after you opened it" in second.error[0].value
+    pilot = store.get_pilot(db, CCO, pilot_id)
+    assert (pilot.owner, pilot.sponsor, pilot.version) == ("Olga", "", 2)
+    click(second, "Load the current version")
+    assert widget(second, "text_input", "Owner").value == "Olga"
+    widget(second, "text_input", "Sponsor").input("Sam")
+    click(second, "Save changes")
+    pilot = store.get_pilot(db, CCO, pilot_id)
+    assert (pilot.owner, pilot.sponsor, pilot.version) == ("Olga", "Sam", 3)
+    assert audit.list_audit(db, CCO, audit.AuditFilter(actions=("update",), entities=("pilot",)))["actor"].tolist() \
+        == ["ann@example.com", "cco@example.com"]
+
+
+def test_the_unit_and_primary_metric_of_a_registered_pilot_cannot_be_picked(app_db):
+    _, pilot_id = app_db
+    at = app(page="edit", id=str(pilot_id))
+    assert widget(at, "selectbox", "Business unit").disabled
+    assert widget(at, "selectbox", "Primary metric").disabled
+
+
+def test_lifecycle_decision_with_evidence_and_rollout_then_the_pilot_page_shows_the_snapshot(app_db):
+    db, pilot_id = app_db
+    at = app(page="edit", id=str(pilot_id))
+    widget(at, "selectbox", "Move to").set_value("evaluating")
+    click(at, "Move")
+    assert store.get_pilot(db, CCO, pilot_id).status == "evaluating"
+    click(at, "Record decision")
+    reasons = " ".join(d.value["reason"].str.cat(sep=" ") for d in at.dataframe if "reason" in d.value.columns)
+    assert "a decision needs its rationale" in reasons and "names the body that approved it" in reasons
+    assert store.get_pilot(db, CCO, pilot_id).decision is None
+    widget(at, "selectbox", "Decision").set_value("roll_out")
+    widget(at, "text_input", "Approved by").input("Steering committee")
+    widget(at, "date_input", "Decided on").set_value(dt.date(2025, 7, 14))
+    widget(at, "text_area", "Rationale").input("NPS up by more than the target, no guardrail harmed")
+    click(at, "Record decision")
+    pilot = store.get_pilot(db, CCO, pilot_id)
+    assert (pilot.status, pilot.decision, pilot.version) == ("decided", "roll_out", 3)
+    taken = audit.decisions(db, CCO, pilot_id)
+    assert [(d.approved_by, d.decided_on, d.recorded_by) for d in taken] == [
+        ("Steering committee", dt.date(2025, 7, 14), "cco@example.com")]
+    assert taken[0].evidence["pilot_id"] == pilot_id
+    assert [m["metric"] for m in taken[0].evidence["metrics"]] == ["nps", "cost_to_serve"]
+    widget(at, "multiselect", "Units adopting the change").set_value(["Online", "Claims"])
+    click(at, "Record rollout")
+    assert store.get_pilot(db, CCO, pilot_id).status == "rolled_out"
+
+    page = app("board@example.com")
+    page.query_params["id"] = str(pilot_id)
+    page.switch_page("pages/pilot.py").run()
+    assert not page.exception, [e.value for e in page.exception]
+    assert "Decisions" in [s.value for s in page.subheader]
+    assert any("approved by Steering committee" in m.value for m in page.markdown)
+    snapshot = [d.value for d in page.dataframe if "effect then" in d.value.columns]
+    assert snapshot and snapshot[0]["metric"].tolist() == [m["label"] for m in taken[0].evidence["metrics"]]
+    assert "effect now" in snapshot[0].columns
+
+
+def test_a_unit_head_comments_on_their_pilot_and_steering_reads_it(app_db):
+    db, pilot_id = app_db
+    at = app("rita@example.com")
+    at.query_params["id"] = str(pilot_id)
+    at.switch_page("pages/pilot.py").run()
+    widget(at, "text_area", "Add a comment").input("Staff on the floor like the callback")
+    click(at, "Post comment")
+    assert [(c.author, c.body) for c in comments.list_comments(db, CCO, pilot_id)] == [
+        ("rita@example.com", "Staff on the floor like the callback")]
+    board = app("board@example.com")
+    board.query_params["id"] = str(pilot_id)
+    board.switch_page("pages/pilot.py").run()
+    assert "Staff on the floor like the callback" in [t.value for t in board.text]
+
+
+def test_signed_out_people_see_only_the_sign_in_page_and_unmapped_ones_are_sent_to_the_cco_office(app_db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets = AUTH
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert [t.value for t in at.title] == ["CX Pilot Tracker"]
+    assert [b.label for b in at.button] == ["Sign in"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/portfolio.py")
+    stranger = app("stranger@example.com")
+    assert [t.value for t in stranger.title] == ["Ask the CCO office for access"]
+    assert "stranger@example.com" in stranger.markdown[0].value
+    assert not stranger.dataframe and not stranger.metric
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        stranger.switch_page("pages/pilots.py")
+
+
+def test_a_signed_in_person_sees_who_they_are_and_no_role_switcher(app_db):
+    at = app("rita@example.com")
+    assert "Signed in as **rita@example.com** · head of Retail" == at.sidebar.caption[0].value
+    assert not at.sidebar.selectbox and not at.warning
+
+
+def test_the_local_demo_shows_a_banner_and_switches_roles(app_db):
+    db, pilot_id = app_db
+    online = store.add_pilot(db, COMMAND_LINE, dataclasses.replace(
+        store.pilot_draft(store.get_pilot(db, CCO, pilot_id)), name="Chat bot", unit="Online", controls=[],
+        status="proposed"))
+    at = app(None)
+    assert "Local demo mode" in at.warning[0].value
+    view_as = at.sidebar.selectbox(key="view_as")
+    assert view_as.value == "editor"
+    assert [view_as.format_func(o) for o in view_as.options] == [
+        "editor (CCO office)", "steering committee", "head of Claims", "head of Online", "head of Retail"]
+    at.switch_page("pages/edit.py").run()
+    assert at.title[0].value == "Register or edit a pilot"
+
+    online_id = store.unit_lookup(store.list_units(db, CCO))["online"].unit_id
+    at.sidebar.selectbox(key="view_as").set_value(f"unit:{online_id}").run()
+    at.switch_page("pages/pilots.py").run()
+    assert not at.exception
+    assert at.dataframe[0].value["id"].tolist() == [online]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/edit.py")
+
+    at.sidebar.selectbox(key="view_as").set_value("steering").run()
+    at.switch_page("pages/pilots.py").run()
+    assert sorted(at.dataframe[0].value["id"].tolist()) == sorted([pilot_id, online])
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/audit.py")
+
+
+def test_editors_give_and_take_access_on_the_settings_page(app_db):
+    db, _ = app_db
+    at = app()
+    at.switch_page("pages/settings.py").run()
+    assert "rita@example.com" in at.dataframe[-1].value["e-mail"].tolist()
+    widget(at, "text_input", "E-mail address").input("Omar@Example.com")
+    widget(at, "selectbox", "Role").set_value("unit_head")
+    widget(at, "multiselect", "Units (unit heads only)").set_value(["Online"])
+    click(at, "Save access")
+    assert "omar@example.com is now unit head of Online" in at.success[0].value
+    assert users.actor_for(db, "omar@example.com").role == "unit_head"
+    widget(at, "selectbox", "E-mail address").set_value("board@example.com")
+    widget(at, "checkbox", "Yes, remove this person's access").check()
+    click(at, "Remove access")
+    assert users.actor_for(db, "board@example.com") is None
+    steering = app("rita@example.com")
+    steering.switch_page("pages/settings.py").run()
+    assert "Who has access" not in [s.value for s in steering.subheader]
+
+
+def test_the_audit_page_filters_entries(app_db):
+    db, pilot_id = app_db
+    comments.add_comment(db, Actor("rita@example.com", "unit_head", frozenset({1})), pilot_id, "Odd baseline")
+    at = app()
+    at.switch_page("pages/audit.py").run()
+    total = audit.count_audit(db, CCO)
+    assert len(at.dataframe[0].value) == total
+    widget(at, "multiselect", "Who").set_value(["rita@example.com"]).run()
+    assert at.dataframe[0].value["entity"].tolist() == ["comment"]
+    assert at.caption[0].value.startswith("1 entry")
