@@ -21,6 +21,15 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date as YYYY-MM-DD") from None
 
 
+def _pilot_or_portfolio(text: str) -> int | str:
+    if text == "portfolio":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is neither a pilot id nor 'portfolio'") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pilots", description=__doc__.split("\n")[0])
     parser.add_argument("--db", help="database file (default: $PILOTS_DB or data/pilots.duckdb)")
@@ -85,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="the case for rollout of one pilot")
     analyze.add_argument("pilot_id", type=int)
     analyze.add_argument("--json", action="store_true", help="print JSON (the stable format)")
+
+    export = commands.add_parser("export", help="write the presentation of a pilot (or of the portfolio)")
+    export.add_argument("pilot_id", metavar="PILOT_ID", type=_pilot_or_portfolio,
+                        help="a pilot's id, or the word 'portfolio'")
+    export.add_argument("--format", required=True, choices=["pptx", "pdf", "png"], dest="fmt")
+    export.add_argument("--out", required=True, metavar="PATH")
     return parser
 
 
@@ -150,6 +165,16 @@ def run(args: argparse.Namespace, out, err) -> int:
             print(file=out)
         else:
             print(case, file=out)
+    elif command == "export":
+        from pathlib import Path
+
+        from .export import export_pilot, export_portfolio
+        data = (export_portfolio(db, actor, args.fmt) if args.pilot_id == "portfolio"
+                else export_pilot(db, actor, args.pilot_id, args.fmt))
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        print(path, file=out)
     return 0
 
 
