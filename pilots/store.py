@@ -562,6 +562,9 @@ def update_pilot(db: Database, actor: Actor, pilot_id: int, draft: PilotDraft, e
     set_status, record_decision and record_rollout."""
     require_editor(actor, "edit a pilot")
     current = get_pilot(db, actor, pilot_id)
+    if current.version != expected_version:
+        with db.cursor() as cur:
+            _locked_pilot(cur, pilot_id, expected_version)
     units = unit_lookup(list_units(db, actor))
     problems = _check_draft(draft, units, metric_lookup(db))
     unit = units.get(draft.unit.strip().casefold())
