@@ -70,9 +70,10 @@ def identity_bar(actor: Actor, how: str) -> None:
     """Say who is acting: in the demo a banner and the role switcher, once signed in the person's
     role and a sign-out button."""
     if how == "demo":
-        st.warning("**Local demo mode**: no sign-in is configured, so anyone who can open this page acts in the "
-                   "role picked in the sidebar. Configure `[auth]` in `.streamlit/secrets.toml` to require "
-                   "sign-in (see `.streamlit/secrets.example.toml`).", icon=":material/science:")
+        # A badge rather than st.warning: pages' own warnings stay the first ones on the page.
+        st.markdown(":orange-badge[:material/science: Local demo mode] No sign-in is configured, so anyone who can "
+                    "open this page acts in the role picked in the sidebar. Configure `[auth]` in "
+                    "`.streamlit/secrets.toml` to require sign-in (see `.streamlit/secrets.example.toml`).")
         units = store.list_units(database(), actor)
         names = {f"unit:{u.unit_id}": u.name for u in units}
         labels = {"editor": "editor (CCO office)", "steering": "steering committee",

@@ -638,7 +638,9 @@ _BATCH_SUMMARY = """
 
 def list_batches(db: Database, actor: Actor) -> pd.DataFrame:
     """Every import, newest first: who, when, file, kind, rows, units, metrics, date range, undone.
-    An undone batch's units and dates come from its undo entry in the audit log."""
+    An undone batch's units and dates come from its undo entry in the audit log. The CCO office's
+    view: it names every unit's data."""
+    require_editor(actor, "list the imports")
     sql = f"""
     WITH summary AS ({_BATCH_SUMMARY.format(where='')}),
     undone AS (

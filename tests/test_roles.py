@@ -105,6 +105,7 @@ def test_a_unit_head_reads_only_their_own_units_pilots_and_data(org):
                  lambda: comments.add_comment(db, head, online, "Peeking"),
                  lambda: audit.decisions(db, head, online),
                  lambda: audit.list_audit(db, head),
+                 lambda: ingest.list_batches(db, head),
                  lambda: users.list_users(db, head)):
         with pytest.raises(AccessDenied):
             read()
