@@ -1,9 +1,14 @@
-"""Portfolio: every pilot per business unit and lifecycle state, and a way into each."""
+"""Portfolio: every pilot per business unit and lifecycle state, the primary effect of every
+evaluated pilot with its interval, coloured by verdict and leading to the pilot's case, the total
+projected value of rolling out what works, filters by unit, state and metric, the portfolio deck and
+present mode, and a way into each pilot."""
 
+import pandas as pd
 import streamlit as st
 
+from pages._case import money, portfolio_frame
 from pages._ui import current_actor, database, in_app_shell
-from pilots import charts, store
+from pilots import charts, export, store
 from pilots.model import STATUSES
 
 in_app_shell()
@@ -17,23 +22,75 @@ if not pilots:
     st.info("No pilots yet. Register one on the Pilots page.")
     st.stop()
 
-by_status = {status: sum(p.status == status for p in pilots) for status in STATUSES}
+metrics = store.metric_lookup(db)
+actions = st.columns([1.2, 1.3, 1, 3])
+actions[0].page_link("pages/present.py", label="Present portfolio", icon=":material/slideshow:")
+actions[1].download_button("Deck (PowerPoint)", data=lambda: export.export_portfolio(db, actor, "pptx"),
+                           file_name="cx-pilot-portfolio.pptx", on_click="ignore", icon=":material/download:",
+                           mime="application/vnd.openxmlformats-officedocument.presentationml.presentation")
+actions[2].download_button("Deck (PDF)", data=lambda: export.export_portfolio(db, actor, "pdf"),
+                           file_name="cx-pilot-portfolio.pdf", mime="application/pdf", on_click="ignore",
+                           icon=":material/picture_as_pdf:")
+
+filters = st.columns(3)
+unit_names = sorted({p.unit_name for p in pilots})
+chosen_units = filters[0].multiselect("Units", unit_names, placeholder="All units")
+chosen_states = filters[1].multiselect("States", STATUSES, format_func=lambda s: s.replace("_", " "),
+                                       placeholder="All states")
+metric_keys = sorted({p.primary_metric for p in pilots}, key=lambda k: metrics[k].label)
+chosen_metrics = filters[2].multiselect("Primary metrics", metric_keys, format_func=lambda k: metrics[k].label,
+                                        placeholder="All metrics")
+shown = [p for p in pilots if (not chosen_units or p.unit_name in chosen_units)
+         and (not chosen_states or p.status in chosen_states)
+         and (not chosen_metrics or p.primary_metric in chosen_metrics)]
+if not shown:
+    st.info("No pilot matches these filters.")
+    st.stop()
+
+frame = portfolio_frame(db, actor)
+frame = frame[frame["pilot_id"].isin([p.pilot_id for p in shown])]
+evaluated = frame[frame["effect"].notna()]
+winners = frame[(frame["verdict"] == "Roll out") & frame["value"].notna()]
+verdicts = dict(zip(evaluated["pilot_id"], evaluated["verdict"]))
+
+by_status = {status: sum(p.status == status for p in shown) for status in STATUSES}
 columns = st.columns(5)
-columns[0].metric("Pilots", len(pilots))
+columns[0].metric("Pilots", len(shown))
 columns[1].metric("Running", by_status["baseline"] + by_status["running"])
 columns[2].metric("Evaluating", by_status["evaluating"])
-columns[3].metric("Decided", by_status["decided"])
-columns[4].metric("Rolled out", by_status["rolled_out"])
+columns[3].metric("Decided", by_status["decided"] + by_status["rolled_out"])
+columns[4].metric("Projected rollout value a year", money(winners["value"].sum()),
+                  delta=f"range {money(winners['value_low'].sum())} to {money(winners['value_high'].sum())}",
+                  delta_color="gray", delta_arrow="off",
+                  help="The sum of the yearly rollout value of every pilot shown whose verdict is Roll out, with the "
+                       "sum of their low and high ends (each from the pilot's own 95% interval and assumptions).")
+
+st.subheader("Effect of every evaluated pilot on its primary metric")
+if evaluated.empty:
+    st.info("No pilot shown has data in both windows yet.")
+else:
+    st.caption(f"{len(evaluated)} pilot{'s' if len(evaluated) != 1 else ''}, 95% intervals, coloured by verdict; "
+               f"click a pilot to open its case.")
+    st.altair_chart(charts.forest_plot(evaluated), width="stretch")
+
+if len(winners):
+    st.subheader("What rolling out the winners is worth")
+    st.altair_chart(charts.portfolio_value_chart(pd.DataFrame({
+        "pilot": winners["pilot"], "value": winners["value"].astype(float), "low": winners["value_low"].astype(float),
+        "high": winners["value_high"].astype(float)})), width="stretch")
 
 st.subheader("Pipeline per business unit")
-st.altair_chart(charts.pipeline_chart(store.pipeline(db, actor), STATUSES), width="stretch")
+pipeline = (pd.DataFrame({"unit": [p.unit_name for p in shown], "status": [p.status for p in shown]})
+            .value_counts().rename("pilots").reset_index())
+st.altair_chart(charts.pipeline_chart(pipeline, STATUSES), width="stretch")
 
 st.subheader("Open a pilot")
 for status in reversed(STATUSES):
-    group = [p for p in pilots if p.status == status]
+    group = [p for p in shown if p.status == status]
     if not group:
         continue
     with st.expander(f"{status.replace('_', ' ').capitalize()} ({len(group)})", expanded=status == "evaluating"):
         for pilot in group:
-            st.page_link("pages/pilot.py", label=f"{pilot.name} — {pilot.unit_name}", icon=":material/insights:",
-                         query_params={"id": pilot.pilot_id})
+            verdict = f" · {verdicts[pilot.pilot_id]}" if pilot.pilot_id in verdicts else ""
+            st.page_link("pages/pilot.py", label=f"{pilot.name} — {pilot.unit_name}{verdict}",
+                         icon=":material/insights:", query_params={"id": pilot.pilot_id})

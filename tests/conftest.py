@@ -29,3 +29,28 @@ def small_org(db):
         pilot_start=dt.date(2025, 3, 31), pilot_end=dt.date(2025, 6, 29),
         controls=["Online"], guardrail_metrics=["cost_to_serve"], target_effect=5.0))
     return db, pilot_id
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory):
+    """The demo organisation, loaded once per test session into a DuckDB file (copy it to write)."""
+    from pilots.demo import load_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    database = Database(path)
+    load_demo(database)
+    database.close()
+    return path
+
+
+@pytest.fixture
+def demo_org(demo_file, tmp_path, monkeypatch):
+    """A fresh copy of the demo organisation that the app opens (PILOTS_DB) and the test reads."""
+    import shutil
+
+    path = tmp_path / "pilots.duckdb"
+    shutil.copy(demo_file, path)
+    monkeypatch.setenv("PILOTS_DB", str(path))
+    database = Database(path)
+    yield database
+    database.close()

@@ -1,0 +1,56 @@
+"""Unit: what a business-unit head looks at: their unit's pilots with their verdicts, and the trend of
+the unit's customer metrics against the whole organisation. Unit heads pick only among their own
+units; the domain refuses any other whatever the page asks."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from pages._case import VERDICT_COLOURS, pilot_case
+from pages._ui import current_actor, database, in_app_shell, metric_labels
+from pilots import charts, ingest, store
+
+in_app_shell()
+
+db, actor = database(), current_actor()
+st.title("Unit")
+units = [u for u in store.list_units(db, actor) if actor.can_see_unit(u.unit_id)]
+if not units:
+    st.info("There is no business unit for you to see yet.")
+    st.stop()
+by_id = {u.unit_id: u for u in units}
+wanted = st.query_params.get("unit")
+ids = list(by_id)
+start_at = ids.index(int(wanted)) if wanted is not None and wanted.isdigit() and int(wanted) in by_id else 0
+unit = by_id[st.selectbox("Business unit", ids, index=start_at, format_func=lambda i: by_id[i].name)]
+st.query_params["unit"] = str(unit.unit_id)
+st.caption(f"Head: {unit.head or '—'} · customers: {f'{unit.customers:,}' if unit.customers else '—'}")
+
+st.subheader("Pilots in this unit")
+pilots = store.list_pilots(db, actor, unit_ids=[unit.unit_id])
+if not pilots:
+    st.info("No pilot in this unit yet.")
+for pilot in pilots:
+    case = pilot_case(db, actor, pilot.pilot_id)
+    row = st.columns([4, 1.4, 1.2])
+    row[0].page_link("pages/pilot.py", label=pilot.name, icon=":material/insights:",
+                     query_params={"id": pilot.pilot_id})
+    row[1].markdown(f":{VERDICT_COLOURS[case.verdict]}-background[{case.verdict}]")
+    row[2].caption(pilot.status.replace("_", " "))
+
+st.subheader("Customer metrics against the organisation")
+labels = metric_labels()
+coverage = ingest.coverage(db, actor)
+mine = coverage[coverage["unit"] == unit.name]
+if mine.empty:
+    st.info(f"{unit.name} has no data yet.")
+    st.stop()
+keys = [k for k in labels if k in set(mine["metric"])]
+key = st.selectbox("Metric", keys, format_func=labels.get, index=keys.index("nps") if "nps" in keys else 0)
+last = pd.Timestamp(mine.loc[mine["metric"] == key, "last_date"].max()).date()
+weeks = st.select_slider("Weeks shown", [13, 26, 52, 104], value=52)
+series = store.org_series(db, actor, key, unit.unit_id, last - dt.timedelta(weeks=weeks), last)
+st.altair_chart(charts.unit_trend(series, unit.name, labels[key], store.metric_lookup(db)[key].direction),
+                width="stretch")
+st.caption("Weekly. The rest of the organisation pools every other unit's answers (or n-weighted figures).")

@@ -1,0 +1,136 @@
+"""AppTest of the Pilot page on the demo organisation: the case for rollout as the analysis makes it,
+its charts, checks, assumptions (editable by editors only), planning and the way into present mode."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pilots import analysis, cells, store
+from pilots.access import COMMAND_LINE
+
+from apptest_charts import chart_frames, chart_rows
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_pilot(pilot_id: int, view_as: str = "editor") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["view_as"] = view_as
+    at.query_params["id"] = str(pilot_id)
+    at.run()
+    at.switch_page("pages/pilot.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def pilot_named(db, name: str):
+    return next(p for p in store.list_pilots(db, COMMAND_LINE) if p.name == name)
+
+
+def metrics_of(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("name", ["Digital claim status tracker", "Same-day engineer dispatch",
+                                  "Plain-language claim letters", "Proactive delay texts"])
+def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
+    pilot = pilot_named(demo_org, name)
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    at = open_pilot(pilot.pilot_id)
+    assert at.title[0].value == pilot.name
+    shown = metrics_of(at)
+    assert shown["Verdict"] == case.verdict
+    effect = next(value for label, value in shown.items() if label.startswith("Effect on"))
+    assert effect.replace("−", "-").startswith(f"{case.primary.effect:+.2f}"[:4])
+    text = " ".join(m.value for m in at.markdown)
+    for reason in case.reasons:
+        assert reason in text
+
+
+def test_charts_of_the_case_are_drawn(demo_org):
+    pilot = pilot_named(demo_org, "Digital claim status tracker")
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    at = open_pilot(pilot.pilot_id)
+    assert len(at.get("vega_lite_chart")) >= 4, "timeline, before/after, effects against target, coverage"
+    timeline = next(f for f in chart_rows(at, "group") if "week" in f.columns)
+    assert set(timeline["group"]) == {pilot.unit_name, store.CONTROL_GROUP}
+    cells = next(f for f in chart_rows(at, "arm") if "mean" in f.columns and len(f) == 4)
+    assert sorted(cells["mean"].round(9)) == sorted(round(case.primary.cell(name).mean, 9)
+                                                    for name in analysis.CELL_NAMES)
+    labels = " ".join(" ".join(map(str, f.to_numpy().ravel())) for c in at.get("vega_lite_chart")
+                      for f in chart_frames(c))
+    for metric in case.metrics:                                   # every metric against its target
+        assert metric.label in labels
+    coverage = chart_rows(at, "volume")
+    assert coverage, "the data coverage heatmap"
+    assert set(coverage[0]["unit"]) == {pilot.unit_name, *pilot.control_unit_names}
+
+
+def test_checks_are_listed_in_plain_words(demo_org):
+    pilot = pilot_named(demo_org, "Plain-language claim letters")
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    at = open_pilot(pilot.pilot_id)
+    blocking = [c.message for c in case.checks if c.severity == "blocking"]
+    assert blocking
+    errors = " ".join(e.value for e in at.error)
+    warnings = " ".join(w.value for w in at.warning)
+    assert all(message in errors for message in blocking)
+    assert all(c.message in warnings for c in case.checks if c.severity == "caution")
+    assert not at.success
+
+
+def test_editor_saves_assumptions_and_the_value_follows(demo_org):
+    pilot = pilot_named(demo_org, "Digital claim status tracker")
+    at = open_pilot(pilot.pilot_id)
+    before = metrics_of(at)["Rollout value a year"]
+    at.number_input[0].set_value(3.0 * (pilot.value_per_point or 1.0))
+    at.slider[0].set_value(0.5)
+    at.button(key="FormSubmitter:assumptions-Save assumptions").click().run()
+    assert not at.exception
+    saved = cells.load_assumptions(demo_org, store.get_pilot(demo_org, COMMAND_LINE, pilot.pilot_id))
+    assert saved.value_per_point == pytest.approx(3.0 * (pilot.value_per_point or 1.0))
+    assert saved.realisation == 0.5
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    after = metrics_of(at)["Rollout value a year"]
+    assert after != before
+    assert after == f"{case.rollout_value.total / 1e6:,.1f} M"
+
+
+def test_steering_sees_the_assumptions_but_no_editor(demo_org):
+    pilot = pilot_named(demo_org, "Digital claim status tracker")
+    at = open_pilot(pilot.pilot_id, view_as="steering")
+    assert metrics_of(at)["Verdict"] == analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id).verdict
+    assert not at.number_input and not at.slider
+    assert "Save assumptions" not in [b.label for b in at.button]
+    assert any("set by the CCO office" in m.value for m in at.markdown)
+
+
+def test_a_unit_head_cannot_open_another_units_pilot(demo_org):
+    units = store.unit_lookup(store.list_units(demo_org, COMMAND_LINE))
+    pilot = pilot_named(demo_org, "Digital claim status tracker")   # in Claims
+    retail = units["retail stores"].unit_id
+    at = open_pilot(pilot.pilot_id, view_as=f"unit:{retail}")
+    assert any("not yours to see" in w.value for w in at.warning)
+    retail_pilots = {p.name for p in store.list_pilots(demo_org, COMMAND_LINE) if p.unit_id == retail}
+    assert at.title[0].value in retail_pilots
+
+
+def test_a_proposed_pilot_shows_how_long_it_must_run(demo_org):
+    pilot = next(p for p in store.list_pilots(demo_org, COMMAND_LINE) if p.status == "proposed")
+    plan = analysis.weeks_needed(demo_org, COMMAND_LINE, pilot.pilot_id)
+    at = open_pilot(pilot.pilot_id)
+    assert metrics_of(at)["Verdict"] == "Inconclusive"
+    text = " ".join(m.value for m in at.markdown)
+    assert f"**{plan.weeks_each_window} weeks each**" in text
+    assert f"**{plan.pilot_weeks} weeks**" in text
+
+
+def test_present_mode_and_deck_are_offered(demo_org):
+    pilot = pilot_named(demo_org, "Digital claim status tracker")
+    at = open_pilot(pilot.pilot_id, view_as="steering")
+    links = [e.proto for e in at.get("page_link")]
+    assert any(link.page == "present" and link.query_string == f"pilot={pilot.pilot_id}" for link in links)
+    labels = [e.proto.label for e in at.get("download_button")]
+    assert {"Deck (PowerPoint)", "Deck (PDF)", "PNG", "SVG"} <= set(labels)

@@ -1,0 +1,60 @@
+"""AppTest of the Unit page on the demo organisation: a unit head sees only their unit, its pilots
+with the analysis' verdicts, and its customer metrics against the rest of the organisation."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from pages._case import VERDICT_COLOURS
+from pilots import analysis, store
+from pilots.access import COMMAND_LINE
+
+from apptest_charts import chart_frames
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_unit(view_as: str = "editor", **query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["view_as"] = view_as
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/unit.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def trend_groups(at: AppTest) -> set[str]:
+    return set(chart_frames(at.get("vega_lite_chart")[0])[0]["group"])
+
+
+def test_a_unit_head_sees_their_unit_only_with_its_verdicts(demo_org):
+    units = store.unit_lookup(store.list_units(demo_org, COMMAND_LINE))
+    claims = units["claims"]
+    at = open_unit(view_as=f"unit:{claims.unit_id}", unit=str(units["retail stores"].unit_id))
+    unit_choice = next(s for s in at.selectbox if s.label == "Business unit")
+    assert unit_choice.options == ["Claims"]
+    pilots = store.list_pilots(demo_org, COMMAND_LINE, unit_ids=[claims.unit_id])
+    links = [e.proto for e in at.get("page_link") if e.proto.page == "pilot"]
+    assert [link.label for link in links] == [p.name for p in pilots]
+    verdicts = [analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id).verdict for p in pilots]
+    assert [m.value for m in at.markdown if m.value.startswith(":")] == [
+        f":{VERDICT_COLOURS[v]}-background[{v}]" for v in verdicts]
+    assert trend_groups(at) == {"Claims", store.REST_OF_ORGANISATION}
+
+
+def test_steering_picks_any_unit_and_metric(demo_org):
+    at = open_unit(view_as="steering")
+    unit_choice = next(s for s in at.selectbox if s.label == "Business unit")
+    assert len(unit_choice.options) == len(store.list_units(demo_org, COMMAND_LINE))
+    unit_choice.select("Contact Centre").run()
+    assert trend_groups(at) == {"Contact Centre", store.REST_OF_ORGANISATION}
+    metric = next(s for s in at.selectbox if s.label == "Metric")
+    assert metric.value == "nps"
+    keys = {m.label: m.key for m in store.list_metrics(demo_org)}
+    other = next(o for o in metric.options if o != "Net Promoter Score")
+    metric.select(keys[other]).run()
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert other in spec and "Net Promoter Score" not in spec
