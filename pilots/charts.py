@@ -31,7 +31,8 @@ def theme(base_size: int = 14) -> dict:
         "font": FONT,
         "axis": {"labelFontSize": base_size, "titleFontSize": base_size + 1, "gridColor": "#E6E6E6",
                  "domainColor": "#888888", "tickColor": "#888888", "titleFontWeight": "normal"},
-        "legend": {"labelFontSize": base_size, "titleFontSize": base_size, "orient": "top"},
+        "legend": {"labelFontSize": base_size, "titleFontSize": base_size, "orient": "top", "labelLimit": 0, "titleLimit": 0,
+                   "symbolSize": base_size * 8},
         "title": {"fontSize": base_size + 6, "anchor": "start", "fontWeight": "normal"},
         "header": {"labelFontSize": base_size, "titleFontSize": base_size},
         "view": {"stroke": None},
@@ -131,7 +132,7 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
             tooltip=[alt.Tooltip("pilot:N", title="Pilot"), alt.Tooltip("role:N", title="Unit is"),
                      alt.Tooltip("baseline_start:T", title="Baseline starts"),
                      alt.Tooltip("pilot_end:T", title="Pilot ends")]))
-    chart = alt.layer(*layers).properties(width=width, height=alt.Step(24))
+    chart = alt.layer(*layers).properties(width=width, height=alt.Step(max(24, round(base_size * 1.7))))
     return _styled(chart, base_size)
 
 
@@ -201,8 +202,8 @@ def four_cells(result, base_size: int = 14, width: int | str = "container", heig
     arms = list(ARM_LABELS.values())
     x = alt.X("window:N", sort=order, scale=alt.Scale(domain=order, padding=0.6), title=None,
               axis=alt.Axis(labelAngle=0, labelFontSize=base_size + 2))
-    y_title = f"{result.label} ({result.unit}) {better_arrow(result.direction)}" if result.unit \
-        else f"{result.label} {better_arrow(result.direction)}"
+    named = f"{result.label} ({result.unit})" if result.unit and len(result.label + result.unit) < 28 else result.label
+    y_title = f"{named} {better_arrow(result.direction)}"
     y = alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False))
     controlled = result.control_before is not None and result.control_after is not None
     legend = alt.Legend(title=None, labelLimit=0, symbolType="stroke", symbolStrokeWidth=4, symbolSize=base_size * 30,
@@ -277,7 +278,7 @@ def effects_vs_target(case, base_size: int = 14, width: int | str = "container",
     guardrails in vermillion type; green when the whole interval is better, vermillion when it is
     worse, grey when it spans no change."""
     frame = _checked(effects_frame(case))
-    row_height = row_height or base_size * 3
+    row_height = row_height or round(base_size * 2.4)
     colours = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS), **{"no estimate": "#BBBBBB"})
     colour = alt.Color("reads:N", scale=alt.Scale(domain=list(colours), range=list(colours.values())), legend=None)
     roles = {"primary": "primary metric", "secondary": "secondary metric", "guardrail": "GUARDRAIL, must not get worse"}
@@ -323,7 +324,7 @@ def effects_vs_target(case, base_size: int = 14, width: int | str = "container",
             fontWeight="bold" if row.role == "primary" else "normal",
             color=BAD_COLOUR if guardrail else "#222222", subtitleColor=colours[row.reads],
             subtitleFontWeight="bold")))
-    chart = alt.vconcat(*rows, spacing=base_size * 1.2, **_titled(title))
+    chart = alt.vconcat(*rows, spacing=base_size, **_titled(title))
     return _styled(chart, base_size)
 
 

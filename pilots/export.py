@@ -77,12 +77,23 @@ def _fit(png: bytes, box_w: float, box_h: float) -> tuple[float, float]:
     return w * factor, h * factor
 
 
-def _bullet_pt(slide: Slide) -> int:
-    """Smaller type only when the text would not fit otherwise; the appendix is small print."""
-    if slide.kind == slide_model.APPENDIX:
-        return APPENDIX_PT
-    length = sum(len(b) for b in slide.bullets) + 60 * len(slide.bullets)
-    return BULLET_PT if length < 900 else 16 if length < 1500 else APPENDIX_PT
+def _fitted_pt(texts: list[str], width: float, height: float, size: int, minimum: int = 12,
+               spacing: float = 0.5) -> int:
+    """The largest type size, from `size` down to `minimum`, at which the paragraphs fill no more than
+    the box (inches); estimated with an average glyph width of half the type size."""
+    while size > minimum:
+        per_line = max(1, int(width * 72 / (size * 0.52)))
+        lines = sum(-(-max(len(t), 1) // per_line) for t in texts)
+        if (lines * 1.2 + spacing * (len(texts) - 1)) * size / 72 <= height:
+            break
+        size -= 1
+    return size
+
+
+def _bullet_pt(slide: Slide, width: float, height: float) -> int:
+    """Bullets as large as fit; the appendix is small print."""
+    largest = APPENDIX_PT if slide.kind == slide_model.APPENDIX else BULLET_PT
+    return _fitted_pt(slide.bullets, width, height, largest, minimum=10)
 
 
 # ---------------------------------------------------------------- PowerPoint
@@ -118,7 +129,8 @@ def _pptx_numbers(shapes, slide: Slide) -> None:
         top = BODY_TOP + (i // columns) * (tile_h + 0.3)
         _text_box(shapes, left, top, tile_w, 0.5, [label], NUMBER_LABEL_PT, MUTED)
         _text_box(shapes, left, top + 0.45, tile_w, 0.8, [value], NUMBER_PT, VERDICT_INK.get(value, INK), bold=True)
-        _text_box(shapes, left, top + 1.3, tile_w, tile_h - 1.3, [detail], NUMBER_DETAIL_PT, MUTED)
+        _text_box(shapes, left, top + 1.3, tile_w, tile_h - 1.3, [detail],
+                  _fitted_pt([detail], tile_w, tile_h - 1.3, NUMBER_DETAIL_PT, minimum=10), MUTED)
 
 
 def deck_pptx(slides: list[Slide], title: str) -> bytes:
@@ -135,7 +147,7 @@ def deck_pptx(slides: list[Slide], title: str) -> bytes:
         _text_box(shapes, MARGIN, 2.0 if is_title else TITLE_TOP, PAGE_W - 2 * MARGIN, 1.2 if is_title else TITLE_H,
                   [slide.title], 44 if is_title else TITLE_PT, bold=True)
         _text_box(shapes, MARGIN, 3.3 if is_title else MESSAGE_TOP, PAGE_W - 2 * MARGIN, MESSAGE_H,
-                  [slide.message], MESSAGE_PT, MUTED)
+                  [slide.message], _fitted_pt([slide.message], PAGE_W - 2 * MARGIN, MESSAGE_H, MESSAGE_PT), MUTED)
         body_top = 4.4 if is_title else BODY_TOP
         if slide.chart is not None:
             png = chart_png(slide.chart)
@@ -146,8 +158,9 @@ def deck_pptx(slides: list[Slide], title: str) -> bytes:
         elif slide.numbers:
             _pptx_numbers(shapes, slide)
         elif slide.bullets:
-            _text_box(shapes, MARGIN, body_top, PAGE_W - 2 * MARGIN, PAGE_H - body_top - MARGIN / 2,
-                      slide.bullets, _bullet_pt(slide), bullet=True)
+            box_w, box_h = PAGE_W - 2 * MARGIN, PAGE_H - body_top - MARGIN / 2
+            _text_box(shapes, MARGIN, body_top, box_w, box_h, slide.bullets, _bullet_pt(slide, box_w, box_h),
+                      bullet=True)
     out = io.BytesIO()
     deck.save(out)
     return out.getvalue()
@@ -188,7 +201,7 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
     from reportlab.lib.units import inch
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
-    from reportlab.platypus import Frame, Paragraph
+    from reportlab.platypus import Frame, KeepInFrame, Paragraph
 
     regular, bold, full = _pdf_fonts()
 
@@ -198,15 +211,17 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
                 text = text.replace(glyph, words)
         return escape(text)
 
-    def style(size: float, font: str = regular, colour=INK, space: float = 0) -> ParagraphStyle:
+    def style(size: float, font: str = regular, colour=INK, space: float = 0, indent: float = 0) -> ParagraphStyle:
         return ParagraphStyle("s", fontName=font, fontSize=size, leading=size * 1.2, spaceAfter=space,
+                              leftIndent=indent, bulletFontName=font, bulletFontSize=size,
                               textColor="#%02x%02x%02x" % colour if isinstance(colour, tuple) else colour)
 
     def draw(pdf, left, top, width, height, paragraphs):
-        """Paragraphs into a box given from the top-left corner, in inches."""
+        """Paragraphs into a box given from the top-left corner, in inches; shrunk rather than cut
+        should the estimate of _fitted_pt fall short."""
         frame = Frame(left * inch, (PAGE_H - top - height) * inch, width * inch, height * inch,
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, showBoundary=0)
-        frame.addFromList(list(paragraphs), pdf)
+        frame.addFromList([KeepInFrame(width * inch, height * inch, list(paragraphs), mode="shrink")], pdf)
 
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(PAGE_W * inch, PAGE_H * inch), pageCompression=1)
@@ -217,7 +232,8 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
         draw(pdf, MARGIN, 2.0 if is_title else TITLE_TOP, width, 1.2 if is_title else TITLE_H,
              [Paragraph(clean(slide.title), style(44 if is_title else TITLE_PT, bold))])
         draw(pdf, MARGIN, 3.3 if is_title else MESSAGE_TOP, width, MESSAGE_H,
-             [Paragraph(clean(slide.message), style(MESSAGE_PT, colour=MUTED))])
+             [Paragraph(clean(slide.message), style(_fitted_pt([slide.message], width, MESSAGE_H, MESSAGE_PT),
+                                                     colour=MUTED))])
         body_top = 4.4 if is_title else BODY_TOP
         if slide.chart is not None:
             png = chart_png(slide.chart)
@@ -235,11 +251,13 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
                 draw(pdf, left, top, tile_w, tile_h, [
                     Paragraph(clean(label), style(NUMBER_LABEL_PT, colour=MUTED, space=4)),
                     Paragraph(clean(value), style(NUMBER_PT, bold, colour=ink, space=6)),
-                    Paragraph(clean(detail), style(NUMBER_DETAIL_PT, colour=MUTED))])
+                    Paragraph(clean(detail), style(_fitted_pt([detail], tile_w, tile_h - 1.3, NUMBER_DETAIL_PT,
+                                                              minimum=10), colour=MUTED))])
         elif slide.bullets:
-            size = _bullet_pt(slide)
+            size = _bullet_pt(slide, width, PAGE_H - body_top - MARGIN / 2)
             draw(pdf, MARGIN, body_top, width, PAGE_H - body_top - MARGIN / 2,
-                 [Paragraph(clean(b), style(size, space=size * 0.5), bulletText="•") for b in slide.bullets])
+                 [Paragraph(clean(b), style(size, space=size * 0.5, indent=size), bulletText="•")
+                  for b in slide.bullets])
         pdf.showPage()
     pdf.save()
     return out.getvalue()

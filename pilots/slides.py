@@ -19,11 +19,13 @@ from .db import Database
 from .model import STATUSES
 
 SLIDE_BASE_SIZE = 24
-SLIDE_WIDTH = 1100
-SLIDE_HEIGHT = 440
+SLIDE_WIDTH = 1050
+SLIDE_HEIGHT = 330
 
 TITLE, NUMBERS, CHART, TEXT, APPENDIX = "title", "numbers", "chart", "text", "appendix"
 DECISION_WORDS = {"roll_out": "Roll out", "extend": "Extend", "stop": "Stop"}
+EVIDENCE_WORDS = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled",
+                  analysis.BEFORE_AFTER: "Before/after only"}
 
 
 @dataclass
@@ -56,21 +58,36 @@ def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
             f"95% interval {charts._fmt(m.ci_low)} to {charts._fmt(m.ci_high)}{target}")
 
 
-def _headline(case: analysis.PilotCase) -> Slide:
+def _headline(case: analysis.PilotCase, pilot) -> Slide:
     m = case.primary
     effect, detail = _effect_words(m)
     value = case.rollout_value
+    controls = len(pilot.control_unit_names)
     numbers = [
-        ("Verdict", case.verdict, case.reasons[0] if case.reasons else ""),
+        ("Verdict", case.verdict,
+         f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}" if pilot.decision
+         else "No decision recorded yet"),
         (f"Effect on {m.label}", effect, detail),
-        ("Evidence", case.evidence_grade.split(" (")[0], case.evidence_grade),
+        ("Evidence", EVIDENCE_WORDS.get(case.evidence_grade, case.evidence_grade),
+         f"{case.evidence_grade}, {controls} control unit{'s' if controls != 1 else ''}; "
+         f"{sum(c.n for c in (m.cell(n) for n in analysis.CELL_NAMES) if c is not None):,.0f} answers or cases"),
         ("Rollout value a year", _money(value.total),
          f"95% interval {_money(value.total_low)} to {_money(value.total_high)}" if value.total is not None
          else "; ".join(value.notes)),
     ]
-    return Slide("The case in numbers", f"{case.verdict}: {analysis.SIGNALS[m.signal][1]}.",
+    return Slide("The case in numbers", f"{case.verdict}: {_why(case)}.",
                  bullets=[f"{label}: {shown} ({more})" if more else f"{label}: {shown}"
                           for label, shown, more in numbers], kind=NUMBERS, numbers=numbers)
+
+
+def _why(case: analysis.PilotCase) -> str:
+    """The deciding reason in a few words: the primary metric's signal unless a check overrode it."""
+    severities = {c.severity for c in case.checks}
+    if case.primary.signal != "no_estimate" and "blocking" in severities:
+        return "the design is compromised, so the data cannot carry a verdict (see the checks)"
+    if case.verdict == "Stop" and "stop" in severities:
+        return "a guardrail metric got significantly worse"
+    return analysis.SIGNALS[case.primary.signal][1]
 
 
 def _four_cells_message(m: analysis.MetricResult) -> str:
@@ -115,7 +132,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                  *([f"Owner: {pilot.owner}"] if pilot.owner else []),
                  *([f"Sponsor: {pilot.sponsor}"] if pilot.sponsor else [])],
         kind=TITLE)]
-    slides.append(_headline(case))
+    slides.append(_headline(case, pilot))
     series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
     slides.append(Slide(
         f"{m.label} week by week",
@@ -134,10 +151,11 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
             f"to {_money(value.total_high)}), at {value.assumptions.realisation:.0%} of the pilot's effect.",
             charts.rollout_value_chart(value, base_size=base_size, width=width)))
     if pilot.decision:
-        decided = f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}. {pilot.decision_rationale or ''}"
+        decided = (f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}. The analysis says {case.verdict}.")
+        rationale = [f"Rationale: {pilot.decision_rationale}"] if pilot.decision_rationale else []
     else:
-        decided = f"Recommended: {case.verdict} (no decision recorded yet)."
-    slides.append(Slide("Decision and reasons", decided.strip(), bullets=list(case.reasons), kind=TEXT))
+        decided, rationale = f"Recommended: {case.verdict}. No decision recorded yet.", []
+    slides.append(Slide("Decision and reasons", decided, bullets=rationale + list(case.reasons), kind=TEXT))
     slides.append(Slide("Appendix: method", m.evidence_grade.capitalize() + ".",
                         bullets=[f"{r.label}: {r.method}" for r in case.metrics[:1]]
                         + [f"Target: {m.target} {m.unit}" if m.target is not None else "No target set."]
