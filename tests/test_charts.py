@@ -1,0 +1,276 @@
+"""Chart functions: valid Vega-Lite, the expected marks and encodings, numbers that match an
+independent computation, good news green and bad news vermillion whichever way the metric moves,
+and no chart of more than MAX_ROWS rows."""
+
+import datetime as dt
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pilots import analysis, charts, store
+from pilots.access import COMMAND_LINE, Actor, AccessDenied
+from pilots.analysis import Cell, RolloutValue, UnitValue
+from pilots.cells import RolloutAssumptions
+from pilots.db import Database
+from pilots.demo import load_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    database = Database(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    load_demo(database)
+    yield database
+    database.close()
+
+
+def layers(spec: dict, data: dict | None = None) -> list[dict]:
+    """Every unit spec (with a mark) in a Vega-Lite spec, however layered or concatenated, each with
+    the data it inherits."""
+    data = spec.get("data", data)
+    found = [dict(spec, data=data)] if "mark" in spec else []
+    for key in ("layer", "vconcat", "hconcat", "concat"):
+        for part in spec.get(key, []):
+            found += layers(part, data)
+    return found
+
+
+def mark_type(layer: dict) -> str:
+    return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+
+
+def data_of(spec: dict, layer: dict) -> list[dict]:
+    return spec["datasets"][layer["data"]["name"]]
+
+
+def synthetic(direction: str, change: float, seed: int = 1, target: float | None = None):
+    """A metric result from drawn samples: controls flat, the pilot unit moved by `change`."""
+    rng = np.random.default_rng(seed)
+    metric = store.Metric("m", "Resolution days" if direction == "lower" else "Score", "days", direction, "mean")
+    cells = {"treated_before": Cell.of(rng.normal(10, 2, 400)), "treated_after": Cell.of(rng.normal(10 + change, 2, 400)),
+             "control_before": Cell.of(rng.normal(8, 2, 400)), "control_after": Cell.of(rng.normal(8, 2, 400))}
+    return analysis.estimate_metric(metric, "primary", cells, target)
+
+
+def effect_rule_colour(chart) -> str:
+    """The colour of the bracket that marks the effect on a four-cells chart."""
+    spec = chart.to_dict()
+    rules = [l for l in layers(spec) if mark_type(l) == "rule" and "y2" in l.get("encoding", {})]
+    assert len(rules) == 1
+    return rules[0]["mark"]["color"]
+
+
+# ---------------------------------------------------------------- four cells
+
+def test_four_cells_means_and_intervals_match_an_independent_t_interval(demo):
+    result = analysis.analyze_pilot(demo, COMMAND_LINE, 1).primary
+    spec = charts.four_cells(result, width=600).to_dict()
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    marks = {mark_type(l) for l in layers(spec)}
+    assert {"line", "errorbar", "point", "text", "rule"} <= marks
+    bars = next(l for l in layers(spec) if mark_type(l) == "errorbar")
+    assert bars["encoding"]["y"]["field"] == "low" and bars["encoding"]["y2"]["field"] == "high"
+    rows = {(r["arm"], r["window"]): r for r in data_of(spec, bars)}
+    assert len(rows) == 4
+    for arm, arm_label in (("treated", "Pilot unit"), ("control", "Controls")):
+        for phase, window in (("before", "Baseline"), ("after", "Pilot window")):
+            cell = result.cell(f"{arm}_{phase}")
+            low, high = stats.t.interval(0.95, cell.df, loc=cell.mean, scale=cell.sd / np.sqrt(cell.n))
+            row = rows[(arm_label, window)]
+            assert row["mean"] == pytest.approx(cell.mean)
+            assert row["low"] == pytest.approx(low) and row["high"] == pytest.approx(high)
+
+
+def test_four_cells_effect_colour_follows_the_direction_of_good():
+    assert effect_rule_colour(charts.four_cells(synthetic("lower", -1.5))) == charts.GOOD_COLOUR   # days fell
+    assert effect_rule_colour(charts.four_cells(synthetic("lower", +1.5))) == charts.BAD_COLOUR    # days rose
+    assert effect_rule_colour(charts.four_cells(synthetic("higher", +1.5))) == charts.GOOD_COLOUR
+    assert effect_rule_colour(charts.four_cells(synthetic("higher", -1.5))) == charts.BAD_COLOUR
+    assert effect_rule_colour(charts.four_cells(synthetic("higher", 0.0))) == charts.NEUTRAL_COLOUR
+
+
+def test_four_cells_says_which_way_is_better_and_uses_the_base_size():
+    spec = charts.four_cells(synthetic("lower", -1.5), base_size=26).to_dict()
+    titles = [l["encoding"]["y"].get("title") for l in layers(spec) if "y" in l.get("encoding", {})]
+    assert any(t and "↓ better" in t for t in titles)
+    assert spec["config"]["axis"]["labelFontSize"] == 26
+
+
+def test_four_cells_without_controls_or_data_still_draws():
+    metric = store.Metric("m", "Score", "", "higher", "mean")
+    rng = np.random.default_rng(3)
+    before_after = analysis.estimate_metric(metric, "primary", {
+        "treated_before": Cell.of(rng.normal(5, 1, 50)), "treated_after": Cell.of(rng.normal(6, 1, 50))})
+    spec = charts.four_cells(before_after).to_dict()
+    assert not [l for l in layers(spec) if mark_type(l) == "rule"]  # no counterfactual without controls
+    empty = analysis.estimate_metric(metric, "primary", {})
+    assert charts.four_cells(empty).to_dict()
+
+
+# ---------------------------------------------------------------- effects against target
+
+def test_effects_vs_target_reads_every_metric_in_its_direction_of_good(demo):
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 5)  # same-day dispatch: fcr up, cost to serve up
+    spec = charts.effects_vs_target(case, width=500).to_dict()
+    rows = spec["vconcat"]
+    assert len(rows) == len(case.metrics)
+    for row, m in zip(rows, case.metrics):
+        g, low, high = m.oriented
+        expected = "better" if low > 0 else "worse" if high < 0 else "unclear"
+        point = next(l for l in row["layer"] if mark_type(l) == "point" and l["encoding"]["x"]["field"] == "g")
+        (data,) = data_of(spec, point)
+        assert data["reads"] == expected
+        assert data["g"] == pytest.approx(g)
+        colour = point["encoding"]["color"]["scale"]
+        assert colour["range"][colour["domain"].index(expected)] == dict(
+            zip(charts.EFFECT_CLASSES, charts.EFFECT_COLOURS))[expected]
+        flipped = "format(-datum.value" in point["encoding"]["x"]["axis"]["labelExpr"]
+        assert flipped == (m.direction == "lower")
+        assert (m.role == "guardrail") == ("GUARDRAIL" in row["title"]["text"])
+    reads = {m.metric: charts.effects_frame(case).set_index("metric").loc[m.metric, "reads"] for m in case.metrics}
+    assert reads["fcr"] == "better" and reads["cost_to_serve"] == "worse"  # cost rose: bad news
+
+
+def test_effects_vs_target_marks_the_target_of_a_lower_is_better_primary_on_the_good_side(demo):
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 2)  # claim tracker: resolution days fell
+    assert case.primary.metric == "resolution_days" and case.primary.effect < 0
+    frame = charts.effects_frame(case)
+    primary = frame.iloc[0]
+    assert primary["reads"] == "better" and primary["g"] > 0
+    assert primary["target"] == pytest.approx(abs(case.target_effect))
+    spec = charts.effects_vs_target(case).to_dict()
+    diamonds = [l for l in layers(spec) if isinstance(l["mark"], dict) and l["mark"].get("shape") == "diamond"]
+    assert len(diamonds) == 1 and diamonds[0]["encoding"]["x"]["field"] == "target"
+
+
+# ---------------------------------------------------------------- forest plot
+
+def test_forest_plot_shows_every_evaluated_pilot_as_share_of_target_with_links(demo):
+    portfolio = analysis.portfolio_effects(demo, COMMAND_LINE)
+    spec = charts.forest_plot(portfolio, width=500).to_dict()
+    point = next(l for l in layers(spec) if mark_type(l) == "point")
+    assert point["encoding"]["href"]["field"] == "href"
+    assert point["encoding"]["color"]["field"] == "verdict"
+    assert {t["field"] for t in point["encoding"]["tooltip"]} >= {"pilot", "effect_text", "verdict"}
+    rows = {r["pilot_id"]: r for r in data_of(spec, point)}
+    expected = portfolio[portfolio["effect"].notna() & portfolio["target"].notna()]
+    assert set(rows) == set(expected["pilot_id"]) and len(rows) >= 8
+    for p in expected.itertuples(index=False):
+        g, low, high = analysis.oriented(p.direction, p.effect, p.ci_low, p.ci_high)
+        row = rows[p.pilot_id]
+        assert row["href"] == f"pilot?id={p.pilot_id}"
+        assert row["share"] == pytest.approx(100 * g / abs(p.target))
+        assert row["share_low"] == pytest.approx(100 * low / abs(p.target))
+        assert row["share_high"] == pytest.approx(100 * high / abs(p.target))
+        assert row["verdict"] == p.provisional_verdict
+
+
+def test_forest_plot_prefers_a_full_verdict_column_and_names_pilots_without_target(demo):
+    portfolio = analysis.portfolio_effects(demo, COMMAND_LINE)
+    portfolio["verdict"] = "Inconclusive"
+    portfolio.loc[portfolio["pilot_id"] == 1, "target"] = np.nan
+    spec = charts.forest_plot(portfolio, title="Pilots").to_dict()
+    point = next(l for l in layers(spec) if mark_type(l) == "point")
+    assert {r["verdict"] for r in data_of(spec, point)} == {"Inconclusive"}
+    assert 1 not in {r["pilot_id"] for r in data_of(spec, point)}
+    assert "Callback instead of hold queue" in spec["title"]["subtitle"]
+
+
+# ---------------------------------------------------------------- unit trend and its data
+
+def test_org_series_pools_every_other_unit(demo):
+    units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
+    start, end = dt.date(2025, 3, 3), dt.date(2025, 4, 27)
+    series = store.org_series(demo, COMMAND_LINE, "nps", units["Claims"], start, end)
+    assert set(series["group"]) == {"Claims", store.REST_OF_ORGANISATION}
+    with demo.cursor() as cur:
+        raw = cur.execute("SELECT unit_id, obs_date, score FROM scored_observations WHERE metric_key = 'nps' "
+                          "AND obs_date BETWEEN ? AND ?", [start, end]).df()
+    raw["week"] = pd.to_datetime(raw["obs_date"]).dt.to_period("W-SUN").dt.start_time
+    rest = raw[raw["unit_id"] != units["Claims"]].groupby("week")["score"].agg(["mean", "size"])
+    got = series[series["group"] == store.REST_OF_ORGANISATION].set_index(pd.to_datetime(
+        series.loc[series["group"] == store.REST_OF_ORGANISATION, "week"]))
+    assert np.allclose(got["value"].to_numpy(), rest["mean"].reindex(got.index).to_numpy())
+    assert (got["n"].to_numpy() == rest["size"].reindex(got.index).to_numpy()).all()
+
+
+def test_org_series_is_refused_for_another_units_head(demo):
+    units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
+    head = Actor("rita@example.com", "unit_head", frozenset({units["Retail Stores"]}))
+    with pytest.raises(AccessDenied):
+        store.org_series(demo, head, "nps", units["Claims"], dt.date(2025, 1, 1), dt.date(2025, 2, 1))
+    assert len(store.org_series(demo, head, "nps", units["Retail Stores"], dt.date(2025, 1, 1), dt.date(2025, 2, 1)))
+
+
+def test_unit_trend_draws_the_unit_against_the_organisation(demo):
+    units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
+    series = store.org_series(demo, COMMAND_LINE, "ces", units["Online & App"], dt.date(2025, 1, 1),
+                              dt.date(2025, 12, 31))
+    spec = charts.unit_trend(series, "Online & App", "Customer effort", direction="lower").to_dict()
+    (line,) = layers(spec)
+    assert mark_type(line) == "line"
+    assert line["encoding"]["x"]["field"] == "week" and line["encoding"]["y"]["field"] == "value"
+    colour = line["encoding"]["color"]["scale"]
+    assert colour["domain"][0] == "Online & App" and colour["range"][0] == charts.PILOT_COLOUR
+    assert "↓ better" in line["encoding"]["y"]["title"]
+    assert len(data_of(spec, line)) == len(series)
+
+
+# ---------------------------------------------------------------- rollout value
+
+def test_rollout_value_chart_has_a_bar_and_interval_per_unit(demo):
+    value = analysis.analyze_pilot(demo, COMMAND_LINE, 1).rollout_value
+    spec = charts.rollout_value_chart(value).to_dict()
+    bar = next(l for l in layers(spec) if mark_type(l) == "bar")
+    rule = next(l for l in layers(spec) if mark_type(l) == "rule")
+    assert rule["encoding"]["x"]["field"] == "low" and rule["encoding"]["x2"]["field"] == "high"
+    rows = {r["unit"]: r for r in data_of(spec, bar)}
+    assert set(rows) == {u.unit for u in value.units}
+    for unit in value.units:
+        assert rows[unit.unit]["value"] == pytest.approx(unit.value)
+        assert rows[unit.unit]["reads"] == ("better" if unit.low > 0 else "worse" if unit.high < 0 else "unclear")
+    titled = charts.rollout_value_chart(value, title="Value").to_dict()
+    assert charts.short_number(value.total) in titled["title"]["subtitle"]
+
+
+def test_short_number():
+    assert charts.short_number(13_061_942) == "13.1M"
+    assert charts.short_number(-45_600) == "-45.6k"
+    assert charts.short_number(2.4e9) == "2.4bn"
+    assert charts.short_number(512) == "512"
+
+
+# ---------------------------------------------------------------- the row limit
+
+def too_many(columns: dict) -> pd.DataFrame:
+    return pd.DataFrame({k: [v] * (charts.MAX_ROWS + 1) for k, v in columns.items()})
+
+
+def test_every_chart_refuses_more_than_max_rows():
+    week = pd.Timestamp("2025-01-06")
+    with pytest.raises(ValueError, match="at most 5000"):
+        charts.unit_trend(too_many({"group": "A", "week": week, "value": 1.0, "n": 1}), "A", "Score")
+    with pytest.raises(ValueError, match="at most 5000"):
+        charts.pilot_timeline(too_many({"group": "A", "week": week, "value": 1.0, "n": 1}), "A", "Score",
+                              (dt.date(2025, 1, 1), dt.date(2025, 2, 1)), (dt.date(2025, 2, 2), dt.date(2025, 3, 1)))
+    with pytest.raises(ValueError, match="at most 5000"):
+        charts.forest_plot(too_many({"pilot_id": 1, "pilot": "p", "unit": "u", "status": "running", "metric": "nps",
+                                     "direction": "higher", "effect": 1.0, "ci_low": 0.5, "ci_high": 1.5,
+                                     "target": 1.0, "provisional_verdict": "Roll out"}))
+    with pytest.raises(ValueError, match="at most 5000"):
+        charts.portfolio_value_chart(too_many({"pilot": "p", "value": 1.0, "low": 0.5, "high": 1.5}))
+    many_units = tuple(UnitValue(i, f"u{i}", 10, 1.0, 0.5, 1.5) for i in range(charts.MAX_ROWS + 1))
+    with pytest.raises(ValueError, match="at most 5000"):
+        charts.rollout_value_chart(RolloutValue(RolloutAssumptions(1.0), 1.0, 1.0, 0.5, 1.5, many_units,
+                                                1.0, 0.5, 1.5))
+    with pytest.raises(ValueError, match="at most 5000"):
+        charts.coverage_heatmap(too_many({"unit": "A", "month": week, "rows": 1, "volume": 1,
+                                          "first_date": week, "last_date": week}))
+
+
+def test_charts_at_the_limit_are_accepted():
+    week = pd.Timestamp("2025-01-06")
+    frame = pd.DataFrame({"group": ["A"] * charts.MAX_ROWS, "week": week, "value": 1.0, "n": 1})
+    assert isinstance(charts.unit_trend(frame, "A", "Score"), alt.TopLevelMixin)

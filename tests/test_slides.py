@@ -1,0 +1,111 @@
+"""The slide model: the slides of a pilot's case and of the portfolio, their messages against the
+analysis, charts at slide size, and what a unit head may not see."""
+
+import pytest
+
+from pilots import analysis, charts, slides, store
+from pilots.access import COMMAND_LINE, AccessDenied, Actor
+from pilots.db import Database
+from pilots.demo import load_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    database = Database(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    load_demo(database)
+    yield database
+    database.close()
+
+
+def test_pilot_slides_tell_the_case_in_order(demo):
+    deck = slides.pilot_slides(demo, COMMAND_LINE, 1)
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 1)
+    pilot = store.get_pilot(demo, COMMAND_LINE, 1)
+    assert [s.title for s in deck] == [
+        pilot.name, "The case in numbers", "Net Promoter Score week by week", "Before and after",
+        "Every metric against its target", "What rolling out is worth", "Decision and reasons",
+        "Appendix: method", "Appendix: checks", "Appendix: data coverage"]
+    assert [s.kind for s in deck] == [slides.TITLE, slides.NUMBERS] + [slides.CHART] * 4 + [slides.TEXT] \
+        + [slides.APPENDIX] * 3
+    for slide in deck:
+        assert slide.message.strip()
+        if slide.chart is not None:
+            spec = slide.chart.to_dict()  # valid Vega-Lite
+            assert spec["config"]["axis"]["labelFontSize"] == slides.SLIDE_BASE_SIZE
+    numbers = {label: (value, detail) for label, value, detail in deck[1].numbers}
+    assert numbers["Verdict"][0] == case.verdict
+    assert numbers["Effect on Net Promoter Score"][0] == f"+{case.primary.effect:.2f} points"
+    assert f"{case.primary.ci_low:.2f} to {case.primary.ci_high:.2f}" in numbers["Effect on Net Promoter Score"][1]
+    assert numbers["Rollout value a year"][0] == charts.short_number(case.rollout_value.total)
+    assert len(deck[1].bullets) == len(deck[1].numbers)
+    decision = deck[6]
+    assert decision.message.startswith("Decided: Roll out")
+    assert pilot.decision_rationale in decision.bullets[0]
+    assert decision.bullets[1:] == list(case.reasons)
+    assert [b.split(": ", 1)[1] for b in deck[8].bullets] == [c.message for c in case.checks]
+
+
+def test_headline_says_a_guardrail_stopped_a_pilot_that_met_its_target(demo):
+    deck = slides.pilot_slides(demo, COMMAND_LINE, 5)  # same-day dispatch: fcr up, cost to serve up
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 5)
+    assert case.verdict == "Stop" and case.primary.signal == "meets_target"
+    assert deck[1].message == "Stop: a guardrail metric got significantly worse."
+    assert "guardrail harmed: Cost to serve" in deck[4].message
+
+
+def test_a_pilot_without_data_yet_has_slides_without_value(demo):
+    deck = slides.pilot_slides(demo, COMMAND_LINE, 12)  # proposed: no pilot window data yet
+    titles = [s.title for s in deck]
+    assert "What rolling out is worth" not in titles
+    label = analysis.analyze_pilot(demo, COMMAND_LINE, 12).primary.label
+    assert dict((name, value) for name, value, _ in deck[1].numbers)[f"Effect on {label}"] == "no estimate"
+    assert deck[titles.index("Decision and reasons")].message.startswith("Recommended: Inconclusive")
+    for slide in deck:
+        if slide.chart is not None:
+            slide.chart.to_dict()
+
+
+def test_slides_are_built_at_the_asked_size(demo):
+    deck = slides.pilot_slides(demo, COMMAND_LINE, 2, base_size=30, width=700)
+    chart = next(s.chart for s in deck if s.title == "Before and after").to_dict()
+    assert chart["config"]["axis"]["labelFontSize"] == 30
+    assert chart["width"] == 700
+
+
+def test_a_unit_head_gets_no_slides_of_another_units_pilot(demo):
+    units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
+    head = Actor("rita@example.com", "unit_head", frozenset({units["Retail Stores"]}))
+    with pytest.raises(AccessDenied):
+        slides.pilot_slides(demo, head, 1)  # Contact Centre's pilot
+    own = store.list_pilots(demo, head)
+    assert own and all(p.unit_name == "Retail Stores" for p in own)
+    portfolio = slides.portfolio_slides(demo, head)
+    assert f"{len(own)} pilots in 1 business units" in portfolio[0].message
+
+
+def test_portfolio_slides_add_up_the_pilots(demo):
+    deck = slides.portfolio_slides(demo, COMMAND_LINE)
+    assert [s.title for s in deck] == ["Customer-experience pilots", "Pipeline",
+                                       "Every evaluated pilot against its target", "What rolling out is worth",
+                                       "Decisions"]
+    pilots = store.list_pilots(demo, COMMAND_LINE)
+    assert deck[0].message.startswith(f"{len(pilots)} pilots in 6 business units")
+    cases = [analysis.analyze_pilot(demo, COMMAND_LINE, p.pilot_id) for p in pilots]
+    winners = [c for c in cases if c.verdict == "Roll out" and c.rollout_value.total is not None]
+    assert winners
+    total = sum(c.rollout_value.total for c in winners)
+    assert f"Rolling out the {len(winners)} pilots" in deck[3].message
+    assert charts.short_number(total) in deck[3].message
+    spec = deck[3].chart.to_dict()
+    bars = spec["datasets"][spec["data"]["name"]]
+    assert sorted(b["pilot"] for b in bars) == sorted(c.pilot for c in winners)
+    forest = deck[2].chart.to_dict()
+    shown = {r["pilot_id"] for name, rows in forest["datasets"].items() for r in rows if "href" in r}
+    assert shown == {c.pilot_id for c in cases if c.primary.has_estimate and c.target_effect}
+    decided = [p for p in pilots if p.decision]
+    assert sum(b.split(" (")[0] in {p.name for p in decided} and "awaiting" not in b for b in deck[4].bullets) \
+        == len(decided)
+    frame = slides.portfolio_frame(demo, COMMAND_LINE)
+    for case in cases:
+        row = frame[frame["pilot_id"] == case.pilot_id].iloc[0]
+        assert row["verdict"] == case.verdict or not case.primary.has_estimate
