@@ -29,7 +29,7 @@ def theme(base_size: int = 14) -> dict:
     """Vega-Lite config: the one look of every chart, on screen and in decks."""
     return {
         "font": FONT,
-        "axis": {"labelFontSize": base_size, "titleFontSize": base_size + 1, "gridColor": "#E6E6E6",
+        "axis": {"labelFontSize": base_size, "labelLimit": base_size * 24, "titleFontSize": base_size + 1, "gridColor": "#E6E6E6",
                  "domainColor": "#888888", "tickColor": "#888888", "titleFontWeight": "normal"},
         "legend": {"labelFontSize": base_size, "titleFontSize": base_size, "orient": "top", "labelLimit": 0, "titleLimit": 0,
                    "symbolSize": base_size * 8},
@@ -98,10 +98,13 @@ def pipeline_chart(counts: pd.DataFrame, statuses: tuple[str, ...], base_size: i
     cells = base.mark_rect(cornerRadius=4).encode(
         color=alt.Color("pilots:Q", scale=alt.Scale(scheme="blues", domainMin=0), legend=None),
         tooltip=["unit:N", "state:N", "pilots:Q"])
+    # Dark cells (the upper half of the colour scale) take white numbers.
+    dark = max(int(counts["pilots"].max()) if len(counts) else 0, 2) / 2
     labels = base.mark_text(fontSize=base_size + 2, fontWeight="bold").encode(
         text="pilots:Q",
-        color=alt.condition(alt.datum.pilots >= 3, alt.value("white"), alt.value("#222222")))
-    return _styled(alt.layer(cells, labels).properties(width=width, height=alt.Step(44)), base_size)
+        color=alt.condition(alt.datum.pilots > dark, alt.value("white"), alt.value("#222222")))
+    return _styled(alt.layer(cells, labels).properties(width=width, height=alt.Step(max(44, round(base_size * 2.2)))),
+                   base_size)
 
 
 def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None, metric_label: str = "",
@@ -378,9 +381,10 @@ def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str =
             x=alt.X("share:Q", scale=x_scale), color=alt.value("#555555"),
             strokeDash=alt.StrokeDash("text:N", scale=alt.Scale(domain=["no change", "target"],
                                                                 range=[[1, 0], [6, 4]]), legend=None)),
-        alt.Chart(marks).mark_text(baseline="top", align="left", dx=5, dy=4, fontSize=base_size * 0.85,
-                                   fontStyle="italic", color="#333333").encode(
-            x=alt.X("share:Q", scale=x_scale), y=alt.value(0), text="text:N"),
+        *(alt.Chart(marks.iloc[[i]]).mark_text(baseline="top", align=align, dx=dx, dy=4, fontSize=base_size * 0.85,
+                                               fontStyle="italic", color="#333333").encode(
+            x=alt.X("share:Q", scale=x_scale), y=alt.value(0), text="text:N")
+          for i, align, dx in ((0, "right", -5), (1, "left", 5))),
         base.mark_rule(strokeWidth=base_size * 0.45).encode(x=alt.X("share_low:Q", scale=x_scale), x2="share_high:Q"),
         base.mark_point(filled=True, size=base_size * 22, opacity=1, stroke="white", strokeWidth=1.5,
                         cursor="pointer").encode(x=x),
