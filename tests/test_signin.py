@@ -1,7 +1,8 @@
 """Sign-in end to end: the real app server configured with `[auth]` against a local OpenID Connect
 provider (oidc-provider-mock) that the test starts, driven in headless Chromium. A unit head signs
 in and sees only their unit, cannot reach an editor page by its URL, and signs out; an unmapped
-person gets the "ask the CCO office" page; an editor reaches the audit log."""
+person gets the "ask the CCO office" page; an editor reaches the audit log. Without `[auth]`, the
+local demo's banner and role switcher."""
 
 import datetime as dt
 import re
@@ -76,6 +77,7 @@ def test_a_unit_head_signs_in_sees_only_their_unit_and_signs_out(signed_in_app):
         expect(page.get_by_role("heading", name="Portfolio")).to_be_visible()
         assert page.get_by_role("heading", name="Audit log").count() == 0
 
+        page.goto(signed_in_app)  # leave the "page not found" notice the /audit URL brought up
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("button", name="End session").click()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
@@ -99,4 +101,21 @@ def test_an_editor_signs_in_and_reads_the_audit_log(signed_in_app):
         page.goto(f"{signed_in_app}/audit")
         expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
         expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+        assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_without_sign_in_the_local_demo_shows_its_banner_and_switches_roles(tmp_path):
+    db = Database(tmp_path / "pilots.duckdb")
+    for name in ("Retail", "Online"):
+        store.add_unit(db, COMMAND_LINE, name)
+    db.close()
+    with app_server(tmp_path / "pilots.duckdb") as url, browser_page() as page:
+        page.goto(url)
+        expect(page.get_by_text("Local demo mode")).to_be_visible(timeout=120_000)
+        nav = page.locator("[data-testid='stSidebarNav']")
+        expect(nav).to_contain_text("Audit log")
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").click()
+        page.get_by_role("option", name="head of Online").click()
+        expect(nav).not_to_contain_text("Audit log")
+        expect(nav).to_contain_text("Portfolio")
         assert page.locator("[data-testid='stException']").count() == 0
