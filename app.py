@@ -1,14 +1,26 @@
-"""CX Pilot Tracker: entry point and navigation. Run with `streamlit run app.py`."""
+"""CX Pilot Tracker: entry point, sign-in gate and navigation. Run with `streamlit run app.py`.
+
+Each role gets only its pages: a page left out of the navigation cannot be reached by typing its
+URL either (Streamlit then opens the default page), and the domain refuses what a role may not do
+whatever the page."""
 
 import streamlit as st
 
-from pages._ui import database
+from pages._ui import access_state, database, identity_bar, no_access_page, sign_in_page
 from pilots import store
 
 st.set_page_config(page_title="CX Pilot Tracker", page_icon=":material/insights:", layout="wide")
 
 db = database()
-if store.is_empty(db):
+actor, how = access_state()
+if actor is None:
+    gate = st.Page(sign_in_page if how == "signed_out" else no_access_page, url_path="welcome",
+                   title="Sign in" if how == "signed_out" else "Ask for access", icon=":material/lock:")
+    st.navigation([gate], position="hidden").run()
+    st.stop()
+
+# Only the local demo fills an empty database by itself; a deployment with sign-in starts empty.
+if how == "demo" and store.is_empty(db):
     from pilots.demo import load_demo
 
     with st.spinner("Empty database: loading the demo organisation…"):
@@ -17,17 +29,22 @@ if store.is_empty(db):
 if "demo_loaded" in st.session_state:
     st.success(f"The database was empty, so the demo organisation was loaded: {st.session_state['demo_loaded']}",
                icon=":material/info:")
+identity_bar(actor, how)
 
-navigation = st.navigation({
-    "Pilots": [
-        st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", url_path="portfolio",
-                default=True),
-        st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", url_path="pilots"),
-        st.Page("pages/pilot.py", title="Pilot", icon=":material/insights:", url_path="pilot"),
-    ],
-    "Administration": [
+pilots_pages = [
+    st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", url_path="portfolio", default=True),
+    st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", url_path="pilots"),
+    st.Page("pages/pilot.py", title="Pilot", icon=":material/insights:", url_path="pilot"),
+    st.Page("pages/unit.py", title="Unit", icon=":material/domain:", url_path="unit"),
+    st.Page("pages/present.py", title="Present", icon=":material/slideshow:", url_path="present"),
+]
+admin_pages = [st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings")]
+if actor.is_editor:
+    pilots_pages.append(st.Page("pages/edit.py", title="Register or edit", icon=":material/edit_note:",
+                                url_path="edit"))
+    admin_pages = [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
-        st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
-    ],
-})
-navigation.run()
+        *admin_pages,
+        st.Page("pages/audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
+    ]
+st.navigation({"Pilots": pilots_pages, "Administration": admin_pages}).run()

@@ -63,3 +63,7 @@ if actor.is_editor:
                 st.rerun()
             except ValidationError as refused:
                 show_problems(refused.problems)
+
+from pages._ui import users_section  # noqa: E402
+
+users_section(actor)
