@@ -22,8 +22,7 @@ SEVERITY = {  # how a check is shown, most serious first
     "stop": (":material/dangerous:", "Guardrail harmed"),
     "caution": (":material/warning:", "Caution"),
 }
-GRADES = {analysis.RANDOMISED: "Randomised controls", analysis.CONTROLLED: "Controlled before/after",
-          analysis.BEFORE_AFTER: "Before/after only"}
+GRADES = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled", analysis.BEFORE_AFTER: "Before/after"}
 SIGNAL_WORDS = {
     "no_estimate": "not enough data", "worse": "significantly worse", "meets_target": "significant, meets target",
     "misses_target": "significant, but below target", "below_target": "significant, target still open",

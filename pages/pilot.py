@@ -53,11 +53,11 @@ slug = "".join(c if c.isalnum() else "-" for c in pilot.name.lower()).strip("-")
 
 def chart_downloads(chart, name: str) -> None:
     """PNG and SVG of a chart as shown, rendered only when asked for."""
-    png, svg, _ = st.columns([1, 1, 6])
-    png.download_button("PNG", data=lambda: export.chart_png(chart), file_name=f"{slug}-{name}.png",
+    row = st.container(horizontal=True)
+    row.download_button("PNG", data=lambda: export.chart_png(chart), file_name=f"{slug}-{name}.png",
                         mime="image/png", icon=":material/image:", on_click="ignore", key=f"png_{name}",
                         type="tertiary")
-    svg.download_button("SVG", data=lambda: export.chart_svg(chart), file_name=f"{slug}-{name}.svg",
+    row.download_button("SVG", data=lambda: export.chart_svg(chart), file_name=f"{slug}-{name}.svg",
                         mime="image/svg+xml", icon=":material/draw:", on_click="ignore", key=f"svg_{name}",
                         type="tertiary")
 
@@ -68,49 +68,52 @@ st.title(pilot.name)
 st.caption(f"{pilot.unit_name} · {pilot.status.replace('_', ' ')} · owner {pilot.owner or '—'} · "
            f"sponsor {pilot.sponsor or '—'} · baseline {pilot.baseline_start:%d %b %Y} – {pilot.baseline_end:%d %b %Y}"
            f" · pilot window {pilot.pilot_start:%d %b %Y} – {pilot.pilot_end:%d %b %Y}")
-actions = st.columns([1, 1, 1, 3])
-actions[0].page_link("pages/present.py", label="Present", icon=":material/slideshow:",
-                     query_params={"pilot": pilot.pilot_id})
-actions[1].download_button("Deck (PowerPoint)", data=lambda: export.export_pilot(db, actor, pilot.pilot_id, "pptx"),
-                           file_name=f"{slug}.pptx", on_click="ignore", icon=":material/download:",
-                           mime="application/vnd.openxmlformats-officedocument.presentationml.presentation")
-actions[2].download_button("Deck (PDF)", data=lambda: export.export_pilot(db, actor, pilot.pilot_id, "pdf"),
-                           file_name=f"{slug}.pdf", mime="application/pdf", on_click="ignore",
-                           icon=":material/picture_as_pdf:")
+actions = st.container(horizontal=True, vertical_alignment="center")
+actions.page_link("pages/present.py", label="Present", icon=":material/slideshow:",
+                  query_params={"pilot": pilot.pilot_id})
+actions.download_button("Deck (PowerPoint)", data=lambda: export.export_pilot(db, actor, pilot.pilot_id, "pptx"),
+                        file_name=f"{slug}.pptx", on_click="ignore", icon=":material/download:",
+                        mime="application/vnd.openxmlformats-officedocument.presentationml.presentation")
+actions.download_button("Deck (PDF)", data=lambda: export.export_pilot(db, actor, pilot.pilot_id, "pdf"),
+                        file_name=f"{slug}.pdf", mime="application/pdf", on_click="ignore",
+                        icon=":material/picture_as_pdf:")
 if pilot.hypothesis:
     st.markdown(f"**Hypothesis.** {pilot.hypothesis}")
 
 # ---------------------------------------------------------------- headline
 
 value = case.rollout_value
-head = st.columns([1, 1.3, 1, 1.2])
+head = st.columns([1, 1.2, 1, 1.2])
 head[0].metric("Verdict", case.verdict, delta=why_short(case), delta_color=VERDICT_COLOURS[case.verdict],
                delta_arrow="off", border=True)
 if primary.has_estimate:
     significance = ("significantly better" if primary.significant and primary.good
                     else "significantly worse" if primary.significant else f"not significant, p = {primary.p_value:.2f}")
-    head[1].metric(
-        f"Effect on {primary.label} ({primary.unit})", number(primary.effect, signed=True),
-        delta=significance, delta_arrow="up" if primary.effect > 0 else "down",
-        delta_color="green" if primary.significant and primary.good else "red" if primary.harmed else "gray",
-        delta_description=f"95% interval {number(primary.ci_low, True)} to {number(primary.ci_high, True)}; "
-                          f"target {target_words(primary.direction, primary.target, primary.unit)}",
-        border=True)
+    head[1].metric("Effect", f"{number(primary.effect, signed=True)} {primary.unit}", help=f"On {primary.label}",
+                   delta=significance, delta_arrow="up" if primary.effect > 0 else "down",
+                   delta_color="green" if primary.significant and primary.good else "red" if primary.harmed else "gray",
+                   border=True)
 else:
-    head[1].metric(f"Effect on {primary.label}", "—", delta="not enough data yet", delta_color="gray",
+    head[1].metric("Effect", "—", help=f"On {primary.label}", delta="not enough data yet", delta_color="gray",
                    delta_arrow="off", border=True)
 head[2].metric("Evidence", GRADES[case.evidence_grade] if primary.has_estimate else "—",
                delta=f"{len(pilot.control_unit_ids)} control unit{'s' if len(pilot.control_unit_ids) != 1 else ''}",
                delta_color="gray", delta_arrow="off", border=True, help=primary.method)
 if value.total is not None:
     head[3].metric("Rollout value a year", money(value.total),
-                   delta=f"{len(value.units)} unit{'s' if len(value.units) != 1 else ''}",
+                   delta=f"range {money(value.total_low)} to {money(value.total_high)}",
                    delta_color="green" if value.total_low > 0 else "red" if value.total_high < 0 else "gray",
-                   delta_arrow="off", delta_description=f"range {money(value.total_low)} to {money(value.total_high)}",
-                   border=True)
+                   delta_arrow="off", border=True,
+                   help=f"Rolled out to {len(value.units)} unit{'s' if len(value.units) != 1 else ''}; the range "
+                        f"comes from the effect's 95% interval.")
 else:
-    head[3].metric("Rollout value a year", "—", delta=value.notes[0] if value.notes else None, delta_color="gray",
-                   delta_arrow="off", border=True)
+    head[3].metric("Rollout value a year", "—", delta="no value yet", delta_color="gray", delta_arrow="off",
+                   border=True, help=" ".join(value.notes))
+if primary.has_estimate:
+    st.markdown(f"**{primary.label}**: {change_words(primary.direction, primary.oriented[0], primary.unit)}, "
+                f"95% interval {number(primary.ci_low, True)} to {number(primary.ci_high, True)} {primary.unit} "
+                f"(p {'< 0.001' if primary.p_value < 0.001 else f'= {primary.p_value:.3f}'}), against a target of "
+                f"{target_words(primary.direction, primary.target, primary.unit)}.")
 
 st.markdown(f"#### {VERDICT_ICONS[case.verdict]} {verdict_label(case.verdict)} — why")
 st.markdown("\n".join(f"- {reason}" for reason in case.reasons))
@@ -128,17 +131,14 @@ else:
     chart_downloads(timeline, "timeline")
 
 if primary.treated_before is not None and primary.treated_after is not None:
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Before and after")
-        before_after = charts.four_cells(primary)
-        st.altair_chart(before_after, width="stretch")
-        chart_downloads(before_after, "before-after")
-    with right:
-        st.subheader("Every metric against its target")
-        against = charts.effects_vs_target(case)
-        st.altair_chart(against, width="stretch")
-        chart_downloads(against, "effects")
+    st.subheader("Before and after")
+    before_after = charts.four_cells(primary)
+    st.altair_chart(before_after, width="stretch")
+    chart_downloads(before_after, "before-after")
+    st.subheader("Every metric against its target")
+    against = charts.effects_vs_target(case)
+    st.altair_chart(against, width="stretch")
+    chart_downloads(against, "effects")
 
 st.subheader("Checks")
 if not case.checks:

@@ -59,7 +59,7 @@ columns[0].metric("Pilots", len(shown))
 columns[1].metric("Running", by_status["baseline"] + by_status["running"])
 columns[2].metric("Evaluating", by_status["evaluating"])
 columns[3].metric("Decided", by_status["decided"] + by_status["rolled_out"])
-columns[4].metric("Projected rollout value a year", money(winners["value"].sum()),
+columns[4].metric("Rollout value a year", money(winners["value"].sum()),
                   delta=f"range {money(winners['value_low'].sum())} to {money(winners['value_high'].sum())}",
                   delta_color="gray", delta_arrow="off",
                   help="The sum of the yearly rollout value of every pilot shown whose verdict is Roll out, with the "

@@ -4,6 +4,7 @@ arrow keys). Nothing here edits anything; Exit goes back to the pilot or the por
 
 import streamlit as st
 
+from pages._case import VERDICT_COLOURS
 from pages._ui import current_actor, database, in_app_shell
 from pilots import slides, store
 from pilots.access import AccessDenied
@@ -12,6 +13,7 @@ in_app_shell()
 st.set_page_config(initial_sidebar_state="collapsed")
 
 PRESENT_SIZE = 22  # chart type size readable from the back of a meeting room
+PRESENT_HEIGHT = 360  # a chart, its title and message fit on a laptop screen at 1366 x 768
 
 db, actor = database(), current_actor()
 wanted = st.query_params.get("pilot")
@@ -26,7 +28,7 @@ else:
         st.warning(f"Pilot {wanted} does not exist or is not yours to see.")
         st.page_link("pages/portfolio.py", label="Back to the portfolio", icon=":material/arrow_back:")
         st.stop()
-    deck = slides.pilot_slides(db, actor, pilot.pilot_id, base_size=PRESENT_SIZE)
+    deck = slides.pilot_slides(db, actor, pilot.pilot_id, base_size=PRESENT_SIZE, height=PRESENT_HEIGHT)
     back = ("pages/pilot.py", {"id": pilot.pilot_id}, "Exit to the pilot")
 
 try:
@@ -50,11 +52,15 @@ bar[4].markdown(f"**{index + 1} / {len(deck)}**", text_alignment="right")
 slide = deck[index]
 st.title(slide.title)
 if slide.message:
-    st.markdown(f"### {slide.message}")
+    st.markdown(f"#### {slide.message}")
 if slide.kind == slides.NUMBERS:
     for column, (label, shown, detail) in zip(st.columns(len(slide.numbers)), slide.numbers):
-        column.metric(label, shown, border=True)
-        column.markdown(detail)
+        if label == "Verdict":
+            column.metric(label, shown, delta=detail, delta_color=VERDICT_COLOURS.get(shown, "gray"),
+                          delta_arrow="off", border=True)
+        else:
+            column.metric(label, shown, border=True)
+            column.markdown(detail)
 elif slide.chart is not None:
     st.altair_chart(slide.chart, width="stretch")
 if slide.bullets and slide.kind != slides.NUMBERS:

@@ -42,7 +42,7 @@ def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
     assert at.title[0].value == pilot.name
     shown = metrics_of(at)
     assert shown["Verdict"] == case.verdict
-    effect = next(value for label, value in shown.items() if label.startswith("Effect on"))
+    effect = shown["Effect"]
     assert effect.replace("−", "-").startswith(f"{case.primary.effect:+.2f}"[:4])
     text = " ".join(m.value for m in at.markdown)
     for reason in case.reasons:

@@ -69,7 +69,7 @@ def test_projected_value_sums_the_roll_out_verdicts(demo_org):
     cases = [analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id) for p in store.list_pilots(demo_org, COMMAND_LINE)]
     total = sum(c.rollout_value.total for c in cases if c.verdict == "Roll out" and c.rollout_value.total is not None)
     assert total > 0
-    assert {m.label: m.value for m in at.metric}["Projected rollout value a year"] == f"{total / 1e6:,.1f} M"
+    assert {m.label: m.value for m in at.metric}["Rollout value a year"] == f"{total / 1e6:,.1f} M"
 
 
 def test_present_portfolio_and_its_deck_are_offered(demo_org):

@@ -40,7 +40,7 @@ def test_a_unit_head_sees_their_unit_only_with_its_verdicts(demo_org):
     links = [e.proto for e in at.get("page_link") if e.proto.page == "pilot"]
     assert [link.label for link in links] == [p.name for p in pilots]
     verdicts = [analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id).verdict for p in pilots]
-    assert [m.value for m in at.markdown if m.value.startswith(":")] == [
+    assert [m.value for m in at.markdown if m.value.endswith("]") and "-background[" in m.value] == [
         f":{VERDICT_COLOURS[v]}-background[{v}]" for v in verdicts]
     assert trend_groups(at) == {"Claims", store.REST_OF_ORGANISATION}
 
