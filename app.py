@@ -6,7 +6,7 @@ whatever the page."""
 
 import streamlit as st
 
-from pages._ui import access_state, database, identity_bar, no_access_page, sign_in_page
+from pages._ui import access_state, database, identity_bar, load_demo_once, no_access_page, sign_in_page
 from pilots import store
 
 st.set_page_config(page_title="CX Pilot Tracker", page_icon=":material/insights:", layout="wide")
@@ -21,11 +21,10 @@ if actor is None:
 
 # Only the local demo fills an empty database by itself; a deployment with sign-in starts empty.
 if how == "demo" and store.is_empty(db):
-    from pilots.demo import load_demo
-
     with st.spinner("Empty database: loading the demo organisation…"):
-        summary = load_demo(db)
-    st.session_state["demo_loaded"] = str(summary)
+        summary = load_demo_once(db)
+    if summary is not None:
+        st.session_state["demo_loaded"] = str(summary)
 if "demo_loaded" in st.session_state:
     st.success(f"The database was empty, so the demo organisation was loaded: {st.session_state['demo_loaded']}",
                icon=":material/info:")

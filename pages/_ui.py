@@ -5,6 +5,7 @@ thin: gather input, call `pilots`, render what it returns."""
 from __future__ import annotations
 
 import runpy
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -238,3 +239,15 @@ def pilot_trail(pilot) -> None:
                 st.rerun()
             except ValidationError as refused:
                 show_problems(refused.problems)
+
+
+_demo_lock = threading.Lock()
+
+
+def load_demo_once(db: Database):
+    """Load the demo organisation into an empty database; None if another session got there first
+    (two browser tabs opened on a fresh server must not both load it)."""
+    from pilots.demo import load_demo
+
+    with _demo_lock:
+        return load_demo(db) if store.is_empty(db) else None
