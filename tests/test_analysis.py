@@ -17,7 +17,7 @@ from pilots.access import COMMAND_LINE, Actor
 from pilots.analysis import Cell, analyze_pilot, estimate_metric
 from pilots.model import Metric, PilotDraft
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "card_krueger_1994_fte.csv"
+REFERENCE = Path(__file__).resolve().parent / "reference" / "card_krueger_1994_fte.csv"
 BASELINE = (dt.date(2025, 1, 6), dt.date(2025, 3, 30))
 PILOT = (dt.date(2025, 3, 31), dt.date(2025, 6, 22))
 SCORE = Metric("score", "Score", "points", "higher", "mean")

@@ -11,7 +11,7 @@ import pytest
 from pilots.cli import main
 from pilots.db import Database
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "card_krueger_1994_fte.csv"
+REFERENCE = Path(__file__).resolve().parent / "reference" / "card_krueger_1994_fte.csv"
 SPEC_FIELDS = {"metric", "treated_before", "treated_after", "control_before", "control_after", "effect", "ci_low",
                "ci_high", "p_value", "n_treated_before", "n_treated_after", "n_control_before", "n_control_after",
                "method"}
