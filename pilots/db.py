@@ -26,6 +26,8 @@ _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": F
 
 _handles: dict[str, duckdb.DuckDBPyConnection] = {}
 _handles_lock = threading.Lock()
+# The cursor of the transaction each thread has open, per database path.
+_open_transactions = threading.local()
 
 
 def database_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -99,8 +101,17 @@ class Database:
                 _handles[key] = handle
         self._handle = handle
 
+    def _open_transaction(self) -> duckdb.DuckDBPyConnection | None:
+        return getattr(_open_transactions, str(self.path), None)
+
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor; inside a transaction on this thread, that transaction's cursor, so that a
+        read sees what the transaction has written so far."""
+        ambient = self._open_transaction()
+        if ambient is not None:
+            yield ambient
+            return
         cur = self._handle.cursor()
         try:
             yield cur
@@ -109,15 +120,26 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside one transaction: committed when the block ends, rolled back on error."""
+        """A cursor inside one transaction: committed when the block ends, rolled back on error.
+        A transaction opened inside another on the same thread joins it, so several domain calls
+        (loading the demo, say) commit or roll back as one."""
+        ambient = self._open_transaction()
+        if ambient is not None:
+            yield ambient
+            return
+        key = str(self.path)
         with self.cursor() as cur:
             cur.begin()
+            setattr(_open_transactions, key, cur)
             try:
                 yield cur
             except BaseException:
                 cur.rollback()
                 raise
-            cur.commit()
+            else:
+                cur.commit()
+            finally:
+                delattr(_open_transactions, key)
 
     def schema_version(self) -> int:
         with self.cursor() as cur:

@@ -378,7 +378,13 @@ def _insert(cur, kind: str, source: str, frame: pd.DataFrame, unit_ids: list[int
 
 
 def load_demo(db: Database) -> DemoSummary:
-    """Load the demo organisation into an empty database; refused if it already holds units."""
+    """Load the demo organisation into an empty database, in one transaction (all of it or none);
+    refused if the database already holds units."""
+    with db.transaction():
+        return _load_demo(db)
+
+
+def _load_demo(db: Database) -> DemoSummary:
     if not store.is_empty(db):
         raise ValidationError([Problem(
             "the database already holds business units; the demo organisation loads only into an empty "

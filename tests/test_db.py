@@ -64,6 +64,22 @@ def test_transaction_rolls_back_on_error(db):
         assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
 
 
+def test_a_transaction_inside_another_joins_it(db):
+    with pytest.raises(RuntimeError, match="after the inner block"):
+        with db.transaction():
+            with db.transaction() as inner:
+                inner.execute("INSERT INTO business_units (name) VALUES ('inner')")
+            with db.cursor() as cur:  # a read inside the transaction sees its own writes
+                assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 1
+            raise RuntimeError("after the inner block")
+    with db.cursor() as cur:
+        assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
+    with db.transaction() as cur:  # the next transaction on this thread is a new one
+        cur.execute("INSERT INTO business_units (name) VALUES ('kept')")
+    with db.cursor() as cur:
+        assert cur.execute("SELECT name FROM business_units").fetchall() == [("kept",)]
+
+
 @pytest.mark.parametrize("statement", [
     "INSERT INTO pilots (name, unit_id, baseline_start, baseline_end, pilot_start, pilot_end, primary_metric) "
     "VALUES ('no such unit', 999, DATE '2025-01-01', DATE '2025-02-01', DATE '2025-03-01', DATE '2025-04-01', 'nps')",

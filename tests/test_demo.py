@@ -2,12 +2,13 @@
 built into its data, checked with a difference-in-differences computed here from weekly cell
 means in SQL (independent of pilots.analysis)."""
 
+import dataclasses
 import io
 import math
 
 import pytest
 
-from pilots import store
+from pilots import demo as demo_module, store
 from pilots.access import COMMAND_LINE
 from pilots.cli import main
 from pilots.db import Database
@@ -238,6 +239,21 @@ def test_second_load_is_refused_and_changes_nothing(demo):
     with pytest.raises(ValidationError, match="already holds business units"):
         load_demo(db)
     assert store.table_counts(db) == before
+
+
+def test_a_demo_load_that_fails_part_way_leaves_the_database_empty(tmp_path, monkeypatch):
+    db = Database(tmp_path / "broken.duckdb")
+    try:
+        empty = store.table_counts(db)
+        last = demo_module._PILOTS[-1]
+        broken = dataclasses.replace(last, draft=dataclasses.replace(last.draft, name=""))
+        monkeypatch.setattr(demo_module, "_PILOTS", [*demo_module._PILOTS, broken])
+        with pytest.raises(ValidationError, match="name"):
+            load_demo(db)
+        assert store.table_counts(db) == empty
+        assert store.is_empty(db)
+    finally:
+        db.close()
 
 
 def test_command_line_demo_loads_then_refuses(tmp_path):
