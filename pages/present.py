@@ -28,7 +28,8 @@ else:
         st.warning(f"Pilot {wanted} does not exist or is not yours to see.")
         st.page_link("pages/portfolio.py", label="Back to the portfolio", icon=":material/arrow_back:")
         st.stop()
-    deck = slides.pilot_slides(db, actor, pilot.pilot_id, base_size=PRESENT_SIZE, height=PRESENT_HEIGHT)
+    deck = slides.pilot_slides(db, actor, pilot.pilot_id, base_size=PRESENT_SIZE,
+                               screen_height=PRESENT_HEIGHT)
     back = ("pages/pilot.py", {"id": pilot.pilot_id}, "Exit to the pilot")
 
 try:

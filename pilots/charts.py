@@ -241,16 +241,28 @@ def four_cells(result, base_size: int = 14, width: int | str = "container", heig
                 "arm:N", scale=alt.Scale(domain=arms + [COUNTERFACTUAL], range=[[1, 0], [1, 0], [8, 6]]),
                 legend=None)))
         gap = pd.DataFrame({"window": [order[1]], "from": [expected], "to": [result.treated_after.mean],
-                            "mid": [(expected + result.treated_after.mean) / 2],
-                            "label": [["effect", _fmt(result.effect, result.unit, signed=True)]]})
+                            "mid": [(expected + result.treated_after.mean) / 2]})
         offset = base_size * 4.5
         layers.append(alt.Chart(gap).mark_rule(strokeWidth=6, xOffset=offset, color=effect_colour).encode(
             x=x, y="from:Q", y2="to:Q"))
+        # An array as the mark's own text is drawn as two lines; as a data field it would be printed
+        # as the array's literal text.
+        effect_label = ["effect", _fmt(result.effect, result.unit, signed=True)]
         layers.append(alt.Chart(gap).mark_text(align="left", dx=offset + base_size * 0.7, fontSize=base_size,
-                                               fontWeight="bold", color=effect_colour).encode(
-            x=x, y="mid:Q", text="label"))
+                                               fontWeight="bold", color=effect_colour, text=effect_label).encode(
+            x=x, y="mid:Q"))
     chart = alt.layer(*layers).properties(width=width, height=height, **_titled(title))
     return _styled(chart, base_size)
+
+
+MIN_FITTED_SIZE = 14
+
+
+def _fitted_base_size(base_size: int, height: int, rows: int) -> int:
+    """The largest type size, up to `base_size`, at which `rows` rows of effects_vs_target fit in
+    `height` pixels. Measured on rendered charts: each row takes 6.3 type sizes (its plot, title,
+    subtitle and the spacing) and 18 pixels of padding; the axis under the last row 13 pixels."""
+    return max(MIN_FITTED_SIZE, min(base_size, int((height - 13 - 18 * rows) / (6.3 * rows))))
 
 
 def effects_frame(case) -> pd.DataFrame:
@@ -274,13 +286,17 @@ def effects_frame(case) -> pd.DataFrame:
 
 
 def effects_vs_target(case, base_size: int = 14, width: int | str = "container", row_height: int | None = None,
-                      title: str | None = None) -> alt.TopLevelMixin:
+                      title: str | None = None, height: int | None = None) -> alt.TopLevelMixin:
     """One row per metric of the pilot, each on its own scale in its own units: the effect placed so
     that right is better (a fall in resolution days lies right of 0, its axis labelled as the change
     it is), its 95% interval, no change marked at 0, the target of the primary metric as a diamond,
     guardrails in vermillion type; green when the whole interval is better, vermillion when it is
-    worse, grey when it spans no change."""
+    worse, grey when it spans no change. Given a `height`, rows and type shrink (to no less than
+    MIN_FITTED_SIZE) so that the whole chart fits in it, as on a slide."""
     frame = _checked(effects_frame(case))
+    if height is not None:
+        base_size = _fitted_base_size(base_size, height, len(frame))
+        row_height = round(base_size * 2)
     row_height = row_height or round(base_size * 2.4)
     colours = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS), **{"no estimate": "#BBBBBB"})
     colour = alt.Color("reads:N", scale=alt.Scale(domain=list(colours), range=list(colours.values())), legend=None)
@@ -464,7 +480,10 @@ def rollout_value_chart(value, base_size: int = 14, width: int | str = "containe
 
 def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int | str = "container",
                           title: str | None = None) -> alt.TopLevelMixin:
-    """The yearly rollout value of several pilots (columns pilot, value, low, high), total in the subtitle."""
-    subtitle = (f"Total {short_number(values['value'].sum())} a year (95% interval "
-                f"{short_number(values['low'].sum())} to {short_number(values['high'].sum())})") if len(values) else "No pilot has a rollout value yet"
+    """The yearly rollout value of several pilots (columns pilot, value, low, high), total in the subtitle.
+    The total's range is the sum of each pilot's interval ends: wider than a 95% interval of the total
+    would be (the pilots' errors are independent), so it is called a range, not an interval."""
+    subtitle = (f"Total {short_number(values['value'].sum())} a year (range {short_number(values['low'].sum())} to "
+                f"{short_number(values['high'].sum())}, summing each pilot's 95% interval ends)"
+                if len(values) else "No pilot has a rollout value yet")
     return _value_bars(values, "pilot", base_size, width, title, subtitle)

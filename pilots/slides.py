@@ -115,10 +115,13 @@ def _metrics_message(case: analysis.PilotCase) -> str:
 
 
 def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLIDE_BASE_SIZE,
-                 width: int = SLIDE_WIDTH, height: int = SLIDE_HEIGHT) -> list[Slide]:
+                 width: int = SLIDE_WIDTH, screen_height: int | None = None) -> list[Slide]:
     """The case for rollout of one pilot as slides: title; headline numbers; the primary metric week
     by week; the four cells; every metric against its target; the rollout value (when there is one);
-    the decision and its reasons; an appendix with the method, the checks and the data coverage."""
+    the decision and its reasons; an appendix with the method, the checks and the data coverage.
+    `screen_height`: the height every chart must fit on a screen (present mode); without it (decks,
+    whose pictures are scaled into the slide) charts are SLIDE_HEIGHT high or as their rows need."""
+    height = screen_height or SLIDE_HEIGHT
     pilot = store.get_pilot(db, actor, pilot_id)
     case = analysis.analyze_pilot(db, actor, pilot_id)
     m = case.primary
@@ -142,7 +145,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     slides.append(Slide("Before and after", _four_cells_message(m),
                         charts.four_cells(m, base_size=base_size, width=width, height=height)))
     slides.append(Slide("Every metric against its target", _metrics_message(case),
-                        charts.effects_vs_target(case, base_size=base_size, width=width)))
+                        charts.effects_vs_target(case, base_size=base_size, width=width, height=screen_height)))
     value = case.rollout_value
     if value.total is not None and value.units:
         slides.append(Slide(
@@ -245,7 +248,8 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     total = values["value"].sum()
     slides.append(Slide("What rolling out is worth",
                         f"Rolling out the {len(values)} pilots whose verdict is Roll out: {_money(total)} a year "
-                        f"(95% interval {_money(values['low'].sum())} to {_money(values['high'].sum())})."
+                        f"(range {_money(values['low'].sum())} to {_money(values['high'].sum())}, the sums of each pilot's "
+                        f"95% interval ends)."
                         if len(values) else "No pilot has earned a rollout yet.",
                         charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7)
                         if len(values) else None))

@@ -8,22 +8,13 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
+import vl_convert
 from scipy import stats
 
 from pilots import analysis, charts, store
 from pilots.access import COMMAND_LINE, Actor, AccessDenied
 from pilots.analysis import Cell, RolloutValue, UnitValue
 from pilots.cells import RolloutAssumptions
-from pilots.db import Database
-from pilots.demo import load_demo
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    database = Database(tmp_path_factory.mktemp("demo") / "demo.duckdb")
-    load_demo(database)
-    yield database
-    database.close()
 
 
 def layers(spec: dict, data: dict | None = None) -> list[dict]:
@@ -91,6 +82,15 @@ def test_four_cells_effect_colour_follows_the_direction_of_good():
     assert effect_rule_colour(charts.four_cells(synthetic("higher", 0.0))) == charts.NEUTRAL_COLOUR
 
 
+def test_four_cells_labels_the_effect_in_two_lines_of_plain_text():
+    result = synthetic("lower", -1.5)
+    spec = charts.four_cells(result).to_dict()
+    effect_texts = [l["mark"]["text"] for l in layers(spec)
+                    if mark_type(l) == "text" and isinstance(l["mark"], dict) and "text" in l["mark"]]
+    assert abs(result.effect) >= 1
+    assert effect_texts == [["effect", f"{result.effect:+,.2f} days"]]
+
+
 def test_four_cells_says_which_way_is_better_and_uses_the_base_size():
     spec = charts.four_cells(synthetic("lower", -1.5), base_size=26).to_dict()
     titles = [l["encoding"]["y"].get("title") for l in layers(spec) if "y" in l.get("encoding", {})]
@@ -143,6 +143,17 @@ def test_effects_vs_target_marks_the_target_of_a_lower_is_better_primary_on_the_
     spec = charts.effects_vs_target(case).to_dict()
     diamonds = [l for l in layers(spec) if isinstance(l["mark"], dict) and l["mark"].get("shape") == "diamond"]
     assert len(diamonds) == 1 and diamonds[0]["encoding"]["x"]["field"] == "target"
+
+
+@pytest.mark.parametrize("height", [360, 420, 480])
+def test_effects_vs_target_given_a_height_fits_in_it_when_rendered(demo, height):
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 1)
+    assert len(case.metrics) == 3
+    png = vl_convert.vegalite_to_png(charts.effects_vs_target(case, base_size=24, width=900, height=height).to_dict())
+    drawn_height = int.from_bytes(png[20:24], "big")  # the IHDR chunk: width at 16-20, height at 20-24
+    assert height * 0.75 < drawn_height <= height
+    unbounded = vl_convert.vegalite_to_png(charts.effects_vs_target(case, base_size=24, width=900).to_dict())
+    assert int.from_bytes(unbounded[20:24], "big") > height  # the fit did shrink it
 
 
 # ---------------------------------------------------------------- forest plot
@@ -233,6 +244,14 @@ def test_rollout_value_chart_has_a_bar_and_interval_per_unit(demo):
         assert rows[unit.unit]["reads"] == ("better" if unit.low > 0 else "worse" if unit.high < 0 else "unclear")
     titled = charts.rollout_value_chart(value, title="Value").to_dict()
     assert charts.short_number(value.total) in titled["title"]["subtitle"]
+
+
+def test_portfolio_value_total_is_called_a_range_not_an_interval():
+    values = pd.DataFrame({"pilot": ["A", "B"], "value": [100_000.0, 50_000.0], "low": [20_000.0, -10_000.0],
+                           "high": [180_000.0, 110_000.0]})
+    subtitle = charts.portfolio_value_chart(values, title="Value").to_dict()["title"]["subtitle"]
+    assert "Total 150.0k a year (range 10.0k to 290.0k" in subtitle
+    assert "(95% interval" not in subtitle
 
 
 def test_short_number():

@@ -2,19 +2,10 @@
 analysis, charts at slide size, and what a unit head may not see."""
 
 import pytest
+import vl_convert
 
 from pilots import analysis, charts, slides, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
-from pilots.db import Database
-from pilots.demo import load_demo
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    database = Database(tmp_path_factory.mktemp("demo") / "demo.duckdb")
-    load_demo(database)
-    yield database
-    database.close()
 
 
 def test_pilot_slides_tell_the_case_in_order(demo):
@@ -109,3 +100,14 @@ def test_portfolio_slides_add_up_the_pilots(demo):
     for case in cases:
         row = frame[frame["pilot_id"] == case.pilot_id].iloc[0]
         assert row["verdict"] == case.verdict or not case.primary.has_estimate
+
+
+def test_in_present_mode_every_metric_against_its_target_fits_the_screen_height(demo):
+    on_screen = slides.pilot_slides(demo, COMMAND_LINE, 1, base_size=22, screen_height=360)
+    in_deck = slides.pilot_slides(demo, COMMAND_LINE, 1, base_size=22)
+    heights = []
+    for deck in (on_screen, in_deck):
+        chart = next(s.chart for s in deck if s.title == "Every metric against its target")
+        png = vl_convert.vegalite_to_png(chart.to_dict())
+        heights.append(int.from_bytes(png[20:24], "big"))  # PNG header: height at bytes 20-24
+    assert heights[0] <= 360 < heights[1]
