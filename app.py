@@ -28,15 +28,19 @@ if how == "demo" and store.is_empty(db):
 if "demo_loaded" in st.session_state:
     st.success(f"The database was empty, so the demo organisation was loaded: {st.session_state['demo_loaded']}",
                icon=":material/info:")
-identity_bar(actor, how)
-
 pilots_pages = [
-    st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", url_path="portfolio", default=True),
+    st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", url_path="home", default=True),
     st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", url_path="pilots"),
     st.Page("pages/pilot.py", title="Pilot", icon=":material/insights:", url_path="pilot"),
     st.Page("pages/unit.py", title="Unit", icon=":material/domain:", url_path="unit"),
     st.Page("pages/present.py", title="Present", icon=":material/slideshow:", url_path="present"),
 ]
+def portfolio_by_name() -> None:
+    st.switch_page("pages/portfolio.py")
+
+
+# The home page is served at "/"; a bookmark or link to /portfolio lands on it too, not on "page not found".
+pilots_pages.append(st.Page(portfolio_by_name, title="Portfolio", url_path="portfolio", visibility="hidden"))
 admin_pages = [st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings")]
 if actor.is_editor:
     pilots_pages.append(st.Page("pages/edit.py", title="Register or edit", icon=":material/edit_note:",
@@ -46,4 +50,7 @@ if actor.is_editor:
         *admin_pages,
         st.Page("pages/audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
     ]
-st.navigation({"Pilots": pilots_pages, "Administration": admin_pages}).run()
+page = st.navigation({"Pilots": pilots_pages, "Administration": admin_pages})
+# In present mode the slides fill the screen: the demo notice goes to the (collapsed) sidebar.
+identity_bar(actor, how, banner=page.url_path != "present")
+page.run()

@@ -67,14 +67,15 @@ def current_actor() -> Actor:
     return actor
 
 
-def identity_bar(actor: Actor, how: str) -> None:
-    """Say who is acting: in the demo a banner and the role switcher, once signed in the person's
-    role and a sign-out button."""
+def identity_bar(actor: Actor, how: str, banner: bool = True) -> None:
+    """Say who is acting: in the demo a notice (on the page when `banner`, else in the sidebar) and
+    the role switcher, once signed in the person's role and a sign-out button."""
     if how == "demo":
         # A badge rather than st.warning: pages' own warnings stay the first ones on the page.
-        st.markdown(":orange-badge[:material/science: Local demo mode] No sign-in is configured, so anyone who can "
-                    "open this page acts in the role picked in the sidebar. Configure `[auth]` in "
-                    "`.streamlit/secrets.toml` to require sign-in (see `.streamlit/secrets.example.toml`).")
+        (st if banner else st.sidebar).markdown(
+            ":orange-badge[:material/science: Local demo mode] No sign-in is configured, so anyone who can "
+            "open this page acts in the role picked in the sidebar. Configure `[auth]` in "
+            "`.streamlit/secrets.toml` to require sign-in (see `.streamlit/secrets.example.toml`).")
         units = store.list_units(database(), actor)
         names = {f"unit:{u.unit_id}": u.name for u in units}
         labels = {"editor": "editor (CCO office)", "steering": "steering committee",

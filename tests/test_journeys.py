@@ -40,6 +40,8 @@ def test_every_page_url_loads_on_first_visit(demo_app, path, heading):
         if heading:
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert page.locator("[data-testid='stException']").count() == 0
+        page.wait_for_timeout(500)  # Streamlit's "page not found" notice comes after the page's first run
+        assert page.get_by_text("Page not found").count() == 0
         # the navigation lists our pages, not Streamlit's page-folder discovery of pages/_ui.py
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Portfolio" in nav and "_ui" not in nav
