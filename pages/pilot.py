@@ -3,7 +3,6 @@ grade, rollout value), the charts behind it, the checks and the reasons in plain
 assumptions next to the value they give (editable by the CCO office), planning for a pilot still to
 run, data coverage, downloads and present mode, then the decision trail."""
 
-import datetime as dt
 
 import pandas as pd
 import streamlit as st

@@ -1,6 +1,7 @@
 """Shared fixtures: real temporary DuckDB files and a small, readable organisation."""
 
 import datetime as dt
+import shutil
 
 import pytest
 
@@ -43,11 +44,19 @@ def demo_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def demo(demo_file, tmp_path_factory):
+    """The demo organisation in a copy of its own for one test module."""
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    shutil.copy(demo_file, path)
+    database = Database(path)
+    yield database
+    database.close()
+
+
 @pytest.fixture
 def demo_org(demo_file, tmp_path, monkeypatch):
     """A fresh copy of the demo organisation that the app opens (PILOTS_DB) and the test reads."""
-    import shutil
-
     path = tmp_path / "pilots.duckdb"
     shutil.copy(demo_file, path)
     monkeypatch.setenv("PILOTS_DB", str(path))

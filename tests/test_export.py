@@ -17,17 +17,6 @@ from pypdf import PdfReader
 from pilots import export, slides
 from pilots.access import COMMAND_LINE
 from pilots.cli import main
-from pilots.db import Database
-from pilots.demo import load_demo
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    database = Database(path)
-    load_demo(database)
-    yield database
-    database.close()
 
 
 @pytest.fixture(scope="module")

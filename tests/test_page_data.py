@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 from pilots import ingest, store
 from pilots.access import COMMAND_LINE
 from pilots.db import Database
+from apptests import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 SAMPLES = ROOT / "data" / "samples"
 
 
@@ -29,12 +29,7 @@ def data_db(tmp_path, monkeypatch):
 
 
 def open_data_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/data.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("data")
 
 
 def upload(at: AppTest, name: str, content: bytes) -> AppTest:

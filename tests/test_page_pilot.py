@@ -1,7 +1,6 @@
 """AppTest of the Pilot page on the demo organisation: the case for rollout as the analysis makes it,
 its charts, checks, assumptions (editable by editors only), planning and the way into present mode."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,19 +9,12 @@ from pilots import analysis, cells, store
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_frames, chart_rows
+from apptests import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def open_pilot(pilot_id: int, view_as: str = "editor") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["view_as"] = view_as
-    at.query_params["id"] = str(pilot_id)
-    at.run()
-    at.switch_page("pages/pilot.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("pilot", view_as, id=str(pilot_id))
 
 
 def pilot_named(db, name: str):

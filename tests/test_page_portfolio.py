@@ -2,7 +2,6 @@
 coloured by its verdict and linking to it, filters by unit, state and metric, the projected value
 of rolling out the winners, and the way into the portfolio's present mode."""
 
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
@@ -10,15 +9,12 @@ from pilots import analysis, store
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_rows
+from apptests import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def open_portfolio(view_as: str = "editor") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["view_as"] = view_as
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_page("portfolio", view_as)
     assert at.title[0].value == "Portfolio"
     return at
 

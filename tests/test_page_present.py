@@ -1,28 +1,19 @@
 """AppTest of present mode on the demo organisation: the slides of a pilot and of the portfolio, one
 at a time, next/previous with a counter, and nothing to edit."""
 
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from pilots import slides, store
 from pilots.access import COMMAND_LINE
+from apptests import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 EDITING = ("text_input", "text_area", "number_input", "slider", "select_slider", "multiselect", "selectbox",
            "checkbox", "toggle", "radio", "date_input", "file_uploader", "data_editor")
 
 
 def present(view_as: str = "steering", **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["view_as"] = view_as
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/present.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("present", view_as, **query)
 
 
 def counter(at: AppTest) -> str:

@@ -1,7 +1,6 @@
 """AppTest of the Unit page on the demo organisation: a unit head sees only their unit, its pilots
 with the analysis' verdicts, and its customer metrics against the rest of the organisation."""
 
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
@@ -10,20 +9,12 @@ from pilots import analysis, store
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_frames
+from apptests import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def open_unit(view_as: str = "editor", **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["view_as"] = view_as
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/unit.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("unit", view_as, **query)
 
 
 def trend_groups(at: AppTest) -> set[str]:

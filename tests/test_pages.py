@@ -1,7 +1,5 @@
 """AppTest of the shell and of the Portfolio, Pilots, Pilot and Settings pages on a small organisation."""
 
-import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,8 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from pilots import store
 from pilots.access import COMMAND_LINE
+from apptests import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -32,15 +30,7 @@ def app_db(small_org, monkeypatch):
 
 
 def run_page(page: str, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page != "portfolio":
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(page, timeout=30, **query)
 
 
 def test_portfolio_counts_pilots_and_links_to_them(app_db):
