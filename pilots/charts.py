@@ -205,8 +205,9 @@ def four_cells(result, base_size: int = 14, width: int | str = "container", heig
     arms = list(ARM_LABELS.values())
     x = alt.X("window:N", sort=order, scale=alt.Scale(domain=order, padding=0.6), title=None,
               axis=alt.Axis(labelAngle=0, labelFontSize=base_size + 2))
-    named = f"{result.label} ({result.unit})" if result.unit and len(result.label + result.unit) < 28 else result.label
-    y_title = f"{named} {better_arrow(result.direction)}"
+    # Two lines, so that the title fits beside a plot as short as a slide's.
+    y_title = [result.label, f"({result.unit}) {better_arrow(result.direction)}" if result.unit
+               else better_arrow(result.direction)]
     y = alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False))
     controlled = result.control_before is not None and result.control_after is not None
     legend = alt.Legend(title=None, labelLimit=0, symbolType="stroke", symbolStrokeWidth=4, symbolSize=base_size * 30,
