@@ -565,18 +565,23 @@ def _weeks_between(pilot: Pilot) -> float:
     return (middle(pilot.pilot_start, pilot.pilot_end) - middle(pilot.baseline_start, pilot.baseline_end)).days / 7
 
 
-def _pre_trend_of(weekly: pd.DataFrame, pilot: Pilot, controlled: bool) -> PreTrend:
-    before = weekly[weekly["phase"] == "before"].pivot_table(index="week", columns="arm", values="mean")
+def _pre_trend_of(baseline_weeks: list, pilot: Pilot, controlled: bool) -> PreTrend:
+    """The trend check from the weekly cells of the primary metric in the baseline window."""
+    means: dict[str, dict] = {"treated": {}, "control": {}}
+    for row in baseline_weeks:
+        if row.mean == row.mean:
+            means[row.arm][pd.Timestamp(row.week)] = row.mean
+    treated, control = means["treated"], means["control"]
     if controlled:
-        before = before.dropna(subset=[c for c in ("treated", "control") if c in before.columns])
-        gaps = before.get("treated", pd.Series(dtype=float)) - before.get("control", pd.Series(dtype=float))
+        weeks = sorted(w for w in treated if w in control)
+        gaps = [treated[w] - control[w] for w in weeks]
         compares = "gap between the pilot unit and its controls"
     else:
-        gaps = before.get("treated", pd.Series(dtype=float)).dropna()
+        weeks = sorted(treated)
+        gaps = [treated[w] for w in weeks]
         compares = "pilot unit's level"
-    gaps = gaps.dropna()
-    weeks = np.array([(pd.Timestamp(w) - pd.Timestamp(pilot.baseline_start)).days / 7 for w in gaps.index])
-    return pre_trend(weeks, gaps.to_numpy(), compares, _weeks_between(pilot))
+    start = pd.Timestamp(pilot.baseline_start)
+    return pre_trend([(w - start).days / 7 for w in weeks], gaps, compares, _weeks_between(pilot))
 
 
 def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
@@ -584,25 +589,63 @@ def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
     """The full case for rollout of one pilot the actor may see. `assumptions` overrides the rollout
     assumptions stored with the pilot (to preview an edit); nothing is written."""
     pilot = store.get_pilot(db, actor, pilot_id)
+    return _cases(db, actor, [pilot], {pilot.pilot_id: assumptions} if assumptions else {})[0]
+
+
+def analyze_pilots(db: Database, actor: Actor, pilot_ids: list[int] | None = None) -> list[PilotCase]:
+    """The full case of several pilots (every one the actor may see, by default; ids the actor may
+    not see are left out), as analyze_pilot gives it: one query per kind of data for all of them
+    (cells, overlaps, assumptions), then the statistics and rules pilot by pilot."""
+    pilots = store.list_pilots(db, actor)
+    if pilot_ids is not None:
+        wanted = set(pilot_ids)
+        pilots = [p for p in pilots if p.pilot_id in wanted]
+    return _cases(db, actor, pilots, {})
+
+
+def _cases(db: Database, actor: Actor, pilots: list[Pilot],
+           assumptions: dict[int, RolloutAssumptions]) -> list[PilotCase]:
+    if not pilots:
+        return []
     metrics = store.metric_lookup(db)
-    cell_rows, weekly = cellstore.pilot_cells(db, pilot)
+    units = store.list_units(db, actor)
+    cell_rows, weekly = cellstore.pilot_cells(db, pilots)
+    # Rows are grouped once here: slicing data frames pilot by pilot costs more than the SQL.
+    rows_of: dict[tuple[int, str], list] = {}
+    for row in cell_rows.itertuples(index=False):
+        rows_of.setdefault((row.pilot_id, row.metric_key), []).append(row)
+    baseline_of: dict[tuple[int, str], list] = {}
+    for row in weekly[weekly["phase"] == "before"].itertuples(index=False):
+        baseline_of.setdefault((row.pilot_id, row.metric_key), []).append(row)
+    overlaps = cellstore.overlapping_pilots(db, actor, pilots)
+    overlaps_of = dict(tuple(overlaps.groupby("for_pilot")))
+    stored = cellstore.load_assumptions(db, pilots)
+    return [_case(pilot, metrics, units, rows_of, baseline_of.get((pilot.pilot_id, pilot.primary_metric), []),
+                  overlaps_of.get(pilot.pilot_id, overlaps.iloc[:0]),
+                  assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id])
+            for pilot in pilots]
+
+
+def _case(pilot: Pilot, metrics: dict[str, Metric], units: list[Unit], rows_of: dict[tuple[int, str], list],
+          baseline_weeks: list, overlaps: pd.DataFrame, assumptions: RolloutAssumptions) -> PilotCase:
+    """One pilot's case from the rows of cellstore.pilot_cells (its cells by pilot and metric, and the
+    weekly cells of its primary metric's baseline) and of cellstore.overlapping_pilots."""
     results = []
     for key, role in pilot.metric_roles():
-        rows = cell_rows[cell_rows["metric_key"] == key]
-        found = {f"{r.arm}_{r.phase}": _cell_from_row(r) for r in rows.itertuples(index=False)}
+        rows = rows_of.get((pilot.pilot_id, key), [])
+        found = {f"{r.arm}_{r.phase}": _cell_from_row(r) for r in rows}
         cells = {name: found.get(name) for name in CELL_NAMES}
         controlled = cells["control_before"] is not None and cells["control_after"] is not None
-        pre = _pre_trend_of(weekly[weekly["metric_key"] == key], pilot, controlled) if role == "primary" else None
+        pre = _pre_trend_of(baseline_weeks, pilot, controlled) if role == "primary" else None
         results.append(estimate_metric(
             metrics[key], role, cells, pilot.target_effect if role == "primary" else None,
-            pilot.control_unit_names, pilot.randomised, not bool(rows["sd_known"].all()), pre))
+            pilot.control_unit_names, pilot.randomised, not all(r.sd_known for r in rows), pre))
     primary = results[0]
-    checks = design_checks(pilot, primary, cellstore.overlapping_pilots(db, actor, pilot))
+    checks = design_checks(pilot, primary, overlaps)
     for result in results:
         checks += metric_checks(result)
     verdict, reasons = decide(primary, checks)
-    value = rollout_value(primary, pilot.unit_id, store.list_units(db, actor),
-                          assumptions or cellstore.load_assumptions(db, pilot))
+    value = rollout_value(primary, pilot.unit_id, units, assumptions)
     return PilotCase(pilot.pilot_id, pilot.name, pilot.unit_name, (pilot.baseline_start, pilot.baseline_end),
                      (pilot.pilot_start, pilot.pilot_end), pilot.target_effect, tuple(results), tuple(checks),
                      verdict, tuple(reasons), primary.evidence_grade, value)

@@ -115,12 +115,15 @@ def _run(db: Database, arms: str, params: list, weekly: bool) -> pd.DataFrame:
         return cur.execute(sql, [*params, *constants, *constants]).df()
 
 
-def pilot_cells(db: Database, pilot: Pilot) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """For every metric of one pilot (already checked visible to the caller), in one query: the cells
-    (one row per metric, arm and phase) and the weekly cells of both windows (one row per metric,
-    arm, phase and week). Columns: pilot_id, metric_key, role, arm ('treated'/'control'), phase
-    ('before'/'after'), week, n, mean, variance (per answer), df, sd_known, periods, units, weeks."""
-    frame = _run(db, _pilot_arms("p.pilot_id = ?", all_roles=True), [pilot.pilot_id], weekly=True)
+def pilot_cells(db: Database, pilots: list[Pilot]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """For every metric of the given pilots (already checked visible to the caller), in one query:
+    the cells (one row per pilot, metric, arm and phase) and the weekly cells of both windows (one
+    row per pilot, metric, arm, phase and week). Columns: pilot_id, metric_key, role, arm
+    ('treated'/'control'), phase ('before'/'after'), week, n, mean, variance (per answer), df,
+    sd_known, periods, units, weeks."""
+    ids = [p.pilot_id for p in pilots] or [None]
+    frame = _run(db, _pilot_arms(f"p.pilot_id IN ({', '.join('?' * len(ids))})", all_roles=True), ids,
+                 weekly=True)
     weekly = frame["is_week"].astype(bool)
     return (frame[~weekly].drop(columns=["week", "is_week"]).reset_index(drop=True),
             frame[weekly].drop(columns=["is_week"]).reset_index(drop=True))
@@ -156,31 +159,39 @@ def last_data_date(db: Database, metric_key: str, unit_id: int, on_or_before: dt
             [metric_key, unit_id, on_or_before] * 2).fetchone()[0]
 
 
-def overlapping_pilots(db: Database, actor: Actor, pilot: Pilot) -> pd.DataFrame:
-    """Other pilots whose pilot window falls inside this pilot's span (baseline start to pilot end) in
-    its own unit ('same_unit') or in one of its control units ('control_treated'), and rollouts of
-    other pilots adopted by those units during the span ('same_unit_rollout', 'control_rollout').
-    Another pilot the actor may not see (another unit's, unreleased) is shown without its name."""
-    units = [pilot.unit_id, *pilot.control_unit_ids]
-    marks = ", ".join("?" * len(units))
-    sql = f"""
-    SELECT o.pilot_id, o.name, o.unit_id, u.name AS unit, o.released, o.status,
-           CASE WHEN o.unit_id = ? THEN 'same_unit' ELSE 'control_treated' END AS kind,
+def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.DataFrame:
+    """For each of the given pilots (`for_pilot`), other pilots whose pilot window falls inside its
+    span (baseline start to pilot end) in its own unit ('same_unit') or in one of its control units
+    ('control_treated'), and rollouts of other pilots adopted by those units during the span
+    ('same_unit_rollout', 'control_rollout'), in one query. Another pilot the actor may not see
+    (another unit's, unreleased) is shown without its name."""
+    subjects = pd.DataFrame(
+        [(p.pilot_id, unit_id, p.unit_id, p.baseline_start, p.pilot_end)
+         for p in pilots for unit_id in (p.unit_id, *p.control_unit_ids)],
+        columns=["for_pilot", "unit_id", "own_unit", "span_start", "span_end"])
+    sql = """
+    SELECT s.for_pilot, o.pilot_id, o.name, o.unit_id, u.name AS unit, o.released, o.status,
+           CASE WHEN o.unit_id = s.own_unit THEN 'same_unit' ELSE 'control_treated' END AS kind,
            o.pilot_start AS start, o.pilot_end AS "end"
-    FROM pilots o JOIN business_units u USING (unit_id)
-    WHERE o.pilot_id <> ? AND o.unit_id IN ({marks}) AND o.pilot_start <= ? AND o.pilot_end >= ?
+    FROM overlap_subjects s JOIN pilots o ON o.unit_id = s.unit_id AND o.pilot_id <> s.for_pilot
+     AND o.pilot_start <= s.span_end AND o.pilot_end >= s.span_start
+    JOIN business_units u ON u.unit_id = o.unit_id
     UNION ALL
-    SELECT o.pilot_id, o.name, o.unit_id, u.name, o.released, o.status,
-           CASE WHEN r.unit_id = ? THEN 'same_unit_rollout' ELSE 'control_rollout' END,
+    SELECT s.for_pilot, o.pilot_id, o.name, o.unit_id, u.name, o.released, o.status,
+           CASE WHEN r.unit_id = s.own_unit THEN 'same_unit_rollout' ELSE 'control_rollout' END,
            r.adopted_on, r.adopted_on
-    FROM pilot_rollouts r JOIN pilots o USING (pilot_id) JOIN business_units u ON u.unit_id = r.unit_id
-    WHERE o.pilot_id <> ? AND r.unit_id IN ({marks}) AND r.adopted_on BETWEEN ? AND ?
-    ORDER BY kind, start
+    FROM overlap_subjects s JOIN pilot_rollouts r ON r.unit_id = s.unit_id
+     AND r.adopted_on BETWEEN s.span_start AND s.span_end
+    JOIN pilots o ON o.pilot_id = r.pilot_id AND o.pilot_id <> s.for_pilot
+    JOIN business_units u ON u.unit_id = r.unit_id
+    ORDER BY for_pilot, kind, start
     """
-    params = [pilot.unit_id, pilot.pilot_id, *units, pilot.pilot_end, pilot.baseline_start,
-              pilot.unit_id, pilot.pilot_id, *units, pilot.baseline_start, pilot.pilot_end]
     with db.cursor() as cur:
-        frame = cur.execute(sql, params).df()
+        cur.register("overlap_subjects", subjects)
+        try:
+            frame = cur.execute(sql).df()
+        finally:
+            cur.unregister("overlap_subjects")
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     hidden = [not (released or actor.can_see_unit(int(unit_id)))
@@ -229,14 +240,19 @@ class RolloutAssumptions:
         return found
 
 
-def load_assumptions(db: Database, pilot: Pilot) -> RolloutAssumptions:
-    """The assumptions stored with a pilot (defaults where none were saved)."""
+def load_assumptions(db: Database, pilots: list[Pilot]) -> dict[int, RolloutAssumptions]:
+    """The assumptions stored with each of the given pilots (defaults where none were saved), by id."""
+    ids = [p.pilot_id for p in pilots] or [None]
     with db.cursor() as cur:
-        row = cur.execute("SELECT revenue_share_per_point, realisation, unit_ids FROM rollout_assumptions "
-                          "WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()
-    if row is None:
-        return RolloutAssumptions(value_per_point=pilot.value_per_point)
-    return RolloutAssumptions(pilot.value_per_point, row[0], row[1], None if row[2] is None else tuple(row[2]))
+        rows = cur.execute("SELECT pilot_id, revenue_share_per_point, realisation, unit_ids FROM rollout_assumptions "
+                           f"WHERE pilot_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+    saved = {row[0]: row[1:] for row in rows}
+    found = {}
+    for pilot in pilots:
+        row = saved.get(pilot.pilot_id)
+        found[pilot.pilot_id] = RolloutAssumptions(value_per_point=pilot.value_per_point) if row is None else \
+            RolloutAssumptions(pilot.value_per_point, row[0], row[1], None if row[2] is None else tuple(row[2]))
+    return found
 
 
 def save_assumptions(db: Database, actor: Actor, pilot_id: int, assumptions: RolloutAssumptions,

@@ -204,17 +204,15 @@ def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
     """analysis.portfolio_effects with, for every pilot that has an estimate, the full verdict (design
     checks and guardrails weighed) and the yearly rollout value with its interval."""
     frame = analysis.portfolio_effects(db, actor)
+    estimated = frame.loc[frame["effect"].notna(), "pilot_id"].astype(int).tolist()
+    cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor, estimated)}
     verdicts, values, lows, highs = [], [], [], []
     for row in frame.itertuples(index=False):
-        if row.effect != row.effect:
-            verdicts.append(row.provisional_verdict)
-            values.append(None), lows.append(None), highs.append(None)
-            continue
-        case = analysis.analyze_pilot(db, actor, int(row.pilot_id))
-        verdicts.append(case.verdict)
-        values.append(case.rollout_value.total)
-        lows.append(case.rollout_value.total_low)
-        highs.append(case.rollout_value.total_high)
+        case = cases.get(int(row.pilot_id))
+        verdicts.append(case.verdict if case else row.provisional_verdict)
+        values.append(case.rollout_value.total if case else None)
+        lows.append(case.rollout_value.total_low if case else None)
+        highs.append(case.rollout_value.total_high if case else None)
     return frame.assign(verdict=verdicts, value=pd.array(values, dtype="Float64"),
                         value_low=pd.array(lows, dtype="Float64"), value_high=pd.array(highs, dtype="Float64"))
 

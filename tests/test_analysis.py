@@ -316,6 +316,12 @@ def test_overlapping_pilots_and_treated_controls_are_warned_and_block_the_verdic
     message = next(c for c in analyze_pilot(org, head, pilot_id).checks if c.code == "control_treated").message
     assert "Other in Claims" not in message and "not visible to you" in message
 
+    # analysed together, each pilot gets its own overlaps: the proposed one in Retail overlaps the main pilot
+    together = {case.pilot: case for case in analysis.analyze_pilots(org, COMMAND_LINE)}
+    assert not [c for c in together["Other in Claims"].checks if c.code in ("overlap_same_unit", "control_treated")]
+    own_unit = [c.message for c in together["Other in Retail"].checks if c.code == "overlap_same_unit"]
+    assert len(own_unit) == 1 and "'Pilot in Retail'" in own_unit[0]
+    assert together["Pilot in Retail"].checks == analyze_pilot(org, COMMAND_LINE, pilot_id).checks
 
 def test_one_control_unit_and_few_weeks_are_warned(org, tmp_path):
     rng = np.random.default_rng(18)
@@ -467,3 +473,20 @@ def test_randomised_pilot_is_graded_randomised(org, tmp_path):
     case = analyze_pilot(org, COMMAND_LINE, add_pilot(org, randomised=True))
     assert case.evidence_grade == analysis.RANDOMISED and "assigned at random" in case.primary.method
     assert analysis.portfolio_effects(org, COMMAND_LINE).loc[0, "evidence_grade"] == analysis.RANDOMISED
+
+
+def test_pilots_analysed_together_give_each_pilots_own_case(demo):
+    together = analysis.analyze_pilots(demo, COMMAND_LINE)
+    assert [c.pilot_id for c in together] == [p.pilot_id for p in store.list_pilots(demo, COMMAND_LINE)]
+    for case in together:
+        alone = analyze_pilot(demo, COMMAND_LINE, case.pilot_id)
+        assert (case.verdict, case.reasons, case.checks) == (alone.verdict, alone.reasons, alone.checks)
+        for mine, theirs in zip(case.metrics, alone.metrics, strict=True):
+            assert mine.metric == theirs.metric
+            assert (mine.effect, mine.se) == pytest.approx((theirs.effect, theirs.se), nan_ok=True)
+        assert case.rollout_value.total == pytest.approx(alone.rollout_value.total)
+    assert {c.verdict for c in together} >= {"Roll out", "Stop", "Inconclusive"}
+    contact_centre = store.get_pilot(demo, COMMAND_LINE, 1)
+    head = Actor("head@example.com", "unit_head", frozenset({contact_centre.unit_id}))
+    assert {c.unit for c in analysis.analyze_pilots(demo, head)} == {contact_centre.unit_name}
+    assert [c.pilot_id for c in analysis.analyze_pilots(demo, COMMAND_LINE, [2, 999])] == [2]

@@ -64,7 +64,7 @@ def test_cells_of_observations_are_the_pooled_sample_statistics(org, tmp_path):
     frame = answers()
     load(org, tmp_path, frame)
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org))
-    found, weekly = cells.pilot_cells(org, pilot)
+    found, weekly = cells.pilot_cells(org, [pilot])
     found = found.set_index(["arm", "phase"])
     expected = expected_cells(frame)
     for key, row in expected.iterrows():
@@ -94,7 +94,7 @@ def test_measurements_with_n_and_sd_give_the_same_cells_as_their_answers(org, tm
     load(org, tmp_path, measurements, "measurements", "weekly.csv")
     kept = frame.merge(weekly[["unit", "period_start"]], on=["unit", "period_start"])
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, metric=MEASURED.key, guardrail_metrics=["score"]))
-    found = cells.pilot_cells(org, pilot)[0]
+    found = cells.pilot_cells(org, [pilot])[0]
     measured = found[found["metric_key"] == MEASURED.key].set_index(["arm", "phase"])
     # weeks are whole inside both windows, so the weekly figures cover exactly the windows' answers
     for key, row in expected_cells(kept).iterrows():
@@ -110,7 +110,7 @@ def test_measurements_without_sd_use_the_spread_between_periods(org, tmp_path):
                          "value": [50.0, 54.0, 49.0, 53.0], "n": [100, 300, 200, 100]})
     load(org, tmp_path, rows, "measurements")
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, metric=MEASURED.key, controls=()))
-    cell = cells.pilot_cells(org, pilot)[0].set_index(["arm", "phase"]).loc[("treated", "before")]
+    cell = cells.pilot_cells(org, [pilot])[0].set_index(["arm", "phase"]).loc[("treated", "before")]
     mean = np.average(rows["value"], weights=rows["n"])
     between = np.sum(rows["n"] * (rows["value"] - mean) ** 2) / (len(rows) - 1)
     assert (cell["n"], cell["mean"], cell["df"]) == (700, pytest.approx(mean), 3)
@@ -124,7 +124,7 @@ def test_share_measurements_with_n_and_no_sd_use_the_binomial_spread(org, tmp_pa
                          "value": [0.6, 0.7], "n": [50, 150]})
     load(org, tmp_path, rows, "measurements")
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, unit="Mobile", metric="fcr", controls=()))
-    cell = cells.pilot_cells(org, pilot)[0].iloc[0]
+    cell = cells.pilot_cells(org, [pilot])[0].iloc[0]
     # the 0/1 answers these shares stand for: 30 + 105 ones out of 200
     ones = np.r_[np.ones(30), np.zeros(20), np.ones(105), np.zeros(45)]
     assert (cell["n"], cell["mean"]) == (200, pytest.approx(ones.mean()))
@@ -138,7 +138,7 @@ def test_portfolio_cells_equal_each_pilots_cells(org, tmp_path):
     portfolio = cells.portfolio_cells(org, COMMAND_LINE)
     columns = ["pilot_id", "arm", "phase", "n", "mean", "variance", "df"]
     for pilot_id in ids:
-        own = cells.pilot_cells(org, store.get_pilot(org, COMMAND_LINE, pilot_id))[0]
+        own = cells.pilot_cells(org, [store.get_pilot(org, COMMAND_LINE, pilot_id)])[0]
         left = portfolio[portfolio["pilot_id"] == pilot_id][columns].sort_values(["arm", "phase"])
         right = own[own["role"] == "primary"][columns].sort_values(["arm", "phase"])
         pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True))
@@ -154,7 +154,7 @@ def test_overlapping_pilots_and_rollouts_are_found(org):
               baseline_end=dt.date(2024, 1, 31), pilot_start=dt.date(2024, 2, 1), pilot_end=dt.date(2024, 3, 1))
     store.record_decision(org, COMMAND_LINE, inside, "roll_out", "worked", "board", dt.date(2025, 6, 1))
     store.record_rollout(org, COMMAND_LINE, inside, ["Retail"], dt.date(2025, 5, 1))
-    found = cells.overlapping_pilots(org, COMMAND_LINE, pilot)
+    found = cells.overlapping_pilots(org, COMMAND_LINE, [pilot])
     assert sorted(zip(found["kind"], found["name"])) == [
         ("control_treated", "in a control, during the windows"),
         ("same_unit_rollout", "in a control, during the windows")]
@@ -163,12 +163,12 @@ def test_overlapping_pilots_and_rollouts_are_found(org):
 def test_assumptions_are_saved_audited_and_guarded(org):
     pilot_id = add_pilot(org)
     pilot = store.get_pilot(org, COMMAND_LINE, pilot_id)
-    assert cells.load_assumptions(org, pilot) == cells.RolloutAssumptions()
+    assert cells.load_assumptions(org, [pilot]) == {pilot_id: cells.RolloutAssumptions()}
     wanted = cells.RolloutAssumptions(value_per_point=2.5, revenue_share_per_point=0.001, realisation=0.8,
                                       unit_ids=(pilot.control_unit_ids[0],))
     cells.save_assumptions(org, COMMAND_LINE, pilot_id, wanted, expected_version=pilot.version)
     saved = store.get_pilot(org, COMMAND_LINE, pilot_id)
-    assert cells.load_assumptions(org, saved) == wanted and saved.version == pilot.version + 1
+    assert cells.load_assumptions(org, [saved])[pilot_id] == wanted and saved.version == pilot.version + 1
     with org.cursor() as cur:
         entry = cur.execute("SELECT actor, action, after FROM audit_log WHERE entity = 'pilot' "
                             "ORDER BY audit_id DESC LIMIT 1").fetchone()
@@ -182,4 +182,4 @@ def test_assumptions_are_saved_audited_and_guarded(org):
     with pytest.raises(AccessDenied):
         cells.save_assumptions(org, Actor("board@example.com", "steering"), pilot_id, wanted)
     assert store.table_counts(org) == before
-    assert cells.load_assumptions(org, store.get_pilot(org, COMMAND_LINE, pilot_id)) == wanted
+    assert cells.load_assumptions(org, [store.get_pilot(org, COMMAND_LINE, pilot_id)])[pilot_id] == wanted

@@ -81,7 +81,7 @@ def test_editor_saves_assumptions_and_the_value_follows(demo_org):
     at.slider[0].set_value(0.5)
     at.button(key="FormSubmitter:assumptions-Save assumptions").click().run()
     assert not at.exception
-    saved = cells.load_assumptions(demo_org, store.get_pilot(demo_org, COMMAND_LINE, pilot.pilot_id))
+    saved = cells.load_assumptions(demo_org, [store.get_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)])[pilot.pilot_id]
     assert saved.value_per_point == pytest.approx(3.0 * (pilot.value_per_point or 1.0))
     assert saved.realisation == 0.5
     case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
