@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import streamlit as st
 
-from pilots import analysis, cells, slides
+from pilots import analysis, cells
 from pilots.access import Actor
 from pilots.db import Database
 
@@ -46,20 +45,9 @@ def _case(path: str, version: tuple, email: str, role: str, unit_ids: tuple[int,
     return analysis.analyze_pilot(Database(path), _actor(email, role, unit_ids), pilot_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _portfolio(path: str, version: tuple, email: str, role: str, unit_ids: tuple[int, ...]) -> pd.DataFrame:
-    return slides.portfolio_frame(Database(path), _actor(email, role, unit_ids))
-
-
 def pilot_case(db: Database, actor: Actor, pilot_id: int) -> analysis.PilotCase:
     """analysis.analyze_pilot, cached until the data change."""
     return _case(*_key(db, actor), pilot_id)
-
-
-def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
-    """slides.portfolio_frame (every pilot's primary effect, full verdict and rollout value, as the
-    portfolio deck has them), cached until the data change."""
-    return _portfolio(*_key(db, actor))
 
 
 def verdict_label(verdict: str) -> str:

@@ -6,9 +6,9 @@ present mode, and a way into each pilot."""
 import pandas as pd
 import streamlit as st
 
-from pages._case import money, portfolio_frame
+from pages._case import money
 from pages._ui import current_actor, database, in_app_shell
-from pilots import charts, export, store
+from pilots import charts, export, slides, store
 from pilots.model import STATUSES
 
 in_app_shell()
@@ -47,7 +47,7 @@ if not shown:
     st.info("No pilot matches these filters.")
     st.stop()
 
-frame = portfolio_frame(db, actor)
+frame = slides.portfolio_frame(db, actor)
 frame = frame[frame["pilot_id"].isin([p.pilot_id for p in shown])]
 evaluated = frame[frame["effect"].notna()]
 winners = frame[(frame["verdict"] == "Roll out") & frame["value"].notna()]

@@ -592,15 +592,11 @@ def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
     return _cases(db, actor, [pilot], {pilot.pilot_id: assumptions} if assumptions else {})[0]
 
 
-def analyze_pilots(db: Database, actor: Actor, pilot_ids: list[int] | None = None) -> list[PilotCase]:
-    """The full case of several pilots (every one the actor may see, by default; ids the actor may
-    not see are left out), as analyze_pilot gives it: one query per kind of data for all of them
-    (cells, overlaps, assumptions), then the statistics and rules pilot by pilot."""
-    pilots = store.list_pilots(db, actor)
-    if pilot_ids is not None:
-        wanted = set(pilot_ids)
-        pilots = [p for p in pilots if p.pilot_id in wanted]
-    return _cases(db, actor, pilots, {})
+def analyze_pilots(db: Database, actor: Actor) -> list[PilotCase]:
+    """The full case of every pilot the actor may see, as analyze_pilot gives it: one query per kind
+    of data for all of them (cells, overlaps, assumptions), then the statistics and rules pilot by
+    pilot. Cached until the data change."""
+    return list(_cached("cases", db, actor, lambda: tuple(_cases(db, actor, store.list_pilots(db, actor), {}))))
 
 
 def _cases(db: Database, actor: Actor, pilots: list[Pilot],
@@ -708,29 +704,33 @@ def case_as_dict(case: PilotCase) -> dict:
 
 # ---------------------------------------------------------------- portfolio
 
-_PORTFOLIO_CACHE: OrderedDict = OrderedDict()
-_PORTFOLIO_CACHE_SIZE = 16
-_PORTFOLIO_LOCK = threading.Lock()
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(what: str, db: Database, actor: Actor, compute):
+    """compute(), remembered per `what`, database contents (see cells.data_version) and actor."""
+    key = (what, str(db.path), cellstore.data_version(db), actor)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
 
 
 def portfolio_effects(db: Database, actor: Actor) -> pd.DataFrame:
     """The primary metric's effect of every pilot the actor may see, one row per pilot: cells, effect,
     SE, 95% interval, p-value, MDE, the signal and its provisional verdict (from the primary metric
-    alone: the full verdict also weighs design checks and guardrails — open the pilot for it).
+    alone: the full verdict also weighs design checks and guardrails, see analyze_pilots).
     Cells come from one set-based query over all pilots; the statistics are vectorised over pilots.
-    Cached per database contents (see cells.data_version) and actor."""
-    key = (str(db.path), cellstore.data_version(db), actor)
-    with _PORTFOLIO_LOCK:
-        cached = _PORTFOLIO_CACHE.get(key)
-        if cached is not None:
-            _PORTFOLIO_CACHE.move_to_end(key)
-            return cached.copy()
-    frame = _portfolio(db, actor)
-    with _PORTFOLIO_LOCK:
-        _PORTFOLIO_CACHE[key] = frame
-        while len(_PORTFOLIO_CACHE) > _PORTFOLIO_CACHE_SIZE:
-            _PORTFOLIO_CACHE.popitem(last=False)
-    return frame.copy()
+    Cached until the data change."""
+    return _cached("portfolio_effects", db, actor, lambda: _portfolio(db, actor)).copy()
 
 
 def _portfolio(db: Database, actor: Actor) -> pd.DataFrame:

@@ -204,11 +204,10 @@ def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
     """analysis.portfolio_effects with, for every pilot that has an estimate, the full verdict (design
     checks and guardrails weighed) and the yearly rollout value with its interval."""
     frame = analysis.portfolio_effects(db, actor)
-    estimated = frame.loc[frame["effect"].notna(), "pilot_id"].astype(int).tolist()
-    cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor, estimated)}
+    cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor)}
     verdicts, values, lows, highs = [], [], [], []
     for row in frame.itertuples(index=False):
-        case = cases.get(int(row.pilot_id))
+        case = cases.get(int(row.pilot_id)) if row.effect == row.effect else None
         verdicts.append(case.verdict if case else row.provisional_verdict)
         values.append(case.rollout_value.total if case else None)
         lows.append(case.rollout_value.total_low if case else None)
