@@ -7,9 +7,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages._case import VERDICT_COLOURS, pilot_case
+from pages._case import VERDICT_COLOURS
 from pages._ui import current_actor, database, in_app_shell, metric_labels
-from pilots import charts, ingest, store
+from pilots import analysis, charts, ingest, store
 
 in_app_shell()
 
@@ -31,8 +31,9 @@ st.subheader("Pilots in this unit")
 pilots = store.list_pilots(db, actor, unit_ids=[unit.unit_id])
 if not pilots:
     st.info("No pilot in this unit yet.")
+cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor, unit_ids=[unit.unit_id])}
 for pilot in pilots:
-    case = pilot_case(db, actor, pilot.pilot_id)
+    case = cases[pilot.pilot_id]
     row = st.columns([4, 1.4, 1.2])
     row[0].page_link("pages/pilot.py", label=pilot.name, icon=":material/insights:",
                      query_params={"id": pilot.pilot_id})

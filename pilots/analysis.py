@@ -70,6 +70,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -592,11 +593,13 @@ def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
     return _cases(db, actor, [pilot], {pilot.pilot_id: assumptions} if assumptions else {})[0]
 
 
-def analyze_pilots(db: Database, actor: Actor) -> list[PilotCase]:
-    """The full case of every pilot the actor may see, as analyze_pilot gives it: one query per kind
-    of data for all of them (cells, overlaps, assumptions), then the statistics and rules pilot by
-    pilot. Cached until the data change."""
-    return list(_cached("cases", db, actor, lambda: tuple(_cases(db, actor, store.list_pilots(db, actor), {}))))
+def analyze_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = None) -> list[PilotCase]:
+    """The full case of every pilot the actor may see (only those of `unit_ids`, if given), as
+    analyze_pilot gives it: one query per kind of data for all of them (cells, overlaps,
+    assumptions), then the statistics and rules pilot by pilot. Cached until the data change."""
+    units = None if unit_ids is None else tuple(sorted(unit_ids))
+    return list(_cached(("cases", units), db, actor, lambda: tuple(
+        _cases(db, actor, store.list_pilots(db, actor, unit_ids=units), {}))))
 
 
 def _cases(db: Database, actor: Actor, pilots: list[Pilot],
@@ -709,7 +712,7 @@ _CACHE_SIZE = 32
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(what: str, db: Database, actor: Actor, compute):
+def _cached(what, db: Database, actor: Actor, compute):
     """compute(), remembered per `what`, database contents (see cells.data_version) and actor."""
     key = (what, str(db.path), cellstore.data_version(db), actor)
     with _CACHE_LOCK:

@@ -328,24 +328,28 @@ def _weekly(db: Database, metric_key: str, groups: dict[str, Iterable[int]], sta
     if not members:
         return pd.DataFrame({"group": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[us]"),
                              "value": pd.Series(dtype=float), "n": pd.Series(dtype="int64")})
+    # The units are repeated as constants in the scans: `IN (SELECT ...)` there would be joined row by row.
+    unit_ids = sorted({unit_id for _, unit_id in members})
+    units = ", ".join("?" * len(unit_ids))
     sql = f"""
     WITH members(grp, unit_id) AS (VALUES {', '.join('(?, ?)' for _ in members)}),
     rows AS (
         SELECT unit_id, date_trunc('week', obs_date) AS week, sum(score) AS total, count(*) AS n
         FROM scored_observations
-        WHERE metric_key = ? AND unit_id IN (SELECT unit_id FROM members) AND obs_date BETWEEN ? AND ?
+        WHERE metric_key = ? AND unit_id IN ({units}) AND obs_date BETWEEN ? AND ?
         GROUP BY ALL
         UNION ALL
         SELECT unit_id, date_trunc('week', period_start), sum(value * coalesce(n, 1)), sum(coalesce(n, 1))
         FROM measurements
-        WHERE metric_key = ? AND unit_id IN (SELECT unit_id FROM members) AND period_start BETWEEN ? AND ?
+        WHERE metric_key = ? AND unit_id IN ({units}) AND period_start BETWEEN ? AND ?
         GROUP BY ALL
     )
     SELECT m.grp AS "group", r.week::DATE AS week, sum(r.total) / sum(r.n) AS value, sum(r.n)::BIGINT AS n
     FROM rows r JOIN members m USING (unit_id)
     GROUP BY ALL ORDER BY "group", week
     """
-    params = [value for member in members for value in member] + [metric_key, start, end, metric_key, start, end]
+    params = ([value for member in members for value in member]
+              + [metric_key, *unit_ids, start, end, metric_key, *unit_ids, start, end])
     with db.cursor() as cur:
         return cur.execute(sql, params).df()
 

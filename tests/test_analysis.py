@@ -497,3 +497,5 @@ def test_pilots_analysed_together_give_each_pilots_own_case(demo):
     contact_centre = store.get_pilot(demo, COMMAND_LINE, 1)
     head = Actor("head@example.com", "unit_head", frozenset({contact_centre.unit_id}))
     assert {c.unit for c in analysis.analyze_pilots(demo, head)} == {contact_centre.unit_name}
+    assert [c.pilot_id for c in analysis.analyze_pilots(demo, COMMAND_LINE, unit_ids=[contact_centre.unit_id])] == \
+        [p.pilot_id for p in store.list_pilots(demo, COMMAND_LINE, unit_ids=[contact_centre.unit_id])]
