@@ -284,7 +284,8 @@ def measure_analysis(db_path: Path, scale: str) -> list[tuple[str, str, str]]:
     result = child_json("analysis", db_path, "--pilot", str(pilot_id))
     rows = []
     for key, label in (("pilot", f"analyze_pilot (pilot {pilot_id}; target < 300 ms)"),
-                       ("portfolio", "portfolio_effects (all pilots; target < 3 s cold)")):
+                       ("portfolio", "portfolio_effects (all pilots; target < 3 s cold)"),
+                       ("cases", "analyze_pilots (every pilot's full case and verdict)")):
         got = result[key]
         rows.append((f"analysis · {scale}", label, got if isinstance(got, str) else
                      f"cold {got['cold'] * 1000:.0f} ms, warm {got['warm'] * 1000:.0f} ms"))
@@ -317,14 +318,12 @@ def child_analysis(db_path: str, pilot_id: int) -> dict:
     db = Database(db_path)
     from pilots.access import COMMAND_LINE
 
+    from pilots import analysis
+
     result = {}
-    try:
-        from pilots import analysis
-    except Exception as missing:  # the analysis is being written by another session
-        return {"pilot": f"not available yet: {type(missing).__name__}: {missing}",
-                "portfolio": f"not available yet: {type(missing).__name__}: {missing}"}
     for key, call in (("pilot", lambda: analysis.analyze_pilot(db, COMMAND_LINE, pilot_id)),
-                      ("portfolio", lambda: analysis.portfolio_effects(db, COMMAND_LINE))):
+                      ("portfolio", lambda: analysis.portfolio_effects(db, COMMAND_LINE)),
+                      ("cases", lambda: analysis.analyze_pilots(db, COMMAND_LINE))):
         try:
             times = []
             for _ in range(6):

@@ -74,7 +74,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from . import cells as cellstore
 from . import store
@@ -163,10 +163,13 @@ def contrast(means, variances, ns, dfs, weights) -> Estimate:
         se = np.sqrt(var)
         df = var ** 2 / np.sum(np.where(used, parts ** 2 / dfs, 0.0), axis=-1)
         df = np.where(var > 0, df, np.nan)
-        quantile = stats.t.ppf(1 - ALPHA / 2, df)
+        # Student's t through its ufuncs (stdtrit: quantile, stdtr: distribution function), the very
+        # functions stats.t calls, without its per-call argument handling: a portfolio estimates
+        # hundreds of metrics one by one.
+        quantile = special.stdtrit(df, 1 - ALPHA / 2)
         t = effect / np.where(se > 0, se, np.nan)
-        p = 2 * stats.t.sf(np.abs(t), df)
-        mde = (quantile + stats.t.ppf(POWER, df)) * se
+        p = 2 * special.stdtr(df, -np.abs(t))
+        mde = (quantile + special.stdtrit(df, POWER)) * se
     return Estimate(effect, se, df, effect - quantile * se, effect + quantile * se, p, mde)
 
 
@@ -230,7 +233,7 @@ def pre_trend(week_numbers, gaps, compares: str, weeks_between_windows: float) -
     slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
     residuals = y - y.mean() - slope * (x - x.mean())
     se = float(np.sqrt(np.sum(residuals ** 2) / (k - 2) / sxx))
-    p = float(2 * stats.t.sf(abs(slope / se), k - 2)) if se > 0 else (0.0 if slope != 0 else 1.0)
+    p = float(2 * special.stdtr(k - 2, -abs(slope / se))) if se > 0 else (0.0 if slope != 0 else 1.0)
     return PreTrend(compares, k, slope, se, p, slope * weeks_between_windows)
 
 
@@ -417,8 +420,9 @@ def metric_checks(result: MetricResult) -> list[Check]:
     return found
 
 
-def design_checks(pilot: Pilot, primary: MetricResult, overlaps: pd.DataFrame) -> list[Check]:
-    """Checks on the pilot's design: its controls and other pilots in its units during its windows."""
+def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list) -> list[Check]:
+    """Checks on the pilot's design: its controls and other pilots in its units during its windows
+    (`overlaps`: the pilot's rows of cellstore.overlapping_pilots)."""
     found = []
     if not pilot.control_unit_ids:
         found.append(Check("before_after_only", "caution",
@@ -444,7 +448,7 @@ def design_checks(pilot: Pilot, primary: MetricResult, overlaps: pd.DataFrame) -
                                                         "inside its windows"),
              "control_rollout": ("control_treated", "was rolled out to control unit {unit} on {start}, inside the "
                                                     "windows: the control is no longer untreated")}
-    for row in overlaps.itertuples(index=False):
+    for row in overlaps:
         code, text = words[row.kind]
         planned = row.status == "proposed"
         found.append(Check(code, "caution" if planned else "blocking",
@@ -616,17 +620,18 @@ def _cases(db: Database, actor: Actor, pilots: list[Pilot],
     baseline_of: dict[tuple[int, str], list] = {}
     for row in weekly[weekly["phase"] == "before"].itertuples(index=False):
         baseline_of.setdefault((row.pilot_id, row.metric_key), []).append(row)
-    overlaps = cellstore.overlapping_pilots(db, actor, pilots)
-    overlaps_of = dict(tuple(overlaps.groupby("for_pilot")))
+    overlaps_of: dict[int, list] = {}
+    for row in cellstore.overlapping_pilots(db, actor, pilots).itertuples(index=False):
+        overlaps_of.setdefault(row.for_pilot, []).append(row)
     stored = cellstore.load_assumptions(db, pilots)
     return [_case(pilot, metrics, units, rows_of, baseline_of.get((pilot.pilot_id, pilot.primary_metric), []),
-                  overlaps_of.get(pilot.pilot_id, overlaps.iloc[:0]),
+                  overlaps_of.get(pilot.pilot_id, []),
                   assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id])
             for pilot in pilots]
 
 
 def _case(pilot: Pilot, metrics: dict[str, Metric], units: list[Unit], rows_of: dict[tuple[int, str], list],
-          baseline_weeks: list, overlaps: pd.DataFrame, assumptions: RolloutAssumptions) -> PilotCase:
+          baseline_weeks: list, overlaps: list, assumptions: RolloutAssumptions) -> PilotCase:
     """One pilot's case from the rows of cellstore.pilot_cells (its cells by pilot and metric, and the
     weekly cells of its primary metric's baseline) and of cellstore.overlapping_pilots."""
     results = []
