@@ -58,6 +58,25 @@ def access_state() -> tuple[Actor | None, str]:
     return (actor, "signed_in") if actor is not None else (None, "unmapped")
 
 
+def fresh_form(name: str):
+    """A form that keeps what was typed when a save is refused and starts empty after form_saved(name)
+    (clear_on_submit would empty it whether or not the save went through). Shows the message of the
+    last save above it."""
+    done = st.session_state.setdefault("saved_forms", {})
+    generation, message = done.get(name, (0, None))
+    if message:
+        st.success(message)
+        done[name] = (generation, None)
+    return st.form(f"{name}_{generation}")
+
+
+def form_saved(name: str, message: str) -> None:
+    """After a fresh_form's save went through: say so, and show the form empty again."""
+    done = st.session_state.setdefault("saved_forms", {})
+    done[name] = (done.get(name, (0, None))[0] + 1, message)
+    st.rerun()
+
+
 def current_actor() -> Actor:
     """The person using the app; app.py has already shown the sign-in or no-access page to anyone
     without one, so a page never runs for them."""
@@ -157,7 +176,7 @@ def users_section(actor: Actor) -> None:
     st.dataframe([{"e-mail": u.email, "role": ROLE_LABELS[u.role], "units": ", ".join(u.unit_names)}
                   for u in mapped], hide_index=True, width="stretch",
                  column_config={"e-mail": st.column_config.TextColumn(width="medium")})
-    with st.form("set_user", clear_on_submit=True):
+    with fresh_form("set_user"):
         st.markdown("**Give someone access** (or change their role)")
         email_col, role_col, units_col = st.columns([2, 1, 2])
         email = email_col.text_input("E-mail address", placeholder="name@example.com")
@@ -166,8 +185,8 @@ def users_section(actor: Actor) -> None:
         if st.form_submit_button("Save access"):
             try:
                 saved = users.set_user(db, actor, email, role, unit_names)
-                st.success(f"{saved.email} is now {ROLE_LABELS[saved.role]}"
-                           f"{' of ' + ', '.join(saved.unit_names) if saved.unit_names else ''}.")
+                form_saved("set_user", f"{saved.email} is now {ROLE_LABELS[saved.role]}"
+                                       f"{' of ' + ', '.join(saved.unit_names) if saved.unit_names else ''}.")
             except ValidationError as refused:
                 show_problems(refused.problems)
     if mapped:
@@ -232,12 +251,12 @@ def pilot_trail(pilot) -> None:
         with st.chat_message("user", avatar=":material/person:"):
             st.markdown(f"**{comment.author}** · {comment.created_at:%d %b %Y %H:%M}")
             st.text(comment.body)
-    with st.form(f"comment_{pilot.pilot_id}", clear_on_submit=True):
+    with fresh_form(f"comment_{pilot.pilot_id}"):
         body = st.text_area("Add a comment", max_chars=comments.MAX_LENGTH)
         if st.form_submit_button("Post comment"):
             try:
                 comments.add_comment(db, actor, pilot.pilot_id, body)
-                st.rerun()
+                form_saved(f"comment_{pilot.pilot_id}", "Comment posted.")
             except ValidationError as refused:
                 show_problems(refused.problems)
 

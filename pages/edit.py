@@ -55,7 +55,9 @@ def open_pilot(pilot_id: int) -> None:
 
 
 def saved(pilot_id: int, version: int, draft: PilotDraft, message: str) -> None:
+    """After a save went through: the session goes on from what was saved, its forms start afresh."""
     opened[pilot_id] = (version, draft)
+    generation[pilot_id] = generation.get(pilot_id, 0) + 1
     st.session_state["edit_message"] = message
     st.rerun()
 
@@ -173,7 +175,7 @@ if button_col.button("Move", key=f"move_button_{key}"):
 st.subheader("Decision")
 st.caption("A decision freezes the case for rollout as it stands now; the Pilot page keeps showing that "
            "snapshot next to the current numbers.")
-with st.form(f"decision_{key}", clear_on_submit=True):
+with st.form(f"decision_{key}"):
     columns = st.columns(3)
     decision = columns[0].selectbox("Decision", DECISIONS, format_func=lambda d: d.replace("_", " "))
     approved_by = columns[1].text_input("Approved by", placeholder="e.g. Steering committee")
@@ -191,7 +193,7 @@ with st.form(f"decision_{key}", clear_on_submit=True):
 
 if pilots[chosen].decision == "roll_out":
     st.subheader("Rollout")
-    with st.form(f"rollout_{key}", clear_on_submit=True):
+    with st.form(f"rollout_{key}"):
         adopters = st.multiselect("Units adopting the change", [u for u in units if u != base.unit])
         adopted_on = st.date_input("Adopted on", dt.date.today())
         if st.form_submit_button("Record rollout"):

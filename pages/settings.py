@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._ui import current_actor, database, show_problems, in_app_shell
+from pages._ui import current_actor, database, form_saved, fresh_form, in_app_shell, show_problems, users_section
 from pilots import store
 from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
 
@@ -17,7 +17,7 @@ st.dataframe([{"unit": u.name, "head": u.head, "customers": u.customers,
                "annual revenue per customer": u.revenue_per_customer} for u in units],
              hide_index=True, width="stretch")
 if actor.is_editor:
-    with st.form("add_unit", clear_on_submit=True):
+    with fresh_form("add_unit"):
         st.markdown("**Add a business unit**")
         name_col, head_col, customers_col, revenue_col = st.columns(4)
         name = name_col.text_input("Name")
@@ -28,8 +28,7 @@ if actor.is_editor:
             try:
                 store.add_unit(db, actor, name, head=head or None,
                                customers=None if customers is None else int(customers), revenue_per_customer=revenue)
-                st.success(f"Added {name}.")
-                st.rerun()
+                form_saved("add_unit", f"Added {name}.")
             except ValidationError as refused:
                 show_problems(refused.problems)
 
@@ -42,7 +41,7 @@ st.dataframe([{"key": m.key, "label": m.label, "unit": m.unit, "good when": m.di
                "role": (m.role_hint or "").replace("_", " "), "description": m.description} for m in metrics],
              hide_index=True, width="stretch")
 if actor.is_editor:
-    with st.form("add_metric", clear_on_submit=True):
+    with fresh_form("add_metric"):
         st.markdown("**Define a metric**")
         first = st.columns(4)
         key = first[0].text_input("Key", help="lower-case letters, digits and _")
@@ -59,11 +58,8 @@ if actor.is_editor:
             try:
                 store.add_metric(db, actor, Metric(key.strip(), label.strip(), unit.strip(), direction, aggregation,
                                                    low, high, whole, None, description.strip()))
-                st.success(f"Added {key}.")
-                st.rerun()
+                form_saved("add_metric", f"Added {key}.")
             except ValidationError as refused:
                 show_problems(refused.problems)
-
-from pages._ui import users_section  # noqa: E402
 
 users_section(actor)

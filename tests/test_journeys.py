@@ -1,11 +1,15 @@
 """Journeys in a real headless Chromium against the real app server."""
 
 import re
+import shutil
 
 import pytest
 from playwright.sync_api import expect
 
 from browser import app_server, browser_page
+from pilots import store
+from pilots.access import COMMAND_LINE
+from pilots.db import Database
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +49,24 @@ def test_every_page_url_loads_on_first_visit(demo_app, path, heading):
         # the navigation lists our pages, not Streamlit's page-folder discovery of pages/_ui.py
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Portfolio" in nav and "_ui" not in nav
+
+
+def test_a_refused_decision_keeps_what_was_typed_and_a_saved_one_clears_the_form(demo_file, tmp_path):
+    path = tmp_path / "pilots.duckdb"
+    shutil.copy(demo_file, path)
+    db = Database(path)
+    evaluating = store.list_pilots(db, COMMAND_LINE, statuses=["evaluating"])[0]
+    db.close()
+    with app_server(path) as url, browser_page() as page:
+        page.goto(f"{url}/edit?id={evaluating.pilot_id}")
+        expect(page.get_by_role("heading", name="Decision")).to_be_visible(timeout=120_000)
+        rationale = page.get_by_label("Rationale")
+        rationale.fill("Lift well above target, guardrails held.")
+        page.get_by_role("button", name="Record decision").click()
+        expect(page.get_by_text("nothing was saved")).to_be_visible()
+        expect(rationale).to_have_value("Lift well above target, guardrails held.")  # nothing typed is lost
+
+        page.get_by_label("Approved by").fill("Steering committee")
+        page.get_by_role("button", name="Record decision").click()
+        expect(page.get_by_text("Recorded the decision")).to_be_visible()
+        expect(page.get_by_label("Rationale")).to_have_value("")
