@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from . import store
+from . import analysis, store
 from .access import Actor
 from .db import Database
 from .model import STATUSES, PilotDraft, Problem, ValidationError
@@ -408,7 +408,9 @@ def _load_demo(db: Database) -> DemoSummary:
         pilot_id = store.add_pilot(db, ACTOR, pilot.draft)
         if pilot.decision:
             decision, rationale, decided_on = pilot.decision
-            store.record_decision(db, ACTOR, pilot_id, decision, rationale, "Steering committee", decided_on)
+            evidence = analysis.case_as_dict(analysis.analyze_pilot(db, ACTOR, pilot_id))
+            store.record_decision(db, ACTOR, pilot_id, decision, rationale, "Steering committee", decided_on,
+                                  evidence)
         if pilot.rollout:
             store.record_rollout(db, ACTOR, pilot_id, pilot.rollout[0], pilot.rollout[1])
         statuses[pilot.status] = statuses.get(pilot.status, 0) + 1

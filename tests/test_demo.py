@@ -4,11 +4,12 @@ means in SQL (independent of pilots.analysis)."""
 
 import dataclasses
 import io
+import json
 import math
 
 import pytest
 
-from pilots import demo as demo_module, store
+from pilots import analysis, demo as demo_module, store
 from pilots.access import COMMAND_LINE
 from pilots.cli import main
 from pilots.db import Database
@@ -167,6 +168,18 @@ def test_decisions_agree_with_the_data(demo):
             assert not good and not harmed, pilot.name
         else:
             assert harmed or not good, pilot.name
+
+
+def test_every_demo_decision_keeps_a_snapshot_of_its_evidence(demo):
+    db, _ = demo
+    decided = store.list_pilots(db, COMMAND_LINE, statuses=["decided", "rolled_out"])
+    with db.cursor() as cur:
+        snapshots = dict(cur.execute("SELECT pilot_id, evidence FROM decision_log").fetchall())
+    assert decided and {p.pilot_id for p in decided} <= set(snapshots)
+    for pilot in decided:
+        evidence = json.loads(snapshots[pilot.pilot_id])
+        assert evidence["pilot_id"] == pilot.pilot_id and evidence["verdict"] in analysis.VERDICTS
+        assert evidence["metrics"][0]["metric"] == pilot.primary_metric
 
 
 def test_only_the_deliberate_clash_overlaps_another_pilot(demo):
