@@ -8,9 +8,11 @@ import datetime as dt
 import json
 import sys
 
+import duckdb
+
 from . import store, users
 from .access import COMMAND_LINE, AccessDenied, require_editor
-from .db import Database
+from .db import Database, database_path
 from .model import Metric, PilotDraft, ValidationError
 
 
@@ -192,4 +194,12 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         return 1
     except (LookupError, AccessDenied, FileNotFoundError) as refused:
         print(f"refused: {refused}", file=err)
+        return 1
+    except duckdb.IOException as busy:
+        if "lock" not in str(busy).lower():
+            raise
+        # DuckDB lets one process at a time write a database file; the running app is such a process.
+        print(f"refused, nothing was written: the database {database_path(args.db)} is open in another process "
+              "(the running app, or another command). Stop it and try again, or import on the app's Data "
+              f"page.\n  ({str(busy).splitlines()[0]})", file=err)
         return 1

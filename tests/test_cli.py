@@ -77,3 +77,23 @@ def test_module_entry_point_and_environment_database(tmp_path):
     db = Database(env_db)
     assert [u.name for u in store.list_units(db, COMMAND_LINE)] == ["Claims"]
     db.close()
+
+
+def test_a_database_held_by_another_process_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    Database(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
+                               "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["--db", str(path), "units", "add", "Retail"], out=out, err=err) == 1
+        assert "is open in another process (the running app" in err.getvalue() and "Data page" in err.getvalue()
+    finally:
+        holder.communicate("")
+    db = Database(path)
+    try:
+        assert store.list_units(db, COMMAND_LINE) == []  # nothing was written
+    finally:
+        db.close()
