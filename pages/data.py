@@ -94,8 +94,9 @@ with batches:
                     st.rerun()
 
 with manual:
-    st.caption("Type new period values or correct stored ones; the table is checked like a file and saved only "
-               "if every cell is valid. Changed values replace the stored ones (recorded in the audit log).")
+    st.caption("Add rows for new periods or correct stored values; the table is checked like a file and saved "
+               "only if every cell is valid. Changed values replace the stored ones (recorded in the audit log). "
+               "To take rows out, undo the batch that brought them in.")
     units = [u.name for u in store.list_units(db, actor)]
     labels = metric_labels()
     left, right = st.columns(2)
@@ -103,7 +104,7 @@ with manual:
     metric = right.selectbox("Metric", [None] + list(labels), key="manual_metric",
                              format_func=lambda k: labels.get(k, "all metrics"))
     edited = st.data_editor(
-        ingest.measurements_frame(db, actor, unit, metric), num_rows="dynamic", hide_index=True,
+        ingest.measurements_frame(db, actor, unit, metric), num_rows="add", hide_index=True,
         width="stretch", key=f"manual_editor_{unit}_{metric}",
         column_config={"unit": st.column_config.SelectboxColumn("unit", options=units, required=True),
                        "metric": st.column_config.SelectboxColumn("metric", options=list(labels), required=True),

@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from streamlit.proto.Dataframe_pb2 import Dataframe as DataframeProto
 from streamlit.testing.v1 import AppTest
 
 from pilots import ingest, store
@@ -93,6 +94,9 @@ def test_measurements_stored_already_need_the_replace_box(data_db):
 def test_manual_entry_refuses_a_bad_cell_then_saves(data_db):
     at = open_data_page()
     editor_key = "manual_editor_None_None"
+    # rows can be added and corrected, not deleted: saving never removes stored rows (undo a batch for that)
+    [editor] = at.get("data_editor")
+    assert editor.proto.editing_mode == DataframeProto.EditingMode.ADD_ONLY
     new_row = {"unit": "Retail", "metric": "fcr", "period_start": "2025-03-03", "value": 1.7, "n": 50}
     at.session_state[editor_key] = {"edited_rows": {}, "added_rows": [new_row], "deleted_rows": []}
     at.run()
