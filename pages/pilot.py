@@ -87,8 +87,10 @@ head[0].metric("Verdict", case.verdict, delta=why_short(case), delta_color=VERDI
                delta_arrow="off", border=True)
 if primary.has_estimate:
     significance = ("significantly better" if primary.significant and primary.good
-                    else "significantly worse" if primary.significant else f"not significant, p = {primary.p_value:.2f}")
-    head[1].metric("Effect", f"{number(primary.effect, signed=True)} {primary.unit}", help=f"On {primary.label}",
+                    else "significantly worse" if primary.significant else f"not significant, {analysis.p_words(primary.p_value)}")
+    # The unit goes in the label: beside the number it would cut the value short on a laptop screen.
+    head[1].metric(f"Effect, {primary.unit}" if primary.unit else "Effect", number(primary.effect, signed=True),
+                   help=f"On {primary.label}",
                    delta=significance, delta_arrow="up" if primary.effect > 0 else "down",
                    delta_color="green" if primary.significant and primary.good else "red" if primary.harmed else "gray",
                    border=True)
@@ -111,7 +113,7 @@ else:
 if primary.has_estimate:
     st.markdown(f"**{primary.label}**: {change_words(primary.direction, primary.oriented[0], primary.unit)}, "
                 f"95% interval {number(primary.ci_low, True)} to {number(primary.ci_high, True)} {primary.unit} "
-                f"(p {'< 0.001' if primary.p_value < 0.001 else f'= {primary.p_value:.3f}'}), against a target of "
+                f"({analysis.p_words(primary.p_value)}), against a target of "
                 f"{target_words(primary.direction, primary.target, primary.unit)}.")
 
 st.markdown(f"#### {VERDICT_ICONS[case.verdict]} {verdict_label(case.verdict)} — why")
@@ -166,7 +168,7 @@ with st.expander("Every metric, its four cells and the method"):
     trend = primary.pre_trend
     if trend is not None and trend.checked:
         st.markdown(f"**Baseline trend.** The {trend.compares} moved {number(trend.slope, signed=True)} "
-                    f"{primary.unit} a week over {trend.weeks} baseline weeks (p = {trend.p_value:.3f}).")
+                    f"{primary.unit} a week over {trend.weeks} baseline weeks ({analysis.p_words(trend.p_value)}).")
 
 # ---------------------------------------------------------------- rollout value and its assumptions
 

@@ -361,6 +361,11 @@ class Check:
     metric: str | None = None
 
 
+def p_words(p: float) -> str:
+    """A p-value as written in a report: 'p < 0.001' rather than a rounded 'p = 0.000'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def _num(x: float) -> str:
     return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3f}"
 
@@ -377,7 +382,7 @@ def describe(result: MetricResult) -> str:
     moved = "rose" if result.effect > 0 else "fell" if result.effect < 0 else "did not move"
     news = "good news" if result.good else "bad news" if result.effect != 0 else "no change"
     return (f"{result.label} {moved} by {_num(abs(result.effect))} {result.unit} ({news}; 95% interval "
-            f"{_num(result.ci_low)} to {_num(result.ci_high)}, p = {result.p_value:.3f}, {result.evidence_grade})")
+            f"{_num(result.ci_low)} to {_num(result.ci_high)}, {p_words(result.p_value)}, {result.evidence_grade})")
 
 
 def metric_checks(result: MetricResult) -> list[Check]:
@@ -404,7 +409,7 @@ def metric_checks(result: MetricResult) -> list[Check]:
         if pre is not None and pre.failed:
             found.append(Check("pre_trend", "blocking",
                                f"Before the pilot started, the {pre.compares} in {result.label} was already drifting "
-                               f"by {_num(pre.slope)} {result.unit} a week (p = {pre.p_value:.3f} over {pre.weeks} "
+                               f"by {_num(pre.slope)} {result.unit} a week ({p_words(pre.p_value)} over {pre.weeks} "
                                f"baseline weeks), about {_num(pre.drift)} {result.unit} by the pilot window: the "
                                f"effect would credit that drift to the pilot.", key))
         elif pre is not None and not pre.checked:

@@ -176,7 +176,7 @@ def _trend_words(m: analysis.MetricResult) -> str:
     if pre is None or not pre.checked:
         return "Baseline trend: not checkable (fewer than 3 baseline weeks with data)."
     return (f"Baseline trend of the {pre.compares}: {charts._fmt(pre.slope, m.unit, signed=True)} a week over "
-            f"{pre.weeks} weeks (p = {pre.p_value:.3f}){': failed' if pre.failed else ', no drift detected'}.")
+            f"{pre.weeks} weeks ({analysis.p_words(pre.p_value)}){': failed' if pre.failed else ', no drift detected'}.")
 
 
 def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult, base_size: int,

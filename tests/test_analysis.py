@@ -499,3 +499,12 @@ def test_pilots_analysed_together_give_each_pilots_own_case(demo):
     assert {c.unit for c in analysis.analyze_pilots(demo, head)} == {contact_centre.unit_name}
     assert [c.pilot_id for c in analysis.analyze_pilots(demo, COMMAND_LINE, unit_ids=[contact_centre.unit_id])] == \
         [p.pilot_id for p in store.list_pilots(demo, COMMAND_LINE, unit_ids=[contact_centre.unit_id])]
+
+
+def test_p_values_are_written_as_in_a_report(demo):
+    assert analysis.p_words(0.0004) == "p < 0.001"
+    assert analysis.p_words(0.001) == "p = 0.001" and analysis.p_words(0.04567) == "p = 0.046"
+    case = analyze_pilot(demo, COMMAND_LINE, 1)
+    assert case.primary.p_value < 0.001
+    assert any("p < 0.001" in reason for reason in case.reasons)
+    assert not any("p = 0.000" in reason for reason in case.reasons)

@@ -34,7 +34,7 @@ def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
     assert at.title[0].value == pilot.name
     shown = metrics_of(at)
     assert shown["Verdict"] == case.verdict
-    effect = shown["Effect"]
+    effect = shown[f"Effect, {case.primary.unit}"]
     assert effect.replace("−", "-").startswith(f"{case.primary.effect:+.2f}"[:4])
     text = " ".join(m.value for m in at.markdown)
     for reason in case.reasons:
