@@ -135,7 +135,11 @@ with st.form(f"pilot_{key}"):
                                             format="%g")
     flags = st.columns(2)
     randomised = flags[0].checkbox("Units were assigned at random", base.randomised)
-    released = flags[1].checkbox("Released to other units' heads", base.released)
+    released = flags[1].checkbox(
+        "Name released", base.released,
+        help="Other units' heads may see this pilot's name where it touches their unit (e.g. as an overlapping "
+             "pilot in their own pilot's checks). Its results stay with its unit's head, the CCO office and the "
+             "steering committee.")
     submitted = st.form_submit_button("Register pilot" if chosen == NEW else "Save changes", type="primary")
 
 if submitted:
