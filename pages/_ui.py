@@ -70,10 +70,15 @@ def fresh_form(name: str):
     return st.form(f"{name}_{generation}")
 
 
-def form_saved(name: str, message: str) -> None:
-    """After a fresh_form's save went through: say so, and show the form empty again."""
+def form_reset(name: str, message: str | None = None) -> None:
+    """From the next run on, a fresh_form starts again from its initial values (with `message` above it)."""
     done = st.session_state.setdefault("saved_forms", {})
     done[name] = (done.get(name, (0, None))[0] + 1, message)
+
+
+def form_saved(name: str, message: str) -> None:
+    """After a fresh_form's save went through: say so, and show the form empty again."""
+    form_reset(name, message)
     st.rerun()
 
 

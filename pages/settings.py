@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._ui import current_actor, database, form_saved, fresh_form, in_app_shell, show_problems, users_section
+from pages._ui import current_actor, database, form_reset, form_saved, fresh_form, in_app_shell, show_problems, users_section
 from pilots import store
 from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
 
@@ -16,21 +16,49 @@ units = store.list_units(db, actor)
 st.dataframe([{"unit": u.name, "head": u.head, "customers": u.customers,
                "annual revenue per customer": u.revenue_per_customer} for u in units],
              hide_index=True, width="stretch")
+
+
+def unit_fields(unit: store.Unit | None) -> tuple:
+    """Name, head, customers and revenue per customer, in a row of inputs starting from `unit`."""
+    name_col, head_col, customers_col, revenue_col = st.columns(4)
+    name = name_col.text_input("Name", unit.name if unit else "")
+    head = head_col.text_input("Head", (unit.head or "") if unit else "")
+    customers = customers_col.number_input("Customers", min_value=0, value=unit.customers if unit else None, step=1000)
+    revenue = revenue_col.number_input("Annual revenue per customer", min_value=0.0,
+                                       value=unit.revenue_per_customer if unit else None)
+    return name.strip(), head.strip() or None, None if customers is None else int(customers), revenue
+
+
 if actor.is_editor:
     with fresh_form("add_unit"):
         st.markdown("**Add a business unit**")
-        name_col, head_col, customers_col, revenue_col = st.columns(4)
-        name = name_col.text_input("Name")
-        head = head_col.text_input("Head")
-        customers = customers_col.number_input("Customers", min_value=0, value=None, step=1000)
-        revenue = revenue_col.number_input("Annual revenue per customer", min_value=0.0, value=None)
+        name, head, customers, revenue = unit_fields(None)
         if st.form_submit_button("Add unit"):
             try:
-                store.add_unit(db, actor, name, head=head or None,
-                               customers=None if customers is None else int(customers), revenue_per_customer=revenue)
+                store.add_unit(db, actor, name, head=head, customers=customers, revenue_per_customer=revenue)
                 form_saved("add_unit", f"Added {name}.")
             except ValidationError as refused:
                 show_problems(refused.problems)
+    if units:
+        by_id = {u.unit_id: u for u in units}
+        chosen = st.selectbox("Correct a business unit", list(by_id), format_func=lambda i: by_id[i].name,
+                              key="correct_unit", help="Its size figures drive every rollout value.")
+        # The unit as this session first showed it: a save is checked against it (optimistic locking).
+        opened = st.session_state.setdefault("units_opened", {})
+        loaded = opened.setdefault(chosen, by_id[chosen])
+        with fresh_form(f"correct_unit_{chosen}"):
+            name, head, customers, revenue = unit_fields(loaded)
+            if st.form_submit_button("Save unit"):
+                try:
+                    store.update_unit(db, actor, store.Unit(chosen, name, head, customers, revenue), expected=loaded)
+                    opened.pop(chosen)
+                    form_saved(f"correct_unit_{chosen}", f"Saved {name}.")
+                except store.StaleEdit as stale:
+                    opened.pop(chosen)  # the next run shows the unit as it is stored now
+                    form_reset(f"correct_unit_{chosen}")
+                    show_problems(stale.problems)
+                except ValidationError as refused:
+                    show_problems(refused.problems)
 
 st.subheader("Metrics")
 metrics = store.list_metrics(db)

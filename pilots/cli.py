@@ -4,6 +4,7 @@ for scheduled loads and scripting. Exit status 0 on success, 1 on refused input,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_unit.add_argument("--head")
     add_unit.add_argument("--customers", type=int)
     add_unit.add_argument("--revenue-per-customer", type=float)
+    set_unit = units.add_parser("set", help="correct a business unit's name, head or size figures")
+    set_unit.add_argument("name", help="the unit as it is named now (case does not matter)")
+    set_unit.add_argument("--name", dest="new_name", help="its new name")
+    set_unit.add_argument("--head")
+    set_unit.add_argument("--customers", type=int)
+    set_unit.add_argument("--revenue-per-customer", type=float)
     units.add_parser("list", help="list business units")
 
     metrics = commands.add_parser("metrics", help="metric definitions").add_subparsers(dest="action", required=True)
@@ -122,6 +129,17 @@ def run(args: argparse.Namespace, out, err) -> int:
     elif command == "units" and args.action == "add":
         unit = store.add_unit(db, actor, args.name, head=args.head, customers=args.customers,
                               revenue_per_customer=args.revenue_per_customer)
+        print(unit.unit_id, file=out)
+    elif command == "units" and args.action == "set":
+        units = store.list_units(db, actor)
+        unit = store.unit_lookup(units).get(args.name.strip().casefold())
+        if unit is None:
+            raise ValidationError([store.unknown_unit_problem(args.name, units, "name")])
+        changes = {field: value for field, value in (("name", args.new_name), ("head", args.head),
+                                                     ("customers", args.customers),
+                                                     ("revenue_per_customer", args.revenue_per_customer))
+                   if value is not None}
+        store.update_unit(db, actor, dataclasses.replace(unit, **changes), expected=unit)
         print(unit.unit_id, file=out)
     elif command == "units":
         for unit in store.list_units(db, actor):

@@ -69,10 +69,9 @@ def unknown_unit_problem(name: str, units: Iterable[Unit], column: str, row: int
     return Problem(f"unknown unit '{name}'{hint}", row=row, column=column, value=name)
 
 
-def add_unit(db: Database, actor: Actor, name: str, head: str | None = None,
-             customers: int | None = None, revenue_per_customer: float | None = None) -> Unit:
-    require_editor(actor, "add a business unit")
-    name = (name or "").strip()
+def _check_unit(cur: duckdb.DuckDBPyConnection, name: str, customers: int | None,
+                revenue_per_customer: float | None, unit_id: int | None = None) -> None:
+    """Refuse a unit without a name, with the name of another unit, or with negative size figures."""
     problems = []
     if not name:
         problems.append(Problem("a unit needs a name", column="name"))
@@ -80,13 +79,20 @@ def add_unit(db: Database, actor: Actor, name: str, head: str | None = None,
         problems.append(Problem("must not be negative", column="customers", value=str(customers)))
     if revenue_per_customer is not None and revenue_per_customer < 0:
         problems.append(Problem("must not be negative", column="revenue_per_customer", value=str(revenue_per_customer)))
+    clash = cur.execute("SELECT name FROM business_units WHERE lower(trim(name)) = lower(?) AND unit_id IS DISTINCT "
+                        "FROM ?", [name, unit_id]).fetchone()
+    if clash:
+        problems.append(Problem(f"a unit named '{clash[0]}' exists already", column="name", value=name))
     if problems:
         raise ValidationError(problems)
+
+
+def add_unit(db: Database, actor: Actor, name: str, head: str | None = None,
+             customers: int | None = None, revenue_per_customer: float | None = None) -> Unit:
+    require_editor(actor, "add a business unit")
+    name = (name or "").strip()
     with db.transaction() as cur:
-        clash = cur.execute(
-            "SELECT name FROM business_units WHERE lower(trim(name)) = lower(?)", [name]).fetchone()
-        if clash:
-            raise ValidationError([Problem(f"a unit named '{clash[0]}' exists already", column="name", value=name)])
+        _check_unit(cur, name, customers, revenue_per_customer)
         unit_id = cur.execute(
             "INSERT INTO business_units (name, head, customers, revenue_per_customer) VALUES (?, ?, ?, ?) "
             "RETURNING unit_id", [name, head, customers, revenue_per_customer]).fetchone()[0]
@@ -95,21 +101,23 @@ def add_unit(db: Database, actor: Actor, name: str, head: str | None = None,
     return unit
 
 
-def update_unit(db: Database, actor: Actor, unit: Unit) -> Unit:
-    """Change a unit's head and size figures (its name too, if no other unit has it)."""
+def update_unit(db: Database, actor: Actor, unit: Unit, expected: Unit | None = None) -> Unit:
+    """Change a unit's name, head and size figures, checked as when it was added. With `expected`
+    (the unit as the editor loaded it), refused as stale if it has changed since: nothing is overwritten."""
     require_editor(actor, "change a business unit")
+    unit = dataclasses.replace(unit, name=(unit.name or "").strip())
     with db.transaction() as cur:
         row = cur.execute(f"SELECT {_UNIT_COLUMNS} FROM business_units WHERE unit_id = ?", [unit.unit_id]).fetchone()
         if row is None:
             raise ValidationError([Problem(f"no unit with id {unit.unit_id}", column="unit_id")])
         before = Unit(*row)
-        clash = cur.execute("SELECT name FROM business_units WHERE lower(trim(name)) = lower(trim(?)) AND unit_id <> ?",
-                            [unit.name, unit.unit_id]).fetchone()
-        if clash:
-            raise ValidationError([Problem(f"a unit named '{clash[0]}' exists already", column="name", value=unit.name)])
+        if expected is not None and before != expected:
+            raise StaleEdit([Problem(f"{before.name} was changed by someone else after you opened it; nothing was "
+                                     "saved: load it again and redo your change", column="unit")])
+        _check_unit(cur, unit.name, unit.customers, unit.revenue_per_customer, unit.unit_id)
         cur.execute("UPDATE business_units SET name = ?, head = ?, customers = ?, revenue_per_customer = ? "
-                    "WHERE unit_id = ?", [unit.name.strip(), unit.head, unit.customers,
-                                          unit.revenue_per_customer, unit.unit_id])
+                    "WHERE unit_id = ?", [unit.name, unit.head, unit.customers, unit.revenue_per_customer,
+                                          unit.unit_id])
         record_audit(cur, actor, "update", "unit", unit.unit_id, before=before, after=unit)
     return unit
 

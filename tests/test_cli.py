@@ -97,3 +97,23 @@ def test_a_database_held_by_another_process_is_refused_with_a_message(tmp_path):
         assert store.list_units(db, COMMAND_LINE) == []  # nothing was written
     finally:
         db.close()
+
+
+def test_units_set_corrects_a_unit_and_refuses_bad_figures(tmp_path):
+    path = str(tmp_path / "units.duckdb")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--db", path, "units", "add", "Retail", "--customers", "1000"], out=out, err=err) == 0
+    assert main(["--db", path, "units", "set", "retail", "--customers", "120000", "--head", "Rita",
+                 "--name", "Retail Stores"], out=out, err=err) == 0
+    err = io.StringIO()
+    assert main(["--db", path, "units", "set", "Retial Stores", "--customers", "5"], out=out, err=err) == 1
+    assert "unknown unit 'Retial Stores': did you mean 'Retail Stores'?" in err.getvalue()
+    err = io.StringIO()
+    assert main(["--db", path, "units", "set", "Retail Stores", "--customers", "-5"], out=out, err=err) == 1
+    assert "column 'customers': must not be negative" in err.getvalue()
+    db = Database(path)
+    try:
+        [unit] = store.list_units(db, COMMAND_LINE)
+        assert (unit.name, unit.head, unit.customers) == ("Retail Stores", "Rita", 120_000)
+    finally:
+        db.close()

@@ -1,5 +1,6 @@
 """AppTest of the shell and of the Portfolio, Pilots, Pilot and Settings pages on a small organisation."""
 
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -81,3 +82,29 @@ def test_settings_adds_a_unit_and_refuses_a_duplicate(app_db):
     assert "nothing was saved" in at.error[0].value
     problems = [d.value for d in at.dataframe if "reason" in d.value.columns]
     assert "exists already" in problems[0]["reason"].iloc[0]
+
+
+def test_settings_corrects_a_unit_and_refuses_a_save_over_someone_elses(app_db):
+    db, _ = app_db
+    at = run_page("settings")
+    retail = store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"]
+    at.selectbox(key="correct_unit").select(retail.unit_id).run()
+
+    def save_customers(customers: int) -> None:
+        correcting = [n for n in at.number_input if n.label == "Customers"][-1]
+        correcting.set_value(customers)
+        next(b for b in at.button if b.label == "Save unit").click().run()
+        assert not at.exception
+
+    store.update_unit(db, COMMAND_LINE, dataclasses.replace(retail, head="Someone else"))  # another session
+    save_customers(150_000)
+    assert "changed by someone else" in " ".join(str(d.value["reason"].iloc[0]) for d in at.dataframe
+                                                   if "reason" in d.value.columns)
+    stored = store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"]
+    assert (stored.head, stored.customers) == ("Someone else", retail.customers)  # nothing overwritten
+
+    at.run()  # the form now starts from the stored unit
+    save_customers(150_000)
+    assert "Saved Retail" in at.success[0].value
+    stored = store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"]
+    assert (stored.head, stored.customers) == ("Someone else", 150_000)

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -103,3 +104,16 @@ def test_stop_decision_cannot_be_rolled_out(small_org):
     store.record_decision(db, COMMAND_LINE, pilot_id, "stop", "No lift", "Steering", dt.date(2025, 7, 1))
     with pytest.raises(ValidationError, match="only a pilot decided for roll-out"):
         store.record_rollout(db, COMMAND_LINE, pilot_id, ["Online"], dt.date(2025, 9, 1))
+
+
+def test_a_unit_edit_based_on_an_old_copy_is_refused_and_bad_figures_too(db):
+    loaded = store.add_unit(db, COMMAND_LINE, "Retail", customers=100_000)
+    first = store.update_unit(db, COMMAND_LINE, dataclasses.replace(loaded, customers=120_000), expected=loaded)
+    with pytest.raises(store.StaleEdit, match="changed by someone else"):
+        store.update_unit(db, COMMAND_LINE, dataclasses.replace(loaded, head="Rita"), expected=loaded)
+    with pytest.raises(ValidationError, match="must not be negative"):
+        store.update_unit(db, COMMAND_LINE, dataclasses.replace(first, revenue_per_customer=-1.0), expected=first)
+    store.add_unit(db, COMMAND_LINE, "Online")
+    with pytest.raises(ValidationError, match="a unit named 'Online' exists already"):
+        store.update_unit(db, COMMAND_LINE, dataclasses.replace(first, name=" online "), expected=first)
+    assert store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"] == first
