@@ -277,9 +277,18 @@ def _render(slides: list[Slide], title: str, fmt: str, headline: alt.TopLevelMix
     raise ValueError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
 
 
-def _first_chart(slides: list[Slide], title_starts: str) -> alt.TopLevelMixin | None:
-    return next((s.chart for s in slides if s.chart is not None and s.title.startswith(title_starts)),
-                next((s.chart for s in slides if s.chart is not None), None))
+def headline_chart(slides: list[Slide], title: str, chart_title_starts: str,
+                   message: str | None = None) -> alt.TopLevelMixin | None:
+    """The one chart that stands for a deck (the first whose slide title starts so, else the first),
+    titled with the deck's title and `message` (else its slide's message), so that the picture
+    alone says what it is."""
+    charted = [s for s in slides if s.chart is not None]
+    slide = next((s for s in charted if s.title.startswith(chart_title_starts)), charted[0] if charted else None)
+    if slide is None:
+        return None
+    return slide.chart.properties(title=alt.TitleParams(
+        title, subtitle=message or slide.message, anchor="start", fontSize=slide_model.SLIDE_BASE_SIZE + 10,
+        fontWeight="bold", subtitleFontSize=slide_model.SLIDE_BASE_SIZE + 2, subtitlePadding=8, offset=24))
 
 
 def export_pilot(db: Database, actor: Actor, pilot_id: int, fmt: str) -> bytes:
@@ -288,7 +297,8 @@ def export_pilot(db: Database, actor: Actor, pilot_id: int, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
     slides = slide_model.pilot_slides(db, actor, pilot_id)
-    return _render(slides, slides[0].title, fmt, _first_chart(slides, "Every metric"))
+    verdict = next(s.message for s in slides if s.kind == slide_model.NUMBERS)
+    return _render(slides, slides[0].title, fmt, headline_chart(slides, slides[0].title, "Every metric", verdict))
 
 
 def export_portfolio(db: Database, actor: Actor, fmt: str) -> bytes:
@@ -296,4 +306,5 @@ def export_portfolio(db: Database, actor: Actor, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
     slides = slide_model.portfolio_slides(db, actor)
-    return _render(slides, "Customer-experience pilot portfolio", fmt, _first_chart(slides, "Every evaluated"))
+    title = "Customer-experience pilot portfolio"
+    return _render(slides, title, fmt, headline_chart(slides, title, "Every evaluated"))

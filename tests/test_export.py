@@ -14,7 +14,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 from pypdf import PdfReader
 
-from pilots import export, slides
+from pilots import analysis, export, slides
 from pilots.access import COMMAND_LINE
 from pilots.cli import main
 
@@ -98,6 +98,12 @@ def test_pilot_deck_as_pdf_has_one_page_per_slide_with_real_text(pilot_deck):
 def test_export_pilot_in_every_format(demo):
     png = Image.open(io.BytesIO(export.export_pilot(demo, COMMAND_LINE, 1, "png")))
     assert png.format == "PNG" and png.size[0] > 1000
+    deck = slides.pilot_slides(demo, COMMAND_LINE, 1)
+    bare = next(s.chart for s in deck if s.title == "Every metric against its target")
+    assert png.size[1] > Image.open(io.BytesIO(export.chart_png(bare))).size[1]  # room for the title
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 1)
+    titled = export.headline_chart(deck, deck[0].title, "Every metric", f"{case.verdict}: why").to_dict()["title"]
+    assert titled["text"] == case.pilot and titled["subtitle"] == f"{case.verdict}: why"
     assert len(Presentation(io.BytesIO(export.export_pilot(demo, COMMAND_LINE, 1, "pptx"))).slides) == \
         len(slides.pilot_slides(demo, COMMAND_LINE, 1))
     with pytest.raises(ValueError, match="unknown format"):
