@@ -14,6 +14,7 @@ import altair as alt
 import vl_convert as vlc
 from pptx import Presentation
 from pptx.dml.color import RGBColor
+from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
 from . import charts, slides as slide_model
@@ -104,8 +105,12 @@ def _rgb(colour) -> RGBColor:
     return RGBColor(*colour)
 
 
-def _text_box(shapes, left, top, width, height, paragraphs, size, colour=INK, bold=False, bullet=False):
-    box = shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
+def _text_box(shapes, left, top, width, height, paragraphs, size, colour=INK, bold=False, bullet=False, box=None):
+    """A text box of the paragraphs at this place and size; given `box` (a placeholder), that one."""
+    if box is None:
+        box = shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
+    else:
+        box.left, box.top, box.width, box.height = Inches(left), Inches(top), Inches(width), Inches(height)
     frame = box.text_frame
     frame.word_wrap = True
     for i, text in enumerate(paragraphs):
@@ -139,13 +144,15 @@ def deck_pptx(slides: list[Slide], title: str) -> bytes:
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(PAGE_W), Inches(PAGE_H)
     deck.core_properties.title = title
-    blank = deck.slide_layouts[6]
+    title_only = deck.slide_layouts[5]  # the default template's "Title Only": outline and screen readers see titles
     for slide in slides:
-        page = deck.slides.add_slide(blank)
+        page = deck.slides.add_slide(title_only)
         shapes = page.shapes
         is_title = slide.kind == slide_model.TITLE
         _text_box(shapes, MARGIN, 2.0 if is_title else TITLE_TOP, PAGE_W - 2 * MARGIN, 1.2 if is_title else TITLE_H,
-                  [slide.title], 44 if is_title else TITLE_PT, bold=True)
+                  [slide.title], 44 if is_title else TITLE_PT, bold=True, box=shapes.title)
+        shapes.title.text_frame.paragraphs[0].alignment = PP_ALIGN.LEFT
+        shapes.title.text_frame.vertical_anchor = MSO_ANCHOR.TOP
         _text_box(shapes, MARGIN, 3.3 if is_title else MESSAGE_TOP, PAGE_W - 2 * MARGIN, MESSAGE_H,
                   [slide.message], _fitted_pt([slide.message], PAGE_W - 2 * MARGIN, MESSAGE_H, MESSAGE_PT), MUTED)
         body_top = 4.4 if is_title else BODY_TOP

@@ -60,6 +60,7 @@ def test_pilot_deck_opens_in_powerpoint_with_its_slides_titles_and_pictures(pilo
     for page, slide in zip(deck.slides, pilot_deck):
         texts = [shape.text_frame.text for shape in page.shapes if shape.has_text_frame]
         assert texts[0] == slide.title and texts[1] == slide.message
+        assert page.shapes.title.text_frame.text == slide.title  # a real title: PowerPoint's outline lists it
         pictures = [shape for shape in page.shapes if shape.shape_type == MSO_SHAPE_TYPE.PICTURE]
         assert len(pictures) == (slide.chart is not None)
         for picture in pictures:
