@@ -69,7 +69,7 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable
 
 import numpy as np
@@ -240,7 +240,9 @@ def pre_trend(week_numbers, gaps, compares: str, weeks_between_windows: float) -
 # ---------------------------------------------------------------- results of one metric
 
 @dataclass(frozen=True)
-class MetricResult:
+class MetricResult(Estimate):
+    """One metric of a pilot: its estimate (the fields of Estimate), its four cells, and how it was made."""
+
     metric: str
     label: str
     unit: str
@@ -251,13 +253,6 @@ class MetricResult:
     treated_after: Cell | None
     control_before: Cell | None
     control_after: Cell | None
-    effect: float
-    se: float
-    df: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    mde: float
     method: str
     evidence_grade: str
     target: float | None = None
@@ -341,9 +336,9 @@ def estimate_metric(metric: Metric, role: str, cells: dict[str, Cell | None], ta
         estimate = contrast(*cells_arrays(cells), DID_WEIGHTS if controlled else BEFORE_AFTER_WEIGHTS)
     grade = (RANDOMISED if randomised else CONTROLLED) if controlled else BEFORE_AFTER
     return MetricResult(
-        metric.key, metric.label, metric.unit, role, metric.direction, metric.aggregation,
-        *(cells.get(name) for name in CELL_NAMES),
-        *(float(getattr(estimate, f)) for f in ("effect", "se", "df", "ci_low", "ci_high", "p_value", "mde")),
+        **{f.name: float(getattr(estimate, f.name)) for f in fields(Estimate)},
+        metric=metric.key, label=metric.label, unit=metric.unit, role=role, direction=metric.direction,
+        aggregation=metric.aggregation, **{name: cells.get(name) for name in CELL_NAMES},
         method=_method(metric, controlled, control_names, randomised, between_periods),
         evidence_grade=grade, target=target, pre_trend=pre)
 
