@@ -1,16 +1,12 @@
-"""What the pages that show results share (Pilot, Portfolio, Unit, Present): the case of a pilot,
-cached until the data change, the verdict's colour and short words, and numbers written the way a
-steering committee reads them. Rendering only: the numbers come from `pilots.analysis`."""
+"""What the pages that show results share (Pilot, Portfolio, Unit, Present): the verdict's colour
+and short words, and numbers written the way a steering committee reads them. Rendering only: the
+numbers come from `pilots.analysis`."""
 
 from __future__ import annotations
 
 import math
 
-import streamlit as st
-
-from pilots import analysis, cells
-from pilots.access import Actor
-from pilots.db import Database
+from pilots import analysis
 
 # Streamlit's named colours; the verdict is always written out too, so colour is never the only cue.
 VERDICT_COLOURS = {"Roll out": "green", "Extend": "blue", "Stop": "red", "Inconclusive": "gray"}
@@ -27,27 +23,6 @@ SIGNAL_WORDS = {
     "misses_target": "significant, but below target", "below_target": "significant, target still open",
     "target_ruled_out": "target ruled out", "unclear": "not significant yet", "unclear_no_target": "no target set",
 }
-
-
-def _key(db: Database, actor: Actor) -> tuple:
-    # Cached results are computed once per state of the data (cells.data_version changes with every
-    # write) and per actor, so pages that list many verdicts stay quick.
-    return str(db.path), cells.data_version(db), actor.email, actor.role, tuple(sorted(actor.unit_ids))
-
-
-def _actor(email: str, role: str, unit_ids: tuple[int, ...]) -> Actor:
-    return Actor(email, role, frozenset(unit_ids))
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _case(path: str, version: tuple, email: str, role: str, unit_ids: tuple[int, ...],
-          pilot_id: int) -> analysis.PilotCase:
-    return analysis.analyze_pilot(Database(path), _actor(email, role, unit_ids), pilot_id)
-
-
-def pilot_case(db: Database, actor: Actor, pilot_id: int) -> analysis.PilotCase:
-    """analysis.analyze_pilot, cached until the data change."""
-    return _case(*_key(db, actor), pilot_id)
 
 
 def verdict_label(verdict: str) -> str:

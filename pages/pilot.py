@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._case import (GRADES, SEVERITY, VERDICT_COLOURS, VERDICT_ICONS, change_words, money, number,
-                         pilot_case, target_words, verdict_label, why_short)
+                         target_words, verdict_label, why_short)
 from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
 from pilots import analysis, cells, charts, export, ingest, store
 from pilots.access import AccessDenied
@@ -45,7 +45,7 @@ if chosen != current or wanted is None:
 pilot = by_id[chosen]
 metrics = store.metric_lookup(db)
 primary_metric = metrics[pilot.primary_metric]
-case = pilot_case(db, actor, pilot.pilot_id)
+case = analysis.analyze_pilot(db, actor, pilot.pilot_id)
 primary = case.primary
 slug = "".join(c if c.isalnum() else "-" for c in pilot.name.lower()).strip("-")
 

@@ -591,10 +591,13 @@ def _pre_trend_of(baseline_weeks: list, pilot: Pilot, controlled: bool) -> PreTr
 
 def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
                   assumptions: RolloutAssumptions | None = None) -> PilotCase:
-    """The full case for rollout of one pilot the actor may see. `assumptions` overrides the rollout
-    assumptions stored with the pilot (to preview an edit); nothing is written."""
+    """The full case for rollout of one pilot the actor may see, cached until the data change.
+    `assumptions` overrides the rollout assumptions stored with the pilot (to preview an edit);
+    nothing is written."""
     pilot = store.get_pilot(db, actor, pilot_id)
-    return _cases(db, actor, [pilot], {pilot.pilot_id: assumptions} if assumptions else {})[0]
+    if assumptions is not None:
+        return _cases(db, actor, [pilot], {pilot.pilot_id: assumptions})[0]
+    return _cached(("case", pilot_id), db, actor, lambda: _cases(db, actor, [pilot], {})[0])
 
 
 def analyze_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = None) -> list[PilotCase]:
@@ -713,13 +716,17 @@ def case_as_dict(case: PilotCase) -> dict:
 # ---------------------------------------------------------------- portfolio
 
 _CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 32
+_CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()
 
 
 def _cached(what, db: Database, actor: Actor, compute):
-    """compute(), remembered per `what`, database contents (see cells.data_version) and actor."""
-    key = (what, str(db.path), cellstore.data_version(db), actor)
+    """compute(), remembered per `what`, database contents (see cells.data_version) and what the
+    actor may see (everyone who sees all units shares one entry; a unit head's depends on their units)."""
+    if db.in_transaction():  # what it reads may yet be rolled back
+        return compute()
+    sees = "all units" if actor.sees_all_units() else actor.unit_ids
+    key = (what, str(db.path), cellstore.data_version(db), sees)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)

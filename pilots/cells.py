@@ -203,10 +203,12 @@ def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.Da
 
 def data_version(db: Database) -> tuple:
     """A key that changes whenever the data an analysis reads change: every write records an audit
-    entry, and the row counts catch anything written around the store. For caches."""
+    entry (counted, not only the highest id: two saves can commit out of the order of their ids), and
+    the row counts catch anything written around the store. For caches."""
     with db.cursor() as cur:
         return cur.execute(
-            "SELECT (SELECT max(audit_id) FROM audit_log), (SELECT count(*) FROM observations), "
+            "SELECT (SELECT max(audit_id) FROM audit_log), (SELECT count(*) FROM audit_log), "
+            "(SELECT count(*) FROM observations), "
             "(SELECT count(*) FROM measurements), (SELECT count(*) FROM pilots), "
             "(SELECT count(*) FROM pilot_controls), (SELECT count(*) FROM pilot_rollouts)").fetchone()
 

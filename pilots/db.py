@@ -104,6 +104,10 @@ class Database:
     def _open_transaction(self) -> duckdb.DuckDBPyConnection | None:
         return getattr(_open_transactions, str(self.path), None)
 
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside a transaction on this database."""
+        return self._open_transaction() is not None
+
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor; inside a transaction on this thread, that transaction's cursor, so that a

@@ -500,6 +500,10 @@ def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, r
     if kind not in KINDS:
         raise ValueError(f"unknown kind of data '{kind}'; expected one of {', '.join(KINDS)}")
     require_editor(actor, "import data")
+    if db.in_transaction():
+        # An import commits or rolls back on its own (it must, to report a refused file); inside
+        # another transaction it would end that one too.
+        raise RuntimeError("an import is a transaction of its own; it cannot run inside another")
     report = progress or (lambda fraction, message: None)
     name = _source_name(source, file_name)
     tag = uuid.uuid4().hex[:12]

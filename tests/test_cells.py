@@ -183,3 +183,19 @@ def test_assumptions_are_saved_audited_and_guarded(org):
         cells.save_assumptions(org, Actor("board@example.com", "steering"), pilot_id, wanted)
     assert store.table_counts(org) == before
     assert cells.load_assumptions(org, [store.get_pilot(org, COMMAND_LINE, pilot_id)])[pilot_id] == wanted
+
+
+def test_data_version_changes_when_saves_commit_out_of_the_order_of_their_audit_ids(org):
+    slow, quick = org._handle.cursor(), org._handle.cursor()  # two sessions' transactions
+    try:
+        slow.begin()
+        store.record_audit(slow, COMMAND_LINE, "update", "unit", 1, after={"customers": 10})  # takes id N
+        quick.begin()
+        store.record_audit(quick, COMMAND_LINE, "comment", "pilot", 1, after={"body": "hi"})  # takes id N + 1
+        quick.commit()
+        between = cells.data_version(org)
+        slow.commit()
+        assert cells.data_version(org) != between
+    finally:
+        slow.close()
+        quick.close()

@@ -103,8 +103,11 @@ def test_export_pilot_in_every_format(demo):
     bare = next(s.chart for s in deck if s.title == "Every metric against its target")
     assert png.size[1] > Image.open(io.BytesIO(export.chart_png(bare))).size[1]  # room for the title
     case = analysis.analyze_pilot(demo, COMMAND_LINE, 1)
-    titled = export.headline_chart(deck, deck[0].title, "Every metric", f"{case.verdict}: why").to_dict()["title"]
-    assert titled["text"] == case.pilot and titled["subtitle"] == f"{case.verdict}: why"
+    headline = next(s for s in deck if s.kind == slides.NUMBERS)
+    assert headline.message.startswith(f"{case.verdict}: ")
+    titled = export.headline_chart(deck, case.pilot, "Every metric", headline.message)
+    assert titled.to_dict()["title"]["subtitle"] == headline.message
+    assert export.export_pilot(demo, COMMAND_LINE, 1, "png") == export.chart_png(titled)  # the picture says both
     assert len(Presentation(io.BytesIO(export.export_pilot(demo, COMMAND_LINE, 1, "pptx"))).slides) == \
         len(slides.pilot_slides(demo, COMMAND_LINE, 1))
     with pytest.raises(ValueError, match="unknown format"):

@@ -286,3 +286,12 @@ def test_roles_only_editors_import_and_unit_heads_see_their_coverage(org):
     head = Actor("rita@example.com", "unit_head", frozenset({retail.unit_id}))
     assert set(ingest.coverage(org, head)["unit"]) == {"Retail"}
     assert set(ingest.coverage(org, steering)["unit"]) == {"Retail", "Online", "Claims"}
+
+
+def test_an_import_refuses_to_run_inside_another_transaction(org):
+    before = store.table_counts(org)
+    with pytest.raises(RuntimeError, match="transaction of its own"):
+        with org.transaction():
+            ingest.import_file(org, COMMAND_LINE, b"unit,metric,date,value\nRetail,nps,2025-01-06,9\n",
+                               "observations", file_name="one.csv")
+    assert store.table_counts(org) == before
