@@ -541,6 +541,7 @@ class PilotCase:
     pilot_id: int
     pilot: str
     unit: str
+    status: str
     baseline: tuple[dt.date, dt.date]
     pilot_window: tuple[dt.date, dt.date]
     target_effect: float | None
@@ -653,7 +654,7 @@ def _case(pilot: Pilot, metrics: dict[str, Metric], units: list[Unit], rows_of: 
         checks += metric_checks(result)
     verdict, reasons = decide(primary, checks)
     value = rollout_value(primary, pilot.unit_id, units, assumptions)
-    return PilotCase(pilot.pilot_id, pilot.name, pilot.unit_name, (pilot.baseline_start, pilot.baseline_end),
+    return PilotCase(pilot.pilot_id, pilot.name, pilot.unit_name, pilot.status, (pilot.baseline_start, pilot.baseline_end),
                      (pilot.pilot_start, pilot.pilot_end), pilot.target_effect, tuple(results), tuple(checks),
                      verdict, tuple(reasons), primary.evidence_grade, value)
 
@@ -698,7 +699,7 @@ def case_as_dict(case: PilotCase) -> dict:
     and rollout value."""
     value = case.rollout_value
     return _plain({
-        "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit,
+        "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit, "status": case.status,
         "baseline": list(case.baseline), "pilot_window": list(case.pilot_window),
         "target_effect": case.target_effect,
         "verdict": case.verdict, "reasons": list(case.reasons), "evidence_grade": case.evidence_grade,

@@ -8,6 +8,7 @@ read from the back of a room and render offline to the same picture as on screen
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import altair as alt
@@ -201,19 +202,24 @@ def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult,
 # ---------------------------------------------------------------- the portfolio
 
 def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
-    """analysis.portfolio_effects with, for every pilot that has an estimate, the full verdict (design
-    checks and guardrails weighed) and the yearly rollout value with its interval."""
-    frame = analysis.portfolio_effects(db, actor)
-    cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor)}
-    verdicts, values, lows, highs = [], [], [], []
-    for row in frame.itertuples(index=False):
-        case = cases.get(int(row.pilot_id)) if row.effect == row.effect else None
-        verdicts.append(case.verdict if case else row.provisional_verdict)
-        values.append(case.rollout_value.total if case else None)
-        lows.append(case.rollout_value.total_low if case else None)
-        highs.append(case.rollout_value.total_high if case else None)
-    return frame.assign(verdict=verdicts, value=pd.array(values, dtype="Float64"),
-                        value_low=pd.array(lows, dtype="Float64"), value_high=pd.array(highs, dtype="Float64"))
+    """Every pilot the actor may see, one row each, from its full case (analysis.analyze_pilots):
+    its primary metric's effect, SE, 95% interval, p-value, MDE, target and signal (NaN where there is
+    no estimate), the full verdict (design checks and guardrails weighed) and the yearly rollout value
+    with its interval."""
+    rows = []
+    for case in analysis.analyze_pilots(db, actor):
+        m, value = case.primary, case.rollout_value
+        rows.append({
+            "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit, "status": case.status,
+            "metric": m.metric, "direction": m.direction, "evidence_grade": m.evidence_grade,
+            **{column: getattr(m, column) for column in ("effect", "se", "ci_low", "ci_high", "p_value", "mde")},
+            "target": math.nan if case.target_effect is None else case.target_effect,
+            "signal": m.signal, "verdict": case.verdict,
+            "value": value.total, "value_low": value.total_low, "value_high": value.total_high})
+    frame = pd.DataFrame(rows, columns=[
+        "pilot_id", "pilot", "unit", "status", "metric", "direction", "evidence_grade", "effect", "se", "ci_low",
+        "ci_high", "p_value", "mde", "target", "signal", "verdict", "value", "value_low", "value_high"])
+    return frame.astype({c: "Float64" for c in ("value", "value_low", "value_high")})
 
 
 def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZE,

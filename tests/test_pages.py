@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import store
+from pilots import analysis, store
 from pilots.access import COMMAND_LINE
 from apptests import open_page
 
@@ -53,6 +53,20 @@ def test_register_filters_by_unit_and_status(app_db):
     assert at.dataframe[0].value.empty
     at.multiselect[1].unselect("running").select("proposed").run()
     assert len(at.dataframe[0].value) == 1
+
+
+def test_register_shows_each_pilots_primary_effect_so_far(demo_org):
+    at = run_page("pilots")
+    table = at.dataframe[0].value.set_index("id")
+    for pilot in store.list_pilots(demo_org, COMMAND_LINE):
+        primary = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id).primary
+        shown = table.loc[pilot.pilot_id, "effect so far (95% interval)"]
+        if primary.has_estimate:
+            first = float(shown.split()[0].replace("−", "-").replace(",", ""))
+            assert first == pytest.approx(primary.effect, rel=0.01, abs=0.01), (pilot.name, shown)
+            assert table.loc[pilot.pilot_id, "reads"]
+        else:
+            assert shown == "—"
 
 
 def test_pilot_page_shows_facts_and_the_timeline(app_db):
