@@ -28,17 +28,15 @@ st.query_params["unit"] = str(unit.unit_id)
 st.caption(f"Head: {unit.head or '—'} · customers: {f'{unit.customers:,}' if unit.customers else '—'}")
 
 st.subheader("Pilots in this unit")
-pilots = store.list_pilots(db, actor, unit_ids=[unit.unit_id])
-if not pilots:
+cases = analysis.analyze_pilots(db, actor, unit_ids=[unit.unit_id])
+if not cases:
     st.info("No pilot in this unit yet.")
-cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor, unit_ids=[unit.unit_id])}
-for pilot in pilots:
-    case = cases[pilot.pilot_id]
+for case in cases:
     row = st.columns([4, 1.4, 1.2])
-    row[0].page_link("pages/pilot.py", label=pilot.name, icon=":material/insights:",
-                     query_params={"id": pilot.pilot_id})
+    row[0].page_link("pages/pilot.py", label=case.pilot, icon=":material/insights:",
+                     query_params={"id": case.pilot_id})
     row[1].markdown(f":{VERDICT_COLOURS[case.verdict]}-background[{case.verdict}]")
-    row[2].caption(pilot.status.replace("_", " "))
+    row[2].caption(case.status.replace("_", " "))
 
 st.subheader("Customer metrics against the organisation")
 labels = metric_labels()
