@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import math
 
-from pilots import analysis
+from pilots import analysis, wording
 
 # Streamlit's named colours; the verdict is always written out too, so colour is never the only cue.
-VERDICT_COLOURS = {"Roll out": "green", "Extend": "blue", "Stop": "red", "Inconclusive": "gray"}
+VERDICT_COLOURS = {"Roll out": "green", "Extend": "blue", "Stop": "red", "Inconclusive": "gray", "Interim": "violet"}
 VERDICT_ICONS = {"Roll out": ":material/rocket_launch:", "Extend": ":material/more_time:",
-                 "Stop": ":material/block:", "Inconclusive": ":material/help:"}
+                 "Stop": ":material/block:", "Inconclusive": ":material/help:",
+                 "Interim": ":material/hourglass_top:"}
 SEVERITY = {  # how a check is shown, most serious first
     "blocking": (":material/block:", "Design problem: no verdict can rest on this data"),
     "stop": (":material/dangerous:", "Guardrail harmed"),
     "caution": (":material/warning:", "Caution"),
 }
 GRADES = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled", analysis.BEFORE_AFTER: "Before/after"}
-SIGNAL_WORDS = {
-    "no_estimate": "not enough data", "worse": "significantly worse", "meets_target": "significant, meets target",
-    "misses_target": "significant, but below target", "below_target": "significant, target still open",
-    "target_ruled_out": "target ruled out", "unclear": "not significant yet", "unclear_no_target": "no target set",
-}
 
 
 def verdict_label(verdict: str) -> str:
@@ -31,13 +27,8 @@ def verdict_label(verdict: str) -> str:
 
 
 def why_short(case: analysis.PilotCase) -> str:
-    """A few words under the verdict: what overrode the primary metric's result, or that result."""
-    severities = {c.severity for c in case.checks}
-    if case.primary.signal != "no_estimate" and "blocking" in severities:
-        return "design compromised"
-    if "stop" in severities:
-        return "a guardrail was harmed"
-    return SIGNAL_WORDS[case.primary.signal]
+    """A few words under the verdict (see pilots.wording)."""
+    return wording.why(case, short=True)
 
 
 def number(x: float | None, signed: bool = False) -> str:

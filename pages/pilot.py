@@ -10,7 +10,7 @@ import streamlit as st
 from pages._case import (GRADES, SEVERITY, VERDICT_COLOURS, VERDICT_ICONS, change_words, money, number,
                          target_words, verdict_label, why_short)
 from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, ingest, store
+from pilots import analysis, cells, charts, export, ingest, store, wording
 from pilots.access import AccessDenied
 from pilots.model import ValidationError
 
@@ -105,15 +105,24 @@ if value.total is not None:
                    delta=f"range {money(value.total_low)} to {money(value.total_high)}",
                    delta_color="green" if value.total_low > 0 else "red" if value.total_high < 0 else "gray",
                    delta_arrow="off", border=True,
-                   help=f"Rolled out to {len(value.units)} unit{'s' if len(value.units) != 1 else ''}; the range "
-                        f"comes from the effect's 95% interval.")
+                   help=f"Rolled out to {len(value.units)} unit{'s' if len(value.units) != 1 else ''}; the 95% range "
+                        f"holds the effect's uncertainty, units differing and the share kept at scale.")
 else:
     head[3].metric("Rollout value a year", "—", delta="no value yet", delta_color="gray", delta_arrow="off",
                    border=True, help=" ".join(value.notes))
 if primary.has_estimate:
-    st.markdown(f"**{primary.label}**: {change_words(primary.direction, primary.oriented[0], primary.unit)}, "
-                f"95% interval {number(primary.ci_low, True)} to {number(primary.ci_high, True)} {primary.unit} "
-                f"({analysis.p_words(primary.p_value)}), against a target of "
+    g, g_low, g_high = primary.oriented
+    so_far = f"Interim, {case.interim}: so far, " if case.interim else ""
+    if g_low > 0 or g_high < 0:
+        likely = (f"the {'gain' if g_low > 0 else 'loss'} in {primary.label} is most likely between "
+                  f"{number(abs(g_low if g_low > 0 else g_high))} and {number(abs(g_high if g_low > 0 else g_low))} "
+                  f"{primary.unit}")
+    else:
+        likely = (f"the change in {primary.label} is most likely between "
+                  f"{change_words(primary.direction, g_low, primary.unit)} and "
+                  f"{change_words(primary.direction, g_high, primary.unit)}, so it could be none at all")
+    st.markdown(f"{so_far}{likely.capitalize() if not so_far else likely} (95% interval, "
+                f"{wording.interval_basis(primary)}), against a target of "
                 f"{target_words(primary.direction, primary.target, primary.unit)}.")
 
 st.markdown(f"#### {VERDICT_ICONS[case.verdict]} {verdict_label(case.verdict)} — why")
@@ -150,7 +159,7 @@ for severity, (icon, heading) in SEVERITY.items():
         show = st.error if severity in ("blocking", "stop") else st.warning
         show(f"**{heading}.** {check.message}", icon=icon)
 
-with st.expander("Every metric, its four cells and the method"):
+with st.expander("How we know: every metric, its cells and the method"):
     st.dataframe(pd.DataFrame([{
         "metric": m.label, "role": m.role, "unit": m.unit, "better": "higher" if m.direction == "higher" else "lower",
         "pilot before": m.treated_before.mean if m.treated_before else None,
@@ -158,13 +167,16 @@ with st.expander("Every metric, its four cells and the method"):
         "controls before": m.control_before.mean if m.control_before else None,
         "controls after": m.control_after.mean if m.control_after else None,
         "effect": m.effect, "95% low": m.ci_low, "95% high": m.ci_high, "p-value": m.p_value,
+        "standard error": m.se, "from answers only": m.se_sampling, "interval from": m.inference,
         "smallest detectable": m.mde,
         "n (pilot before / after)": " / ".join(f"{c.n:,.0f}" if c else "—" for c in (m.treated_before, m.treated_after)),
     } for m in case.metrics]), hide_index=True, width="stretch",
         column_config={c: st.column_config.NumberColumn(format="%.3g") for c in
                        ("pilot before", "pilot after", "controls before", "controls after", "effect", "95% low",
-                        "95% high", "smallest detectable")} | {"p-value": st.column_config.NumberColumn(format="%.3f")})
+                        "95% high", "standard error", "from answers only", "smallest detectable")} | {"p-value": st.column_config.NumberColumn(format="%.3f")})
     st.markdown(f"**Method.** {primary.method}")
+    if primary.drift_aware:
+        st.markdown(f"**Drift.** {wording.drift_words(primary)}")
     trend = primary.pre_trend
     if trend is not None and trend.checked:
         st.markdown(f"**Baseline trend.** The {trend.compares} moved {number(trend.slope, signed=True)} "
@@ -186,13 +198,16 @@ if actor.is_editor:
                                      value=float(assumed.revenue_share_per_point * 100))
         realisation = cols[2].slider("Share of the effect kept at scale", 0.0, 1.0, float(assumed.realisation), 0.05)
         others = [u.unit_id for u in units if u.unit_id != pilot.unit_id]
+        # By default neither the pilot unit nor its controls (see analysis.rollout_value).
+        usual = [i for i in others if i not in pilot.control_unit_ids]
         targets = cols[3].multiselect("Roll out to", others, format_func=names.get,
-                                      default=[i for i in others if assumed.unit_ids is None or i in assumed.unit_ids])
+                                      default=usual if assumed.unit_ids is None else
+                                      [i for i in others if i in assumed.unit_ids])
         preview_col, save_col, _ = st.columns([1, 1, 4])
         preview = preview_col.form_submit_button("Preview")
         save = save_col.form_submit_button("Save assumptions", type="primary")
     edited = cells.RolloutAssumptions(per_point or None, share / 100, realisation,
-                                      None if set(targets) == set(others) else tuple(targets))
+                                      None if set(targets) == set(usual) else tuple(targets))
     if save:
         try:
             cells.save_assumptions(db, actor, pilot.pilot_id, edited, expected_version=pilot.version)
@@ -205,7 +220,7 @@ if actor.is_editor:
         if problems:
             show_problems(problems)
         else:
-            value = analysis.rollout_value(primary, pilot.unit_id, units, edited)
+            value = analysis.analyze_pilot(db, actor, pilot.pilot_id, assumptions=edited).rollout_value
             st.info("Preview with the assumptions above, not saved.", icon=":material/visibility:")
 else:
     st.markdown(
@@ -213,10 +228,11 @@ else:
         f"{number(assumed.value_per_point) if assumed.value_per_point else 'nothing set'} a year per customer"
         f"{f', plus {assumed.revenue_share_per_point:.2%} of revenue per customer' if assumed.revenue_share_per_point else ''}; "
         f"{assumed.realisation:.0%} of the effect is expected to hold at scale; rolled out to "
-        f"{'every other unit' if assumed.unit_ids is None else ', '.join(names.get(i, str(i)) for i in assumed.unit_ids) or 'no unit'}.")
+        f"{'every unit that is neither the pilot unit nor one of its controls' if assumed.unit_ids is None else ', '.join(names.get(i, str(i)) for i in assumed.unit_ids) or 'no unit'}.")
 if value.total is not None:
-    st.markdown(f"Rolling out is worth **{money(value.total)} a year** (range {money(value.total_low)} to "
-                f"{money(value.total_high)}, from the effect's 95% interval), counting "
+    st.markdown(f"Rolling out is worth **{money(value.total)} a year** (95% range {money(value.total_low)} to "
+                f"{money(value.total_high)}, allowing for the effect's uncertainty, units differing from each other "
+                f"and the share kept at scale), counting "
                 f"{change_words(primary.direction, value.effect_used, primary.unit)} per customer after realisation.")
     st.dataframe(pd.DataFrame([{"unit": u.unit, "customers": u.customers, "value a year": u.value, "low": u.low,
                                 "high": u.high} for u in value.units]), hide_index=True, width="stretch",

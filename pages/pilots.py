@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._case import SIGNAL_WORDS, number
+from pages._case import number
 from pages._ui import current_actor, database, in_app_shell
 from pilots import analysis, store
 from pilots.model import STATUSES
@@ -21,13 +21,13 @@ by_name = {u.name: u.unit_id for u in units}
 pilots = store.list_pilots(db, actor, unit_ids=[by_name[n] for n in chosen_units] if chosen_units else None,
                            statuses=chosen_states or None)
 table = store.pilots_frame(pilots, store.metric_lookup(db))
-# The primary metric so far, from the quick vectorised pass (the full verdict is on each pilot's page).
+# The primary metric so far and the verdict, from the pilots' cases (the same as on each pilot's page).
 effects = analysis.portfolio_effects(db, actor).set_index("pilot_id")
 so_far = effects.reindex(table["id"])
 table.insert(5, "effect so far (95% interval)", [
     "—" if row.effect != row.effect else f"{number(row.effect, signed=True)} ({number(row.ci_low)} to {number(row.ci_high)})"
     for row in so_far.itertuples()])
-table.insert(6, "reads", [SIGNAL_WORDS.get(signal, "") for signal in so_far["signal"].fillna("")])
+table.insert(6, "verdict", so_far["verdict"].fillna("").to_list())
 st.caption(f"{len(table)} pilot{'s' if len(table) != 1 else ''}")
 picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                       key="register")

@@ -1,66 +1,37 @@
-"""The case for rollout: the statistics of a pilot, over the cells that `pilots.cells` aggregates in
-SQL. Everything below the query functions (`analyze_pilot`, `portfolio_effects`, `weeks_needed`) is
-pure: it takes cell summaries (mean, n, variance per answer, degrees of freedom) and returns
-numbers, so the same functions serve one pilot, the portfolio (vectorised over pilots) and the
-simulation tests.
+"""The case for rollout of a pilot: its metrics' effects (statistics in `pilots.inference`), the
+checks that guard the verdict, the verdict (rules in `pilots.rules`), the rollout value and the plan,
+assembled from the cells that `pilots.cells` aggregates in SQL, cached per data version and actor.
 
-Method
-------
-Cells: pilot unit ("treated") and pooled control units ("control") × baseline window ("before") and
-pilot window ("after"); see `pilots.cells` for how observations and measurements make a cell (NPS:
-each answer scored +100/0/−100, so the variance of the scores is the multinomial variance of
-promoters − detractors, times n/(n−1); top-2-box and rates: 0/1 answers, the binomial variance).
+Method in short (details in `pilots.inference`): every unit's change between the baseline and the
+pilot window; the effect is the pilot unit's change minus the equal-weight mean of its control units'
+changes (without controls, its plain before/after change); the 95% interval comes from how much
+units' changes differ when no pilot runs (the controls in the same windows, and every unit in earlier
+periods of the same length), so week-to-week and window-to-window drift of a unit is in it.
 
-Effect: with controls, the difference-in-differences (T_after − T_before) − (C_after − C_before);
-without, the plain before/after change T_after − T_before (weaker evidence: it also holds whatever
-else changed between the windows). Standard error sqrt(Σ s²/n) over the cells, which are taken as
-independent samples (for a saturated treated × after regression this is exactly the HC2 robust
-standard error of the interaction; it is larger than a paired standard error when the same
-customers or stores answer in both windows). The 95% interval and the p-value use a t distribution
-with Welch–Satterthwaite degrees of freedom, df = (Σ v)² / Σ (v²/df_cell), v = s²/n.
-
-Minimum detectable effect (MDE): (t_0.975 + t_0.80) × SE — the true effect this design detects with
-80% power in a two-sided test at 5%.
-
-Pre-period trend: the weekly gap (pilot unit − controls; the pilot unit's own level without
-controls) over the baseline weeks, regressed on the week number by OLS; the slope is tested with a
-t test on k − 2 degrees of freedom. A slope with p < 0.05 means the pilot unit was already drifting
-away from its controls, so the difference-in-differences would credit that drift to the pilot.
-With fewer than 3 weeks it cannot be checked (said so).
+Checks: a control unit or guardrail without data in a window, or another pilot in the pilot's units
+during its windows, block the verdict; a guardrail harmed (Holm-corrected, one-sided) stops it;
+cautions (an interval that cannot see drift, no or few controls, few weeks, low power, a baseline
+trend, a secondary metric worse) are listed with it. The verdict rules are in `pilots.rules`. A
+guardrail is harmed when a one-sided t test finds it worse by more than its margin (1% of the pilot
+unit's baseline level), Holm-corrected across the pilot's guardrails; one without data blocks.
 
 Direction of good: every effect is also read "oriented", g = effect for higher-is-better metrics
 and −effect for lower-is-better ones, so g > 0 is always good news (a fall in resolution days is).
 Targets are magnitudes in the good direction: a target of 1 (or −1) for resolution days means a
 fall of one day.
 
-Verdict rules (deterministic; the first that applies decides; every reason is listed)
--------------------------------------------------------------------------------
-With g, [g_low, g_high] the oriented effect and 95% interval of the primary metric and τ = |target|:
-1. No estimate of the primary metric (a cell without data)                       → Inconclusive.
-2. A blocking check: pre-period trend (p < 0.05); another pilot ran in the pilot
-   unit, or a control unit was treated by another pilot or rollout, during the
-   windows                                                                        → Inconclusive.
-3. A guardrail metric moved significantly in the bad direction (its whole 95%
-   interval on the bad side)                                                      → Stop.
-4. The primary metric got significantly worse (g_high < 0)                        → Stop.
-5. Significantly better (g_low > 0) and g ≥ τ (or no target)                       → Roll out.
-6. Significantly better but the whole interval below the target (g_high < τ)       → Stop.
-7. Significantly better, below target, but the target still inside the interval    → Extend.
-8. Not significant and the interval rules the target out (g_high < τ)             → Stop.
-9. Not significant, the target still possible                                     → Extend.
-10. Not significant and no target set                                             → Inconclusive.
-Cautions (before/after only, fewer than 2 control units, fewer than 4 weeks with data in a cell of
-the primary metric, MDE above target, trend not checkable, a secondary metric significantly worse,
-an overlapping pilot that is only proposed) do not change the verdict; they are listed with it.
+Rollout value: the effect shrunk by what the portfolio says about pilot effects (empirical Bayes,
+`Shrinkage`) × realisation × customers of each unit rolled out to (by default the units that are
+neither the pilot's nor its controls) × (value per point per customer + revenue share per point ×
+revenue per customer), a year; its 95% range holds the effect's uncertainty, unit-to-unit
+differences and the realisation share. The assumptions are shown with the result and stored with
+the pilot.
 
-Rollout value: g × realisation × customers of each unit rolled out to × (value per point per
-customer + revenue share per point × revenue per customer), a year; the interval is the same with
-g_low and g_high. The assumptions are shown with the result and stored with the pilot.
-
-Planning: the usual weekly volume (answers per week) and spread per answer of the pilot unit and its
-controls over the last 12 weeks of data; a design with b baseline weeks and w pilot weeks has
-Var(DiD) = A/b + A/w with A = s²_T/v_T + s²_C/v_C (A = s²_T/v_T without controls); the target τ is
-detectable with 80% power at 5% two-sided when (z_0.975 + z_0.80)² · Var ≤ τ².
+Planning (`weeks_needed`) uses the same variance, drift included: Var(effect) = τ²(1 + 1/J) + S/b + S/w
+(S the answers-only variance of a week, τ² the units' drift measured on windows of the pilot's
+lengths); a target is detectable with 80% power at 5% two-sided when (t_0.975 + t_0.80) · sqrt(Var)
+≤ target, so a pilot planned this way and truly hitting its target is called Roll out about 80% of
+the time.
 """
 
 from __future__ import annotations
@@ -69,179 +40,46 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
 from . import cells as cellstore
-from . import store
-from .access import Actor
+from . import rules, store, synth
+from .access import COMMAND_LINE, Actor
 from .cells import RolloutAssumptions
 from .db import Database
+from .inference import (ALPHA, ANSWERS_ONLY, DRIFT, MIN_ANSWERS, POWER, Cell, Estimate, PreTrend, UnitEffect,  # noqa: F401
+                        contrast, drift, harm_p_value, holm, oriented, pre_trend, unit_effect, window_cells)
 from .model import Metric, Pilot, PilotDraft, Problem, Unit, ValidationError
+from .rules import SIGNALS, VERDICTS, primary_signal  # noqa: F401
 
-VERDICTS = ("Roll out", "Extend", "Stop", "Inconclusive")
 RANDOMISED = "randomised"
 CONTROLLED = "controlled before/after (difference-in-differences)"
 BEFORE_AFTER = "before/after only"
 
 CELL_NAMES = ("treated_before", "treated_after", "control_before", "control_after")
-_CELL_KEYS = (("treated", "before"), ("treated", "after"), ("control", "before"), ("control", "after"))
-DID_WEIGHTS = np.array([-1.0, 1.0, 1.0, -1.0])
-BEFORE_AFTER_WEIGHTS = np.array([-1.0, 1.0, 0.0, 0.0])
-ALPHA = 0.05
-POWER = 0.80
 FEW_WEEKS = 4
-HISTORY_WEEKS = 12
-
-# What the primary metric's result says, and the verdict it gives when no check overrides it.
-SIGNALS = {
-    "no_estimate": ("Inconclusive", "there is not enough data to estimate the effect"),
-    "worse": ("Stop", "it got significantly worse"),
-    "meets_target": ("Roll out", "it improved significantly and by at least the target"),
-    "misses_target": ("Stop", "it improved, but the whole 95% interval lies below the target"),
-    "below_target": ("Extend", "it improved significantly, but less than the target, which is still "
-                               "inside the 95% interval: more data can settle whether it reaches it"),
-    "target_ruled_out": ("Stop", "the change is not significant and the 95% interval rules out the target"),
-    "unclear": ("Extend", "the change is not significant yet and the target is still possible: more "
-                          "data are needed"),
-    "unclear_no_target": ("Inconclusive", "the change is not significant and no target is set"),
-}
+FEW_REPLICATES = 5
+# A guardrail counts as harmed when it worsened by more than this share of the pilot unit's baseline level
+# (a 1% rise in cost to serve is within what a committee tolerates; stated in every guardrail's reason).
+GUARDRAIL_MARGIN_SHARE = 0.01
 
 
-# ---------------------------------------------------------------- cell statistics (pure)
-
-@dataclass(frozen=True)
-class Cell:
-    """One arm in one window: mean, n (answers, or summed period weights), variance per answer and
-    the degrees of freedom of that variance; periods, units and weeks the cell spans."""
-
-    mean: float
-    n: float
-    variance: float
-    df: float
-    periods: int = 0
-    units: int = 0
-    weeks: int = 0
-
-    @property
-    def sd(self) -> float:
-        return math.sqrt(self.variance) if self.variance == self.variance else math.nan
-
-    @classmethod
-    def of(cls, values) -> "Cell":
-        """The cell of a sample of answers (or scores)."""
-        values = np.asarray(values, dtype=float)
-        return cls(float(values.mean()), float(len(values)), float(values.var(ddof=1)), float(len(values) - 1))
-
-
-@dataclass(frozen=True)
-class Estimate:
-    effect: float
-    se: float
-    df: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    mde: float
-
-
-def contrast(means, variances, ns, dfs, weights) -> Estimate:
-    """The weighted sum Σ w·mean of independent cells with its standard error sqrt(Σ w²·s²/n),
-    Welch–Satterthwaite degrees of freedom, 95% interval, two-sided p-value and MDE at 80% power.
-    Vectorised: arrays of shape (..., k); weights broadcast. Cells with weight 0 do not count."""
-    means, variances, ns, dfs = (np.asarray(a, dtype=float) for a in (means, variances, ns, dfs))
-    weights = np.broadcast_to(np.asarray(weights, dtype=float), means.shape)
-    used = weights != 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        parts = np.where(used, weights ** 2 * variances / ns, 0.0)
-        effect = np.sum(np.where(used, weights * means, 0.0), axis=-1)
-        var = np.sum(parts, axis=-1)
-        se = np.sqrt(var)
-        df = var ** 2 / np.sum(np.where(used, parts ** 2 / dfs, 0.0), axis=-1)
-        df = np.where(var > 0, df, np.nan)
-        # Student's t through its ufuncs (stdtrit: quantile, stdtr: distribution function), the very
-        # functions stats.t calls, without its per-call argument handling: a portfolio estimates
-        # hundreds of metrics one by one.
-        quantile = special.stdtrit(df, 1 - ALPHA / 2)
-        t = effect / np.where(se > 0, se, np.nan)
-        p = 2 * special.stdtr(df, -np.abs(t))
-        mde = (quantile + special.stdtrit(df, POWER)) * se
-    return Estimate(effect, se, df, effect - quantile * se, effect + quantile * se, p, mde)
-
-
-def cells_arrays(cells: dict[str, Cell | None]) -> tuple[np.ndarray, ...]:
-    """Means, variances, ns and dfs of the four cells in CELL_NAMES order (missing cells zero-weighted
-    by the caller: filled with harmless values)."""
-    picked = [cells.get(name) for name in CELL_NAMES]
-    return tuple(np.array([getattr(c, attr) if c is not None else fill for c in picked])
-                 for attr, fill in (("mean", 0.0), ("variance", 0.0), ("n", 1.0), ("df", 1.0)))
-
-
-def oriented(direction: str, effect, low, high):
-    """Effect and interval turned so that positive is good news."""
-    if direction == "higher":
-        return effect, low, high
-    return -np.asarray(effect), -np.asarray(high), -np.asarray(low)
-
-
-def primary_signal(g, g_low, g_high, target) -> np.ndarray:
-    """Which of SIGNALS the oriented effect and interval of a primary metric give (vectorised)."""
-    g, g_low, g_high = (np.asarray(a, dtype=float) for a in (g, g_low, g_high))
-    tau = np.abs(np.asarray(np.nan if target is None else target, dtype=float))
-    has_target = ~np.isnan(tau)
-    with np.errstate(invalid="ignore"):
-        conditions = [np.isnan(g) | np.isnan(g_low) | np.isnan(g_high), g_high < 0,
-                      (g_low > 0) & (~has_target | (g >= tau)), (g_low > 0) & (g_high < tau), g_low > 0,
-                      g_high < tau, has_target]
-    return np.select(conditions, ["no_estimate", "worse", "meets_target", "misses_target", "below_target",
-                                  "target_ruled_out", "unclear"], "unclear_no_target")
-
-
-@dataclass(frozen=True)
-class PreTrend:
-    """The baseline trend of the gap between pilot unit and controls (or of the pilot unit's own
-    level without controls): OLS slope per week, its SE and p-value, weeks used, and the drift the
-    slope implies between the middles of the two windows."""
-
-    compares: str
-    weeks: int
-    slope: float = math.nan
-    se: float = math.nan
-    p_value: float = math.nan
-    drift: float = math.nan
-
-    @property
-    def checked(self) -> bool:
-        return self.p_value == self.p_value
-
-    @property
-    def failed(self) -> bool:
-        return self.checked and self.p_value < ALPHA
-
-
-def pre_trend(week_numbers, gaps, compares: str, weeks_between_windows: float) -> PreTrend:
-    """OLS of the weekly gap on the week number; slope tested with t on k − 2 df."""
-    x, y = np.asarray(week_numbers, dtype=float), np.asarray(gaps, dtype=float)
-    k = len(x)
-    if k < 3:
-        return PreTrend(compares, k)
-    sxx = np.sum((x - x.mean()) ** 2)
-    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
-    residuals = y - y.mean() - slope * (x - x.mean())
-    se = float(np.sqrt(np.sum(residuals ** 2) / (k - 2) / sxx))
-    p = float(2 * special.stdtr(k - 2, -abs(slope / se))) if se > 0 else (0.0 if slope != 0 else 1.0)
-    return PreTrend(compares, k, slope, se, p, slope * weeks_between_windows)
+def today() -> dt.date:
+    """The date results are read on: a pilot whose window ends later is interim."""
+    return dt.date.today()
 
 
 # ---------------------------------------------------------------- results of one metric
 
 @dataclass(frozen=True)
 class MetricResult(Estimate):
-    """One metric of a pilot: its estimate (the fields of Estimate), its four cells, and how it was made."""
+    """One metric of a pilot: its decision estimate (the fields of Estimate, drift included), its four
+    cells as shown (the control cells are equal-weight means over control units), and how it was made."""
 
     metric: str
     label: str
@@ -257,6 +95,17 @@ class MetricResult(Estimate):
     evidence_grade: str
     target: float | None = None
     pre_trend: PreTrend | None = None
+    se_sampling: float = math.nan
+    inference: str = ANSWERS_ONLY
+    controls_used: int = 0
+    placebo_periods: int = 0
+    replicate_df: int = 0
+    drift_sd: float = math.nan
+    missing_controls: tuple[str, ...] = ()  # "Unit (baseline|pilot window)" without data
+    harm_p_value: float = math.nan  # guardrails: one-sided p of harm beyond harm_margin
+    harm_margin: float = math.nan  # guardrails: harm up to this size (metric's units) is tolerated
+    harmed: bool = False  # guardrails: harm beyond the margin, by Holm across the pilot's guardrails
+    synthetic: object | None = None  # pilots.synth.SyntheticControl of the primary metric, when fitted
 
     @property
     def has_estimate(self) -> bool:
@@ -274,9 +123,13 @@ class MetricResult(Estimate):
         return self.effect > 0 if self.direction == "higher" else self.effect < 0
 
     @property
-    def harmed(self) -> bool:
+    def worse(self) -> bool:
         """Moved significantly in the bad direction (the whole 95% interval on the bad side)."""
         return self.significant and self.good is False
+
+    @property
+    def drift_aware(self) -> bool:
+        return self.inference == DRIFT
 
     @property
     def oriented(self) -> tuple[float, float, float]:
@@ -291,56 +144,62 @@ class MetricResult(Estimate):
         return getattr(self, name)
 
 
-def _method(metric: Metric, controlled: bool, control_names: tuple[str, ...], randomised: bool,
+def _method(metric: Metric, effect: UnitEffect, control_names: tuple[str, ...], randomised: bool,
             between_periods: bool) -> str:
-    if controlled:
-        pooled = (f"the {len(control_names)} control units ({', '.join(control_names)}) are pooled as one "
-                  f"control group, every answer weighted equally" if len(control_names) > 1
-                  else f"control unit {control_names[0]}")
-        text = (f"Difference-in-differences of means, (pilot after − pilot before) − (controls after − "
-                f"controls before); {pooled}"
+    if effect.controls:
+        text = ("Difference-in-differences of unit means: the pilot unit's change (pilot window − baseline) "
+                f"minus the mean change of its {effect.controls} control unit{'s' if effect.controls != 1 else ''} "
+                f"({', '.join(control_names)}), each control unit weighing the same"
                 + (", units assigned at random" if randomised else "") + ". ")
     else:
         text = ("Before/after change of the pilot unit's mean, no control units (weaker evidence: it also "
                 "holds whatever else changed between the windows). ")
-    text += ("Standard error sqrt(Σ s²/n) of independent cells (Welch-type; equals the HC2 robust standard "
-             "error of the interaction in OLS; not a paired standard error), 95% interval and p-value from a "
-             "t distribution with Welch–Satterthwaite degrees of freedom.")
+    if effect.inference == DRIFT:
+        sources = []
+        if effect.controls >= 2:
+            sources.append(f"the {effect.controls} control units' changes in the same windows")
+        if effect.periods:
+            sources.append(f"every unit's changes in {effect.periods} earlier period"
+                           f"{'s' if effect.periods != 1 else ''} of the same length before the baseline")
+        text += ("The 95% interval and p-value hold the units' own drift: the standard error comes from how much "
+                 f"units' changes differ when no pilot runs ({' and '.join(sources)}; {effect.replicate_df} "
+                 "degrees of freedom, Student's t), with the sampling variance of the answers in it. ")
+    else:
+        text += ("No earlier period and too few control units to see how much units drift on their own: the "
+                 "interval uses the answers alone, sqrt(Σ s²/n) of independent cells with Welch–Satterthwaite "
+                 "degrees of freedom (not a paired standard error), which is too narrow when units drift, so the "
+                 "verdict is capped at Extend. ")
+    text += f"Standard error from the answers alone: {effect.se_sampling:.4g}."
     if metric.aggregation == "nps":
         text += (" NPS: every answer scored +100 (9–10), 0 (7–8) or −100 (0–6), so s² is the multinomial "
-                 "variance of promoters minus detractors.")
+                 "variance of promoters minus detractors (at least that of one added promoter, passive and "
+                 "detractor).")
     elif metric.aggregation == "top2box":
-        text += " Top-2-box: share of answers in the top two boxes, binomial variance."
+        text += " Top-2-box: share of answers in the top two boxes, binomial variance (two successes and two failures added)."
     elif metric.aggregation == "rate":
-        text += " Rate: a proportion, binomial variance."
+        text += " Rate: a proportion, binomial variance (two successes and two failures added)."
     if between_periods:
         text += (" Some periods were given without a standard deviation: their cells' variance per answer is "
                  "estimated from the n-weighted spread between periods (K − 1 degrees of freedom).")
     return text
 
 
-def _cell_from_row(row) -> Cell:
-    return Cell(float(row.mean), float(row.n), float(row.variance) if row.variance == row.variance else math.nan,
-                float(row.df), int(row.periods), int(row.units), int(row.weeks))
-
-
-def estimate_metric(metric: Metric, role: str, cells: dict[str, Cell | None], target: float | None = None,
+def estimate_metric(metric: Metric, role: str, effect: UnitEffect, target: float | None = None,
                     control_names: tuple[str, ...] = ("controls",), randomised: bool = False,
-                    between_periods: bool = False, pre: PreTrend | None = None) -> MetricResult:
-    """The effect of one metric from its cells: difference-in-differences when both control cells
-    exist, else the before/after change of the pilot unit."""
-    controlled = cells.get("control_before") is not None and cells.get("control_after") is not None
-    if cells.get("treated_before") is None or cells.get("treated_after") is None:
-        estimate = Estimate(*([math.nan] * 7))
-    else:
-        estimate = contrast(*cells_arrays(cells), DID_WEIGHTS if controlled else BEFORE_AFTER_WEIGHTS)
+                    between_periods: bool = False, pre: PreTrend | None = None,
+                    missing_controls: tuple[str, ...] = ()) -> MetricResult:
+    """One metric's result from its unit effect (`pilots.inference.unit_effect`)."""
+    estimate = effect.estimate
+    controlled = effect.controls > 0
     grade = (RANDOMISED if randomised else CONTROLLED) if controlled else BEFORE_AFTER
     return MetricResult(
         **{f.name: float(getattr(estimate, f.name)) for f in fields(Estimate)},
         metric=metric.key, label=metric.label, unit=metric.unit, role=role, direction=metric.direction,
-        aggregation=metric.aggregation, **{name: cells.get(name) for name in CELL_NAMES},
-        method=_method(metric, controlled, control_names, randomised, between_periods),
-        evidence_grade=grade, target=target, pre_trend=pre)
+        aggregation=metric.aggregation, **{name: effect.cells.get(name) for name in CELL_NAMES},
+        method=_method(metric, effect, control_names, randomised, between_periods),
+        evidence_grade=grade, target=target, pre_trend=pre, se_sampling=effect.se_sampling,
+        inference=effect.inference, controls_used=effect.controls, placebo_periods=effect.periods,
+        replicate_df=effect.replicate_df, drift_sd=effect.drift_sd, missing_controls=missing_controls)
 
 
 # ---------------------------------------------------------------- checks and the verdict
@@ -380,11 +239,39 @@ def describe(result: MetricResult) -> str:
             f"{_num(result.ci_low)} to {_num(result.ci_high)}, {p_words(result.p_value)}, {result.evidence_grade})")
 
 
+def guardrail_margin(result: MetricResult) -> float:
+    """How much worse a guardrail may get before it counts as harmed: GUARDRAIL_MARGIN_SHARE of the pilot
+    unit's baseline level."""
+    base = result.treated_before
+    return GUARDRAIL_MARGIN_SHARE * abs(base.mean) if base is not None else 0.0
+
+
 def metric_checks(result: MetricResult) -> list[Check]:
-    """Checks on one metric's own data: its trend, weeks, power, and harm for guardrails/secondaries."""
+    """Checks on one metric's own data: missing control data, its interval, trend, weeks, power, and
+    harm for guardrails/secondaries."""
     found = []
     key = result.metric
+    if result.missing_controls and (result.role == "primary" or result.has_estimate):
+        found.append(Check("control_without_data", "blocking",
+                           f"{result.label}: no data (or fewer than {MIN_ANSWERS} answers) for control unit "
+                           f"{', '.join(result.missing_controls)}: the comparison would silently change which units "
+                           "it compares against.", key))
+    if result.role == "guardrail" and not result.has_estimate:
+        found.append(Check("guardrail_not_measured", "blocking",
+                           f"Guardrail not measured: {result.label} has too little data in a window to show whether "
+                           "the pilot harmed it, so it cannot count as held.", key))
     if result.role == "primary":
+        if result.has_estimate and not result.drift_aware:
+            found.append(Check("answers_only", "caution",
+                               f"The interval of {result.label} rests on the answers alone: with "
+                               f"{result.controls_used} control unit{'s' if result.controls_used != 1 else ''} and no "
+                               "earlier data of the same length, the data cannot show how much units drift on their "
+                               "own, so the interval is too narrow when they do. The verdict is capped at Extend.", key))
+        elif result.has_estimate and result.replicate_df < FEW_REPLICATES:
+            found.append(Check("few_replicates", "caution",
+                               f"The interval of {result.label} rests on only {result.replicate_df} comparison"
+                               f"{'s' if result.replicate_df != 1 else ''} of units and earlier periods, so it is wide: "
+                               "more control units or a longer history before the baseline would narrow it.", key))
         for name in CELL_NAMES:
             cell = result.cell(name)
             if cell is not None and cell.weeks < FEW_WEEKS:
@@ -402,21 +289,24 @@ def metric_checks(result: MetricResult) -> list[Check]:
                                f"{_num(result.mde)} {result.unit}.", key))
         pre = result.pre_trend
         if pre is not None and pre.failed:
-            found.append(Check("pre_trend", "blocking",
+            # A caution, not a block: with weekly drift a slope test on a few baseline weeks raises false
+            # alarms, and a drift that persists shows in the earlier periods the interval already holds.
+            found.append(Check("pre_trend", "caution",
                                f"Before the pilot started, the {pre.compares} in {result.label} was already drifting "
                                f"by {_num(pre.slope)} {result.unit} a week ({p_words(pre.p_value)} over {pre.weeks} "
-                               f"baseline weeks), about {_num(pre.drift)} {result.unit} by the pilot window: the "
-                               f"effect would credit that drift to the pilot.", key))
+                               f"baseline weeks), about {_num(pre.drift)} {result.unit} by the pilot window if it went "
+                               "on: part of the effect may be that drift.", key))
         elif pre is not None and not pre.checked:
             found.append(Check("pre_trend_unchecked", "caution",
                                f"The baseline trend of {result.label} could not be checked: {pre.weeks} baseline "
                                f"week{'s' if pre.weeks != 1 else ''} with data (3 needed).", key))
-    elif result.harmed:
-        if result.role == "guardrail":
-            found.append(Check("guardrail_harm", "stop",
-                               f"Guardrail {describe(result)}: it moved significantly in the bad direction.", key))
-        else:
-            found.append(Check("secondary_worse", "caution", f"Secondary metric {describe(result)}.", key))
+    elif result.role == "guardrail" and result.harmed:
+        found.append(Check("guardrail_harm", "stop",
+                           f"Guardrail {describe(result)}: it moved in the bad direction by more than its margin of "
+                           f"{_num(result.harm_margin)} {result.unit} (one-sided {p_words(result.harm_p_value)}, "
+                           "significant after Holm's correction across the guardrails).", key))
+    elif result.role == "secondary" and result.worse:
+        found.append(Check("secondary_worse", "caution", f"Secondary metric {describe(result)}.", key))
     return found
 
 
@@ -427,11 +317,8 @@ def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list) -> list[C
     if not pilot.control_unit_ids:
         found.append(Check("before_after_only", "caution",
                            "No control units: the effect is the pilot unit's plain before/after change, weaker "
-                           "evidence, since it also holds whatever else changed between the windows."))
-    elif primary.control_before is None or primary.control_after is None:
-        found.append(Check("no_control_data", "caution",
-                           f"The control units have no {primary.label} data in a window: the effect falls back to "
-                           f"the pilot unit's before/after change, weaker evidence.", primary.metric))
+                           "evidence, since it also holds whatever else changed between the windows. The verdict "
+                           "is capped at Extend."))
     if len(pilot.control_unit_ids) == 1:
         found.append(Check("few_controls", "caution",
                            f"Fewer than 2 control units (only {pilot.control_unit_names[0]}): anything that happened "
@@ -457,26 +344,75 @@ def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list) -> list[C
     return found
 
 
-def decide(primary: MetricResult, checks: list[Check]) -> tuple[str, list[str]]:
-    """The verdict and every reason for it, by the rules in the module docstring."""
+def decide(primary: MetricResult, checks: list[Check], interim: str | None = None) -> tuple[str, str, list[str]]:
+    """The verdict, the rule that gave it and every reason for it, by the rules of `pilots.rules`.
+    `interim`: how far the pilot window has run ("week 5 of 12"), while it runs."""
     signal = primary.signal
-    verdict, meaning = SIGNALS[signal]
+    meaning = SIGNALS[signal][1]
     headline = f"{describe(primary)}" + (f", against a target of {_change_words(primary.direction, primary.target, primary.unit)}"
                                          if primary.target is not None and primary.has_estimate else "")
     blocking = [c.message for c in checks if c.severity == "blocking"]
     harm = [c.message for c in checks if c.severity == "stop"]
     cautions = [c.message for c in checks if c.severity == "caution"]
-    if signal == "no_estimate":
-        return "Inconclusive", [f"{primary.label}: {meaning}.", *blocking, *harm, *cautions]
-    if blocking:
-        return "Inconclusive", [f"{headline}.", "The design is compromised, so the data cannot carry a verdict:",
-                                *blocking, *harm, *cautions]
-    if harm:
-        return "Stop", [f"{headline}.", *harm, *cautions]
-    return verdict, [f"{headline}: {meaning}.", *cautions]
+    capped = primary.has_estimate and (not primary.drift_aware or primary.evidence_grade == BEFORE_AFTER)
+    verdict, rule = rules.verdict(signal, interim=interim is not None, blocking=bool(blocking), harmed=bool(harm),
+                                  capped=capped)
+    if rule == "interim":
+        so_far = (f"So far: {headline}." if primary.has_estimate else f"So far: {primary.label}: {meaning}.")
+        return verdict, rule, [f"Interim result, {interim}: no Roll out or Stop until the pilot window has ended, because "
+                         "looking every week and acting on the first good-looking week would roll out pilots that do "
+                         "nothing.", so_far, *blocking, *harm, *cautions]
+    if rule == "no_estimate":
+        return verdict, rule, [f"{primary.label}: {meaning}.", *blocking, *harm, *cautions]
+    if rule == "blocking":
+        return verdict, rule, [f"{headline}.", "The design is compromised, so the data cannot carry a verdict:",
+                         *blocking, *harm, *cautions]
+    if rule == "capped":
+        why = (f"{headline}: {meaning}." if not harm else f"{headline}.")
+        return verdict, rule, [why, *harm, "Capped at Extend: this evidence cannot tell the pilot's effect from the units' "
+                                     "own drift (see the cautions), so it can neither roll out nor stop the pilot.",
+                         *cautions]
+    if rule == "guardrail":
+        return verdict, rule, [f"{headline}.", *harm, *cautions]
+    return verdict, rule, [f"{headline}: {meaning}.", *cautions]
 
 
 # ---------------------------------------------------------------- rollout value
+
+@dataclass(frozen=True)
+class Shrinkage:
+    """What the portfolio says about pilot effects in general, for the winner's curse: pilots' true
+    effects, in answer standard deviations, spread around zero with variance `prior_variance`
+    (method of moments over `pilots` finished pilots: mean of z² − se_z²). None when fewer than
+    MIN_PILOTS_TO_SHRINK pilots have an estimate."""
+
+    pilots: int
+    prior_variance: float | None
+
+    def factor(self, result: MetricResult) -> float | None:
+        """The share of a pilot's measured effect that is likely real, A / (A + se_z²)."""
+        scale = result.treated_before.sd if result.treated_before is not None else math.nan
+        if self.prior_variance is None or not (scale > 0) or not result.has_estimate:
+            return None
+        se_z = result.se / scale
+        return self.prior_variance / (self.prior_variance + se_z ** 2)
+
+
+MIN_PILOTS_TO_SHRINK = 3
+
+
+def shrinkage(primaries: Iterable[MetricResult]) -> Shrinkage:
+    """The portfolio's prior of pilot effects from the primary results of finished pilots."""
+    z, se = [], []
+    for result in primaries:
+        scale = result.treated_before.sd if result.treated_before is not None else math.nan
+        if result.has_estimate and scale > 0:
+            z.append(result.oriented[0] / scale)
+            se.append(result.se / scale)
+    if len(z) < MIN_PILOTS_TO_SHRINK:
+        return Shrinkage(len(z), None)
+    return Shrinkage(len(z), max(0.0, float(np.mean(np.square(z) - np.square(se)))))
+
 
 @dataclass(frozen=True)
 class UnitValue:
@@ -490,9 +426,9 @@ class UnitValue:
 
 @dataclass(frozen=True)
 class RolloutValue:
-    """What rolling out would be worth a year, per unit and in total, with the interval from the
-    effect's 95% interval, and the assumptions used. per_customer counts the value per point only
-    (the revenue share differs by unit and is in the units' values)."""
+    """What rolling out would be worth a year, per unit and in total, with a 95% range, and the
+    assumptions used. per_customer counts the value per point only (the revenue share differs by unit
+    and is in the units' values). `effect_used` is the effect after shrinkage and realisation."""
 
     assumptions: RolloutAssumptions
     effect_used: float | None
@@ -504,14 +440,35 @@ class RolloutValue:
     total_low: float | None
     total_high: float | None
     notes: tuple[str, ...] = ()
+    shrink_factor: float | None = None
 
 
-def rollout_value(primary: MetricResult, pilot_unit_id: int, units: list[Unit],
-                  assumptions: RolloutAssumptions) -> RolloutValue:
-    """The yearly value of rolling the pilot's change out to other units (see the module docstring)."""
+def _value_range(point: float, scales: np.ndarray, effect: float, effect_var: float, unit_var: float,
+                 realisation: float) -> tuple[float, float]:
+    """95% range of r · Σ_u S_u θ_u, θ_u = θ + η_u: θ ~ (effect, effect_var), η_u ~ (0, unit_var) apart
+    in every unit, r uniform from half the realisation share to half as much again (at most 1)."""
+    low_r, high_r = realisation / 2, min(1.0, realisation * 1.5)
+    realisation_var = (high_r - low_r) ** 2 / 12
+    total_scale = float(np.sum(scales))
+    variance = (realisation ** 2 * (total_scale ** 2 * effect_var + float(np.sum(scales ** 2)) * unit_var)
+                + realisation_var * (effect * total_scale) ** 2)
+    half = 1.959964 * math.sqrt(variance)
+    return point - half, point + half
+
+
+def rollout_value(primary: MetricResult, pilot_unit_id: int, control_unit_ids: tuple[int, ...], units: list[Unit],
+                  assumptions: RolloutAssumptions, prior: Shrinkage | None = None) -> RolloutValue:
+    """The yearly value of rolling the pilot's change out: to the units chosen in the assumptions, by
+    default every unit that is neither the pilot's nor one of its controls. The measured effect is first
+    shrunk towards zero by what the portfolio says about pilot effects (`prior`), since the pilots that
+    look best are partly lucky; the range holds the effect's uncertainty, units differing from each
+    other as much as their changes differ without a pilot (the drift the interval measured), and the
+    realisation share being a judgement (half of it to half as much again)."""
     notes = []
+    default_excluded = {pilot_unit_id, *control_unit_ids}
     chosen = [u for u in units if u.unit_id != pilot_unit_id
-              and (assumptions.unit_ids is None or u.unit_id in assumptions.unit_ids)]
+              and (u.unit_id not in default_excluded if assumptions.unit_ids is None
+                   else u.unit_id in assumptions.unit_ids)]
     per_point = assumptions.value_per_point or 0.0
     if not primary.has_estimate:
         notes.append("No estimate of the effect, so no value.")
@@ -519,8 +476,21 @@ def rollout_value(primary: MetricResult, pilot_unit_id: int, units: list[Unit],
         notes.append("Set a value per point (or a share of revenue per point) to see the value of a rollout.")
     if notes:
         return RolloutValue(assumptions, None, None, None, None, (), None, None, None, tuple(notes))
-    g, g_low, g_high = (x * assumptions.realisation for x in primary.oriented)
-    rows = []
+    factor = prior.factor(primary) if prior is not None else None
+    g = primary.oriented[0]
+    effect_var = primary.se ** 2
+    # Another unit's effect differs from the pilot's at least as much as units' changes differ when no
+    # pilot runs (the drift the interval measured).
+    unit_var = primary.drift_sd ** 2 if primary.drift_sd == primary.drift_sd else 0.0
+    if factor is None:
+        notes.append("Too few finished pilots to learn how much measured effects overstate true ones: the "
+                     "effect is used as measured, which flatters it.")
+    else:
+        g, effect_var = factor * g, factor * primary.se ** 2
+        notes.append(f"The measured effect is shrunk to {factor:.0%} of its size: across {prior.pilots} pilots, "
+                     "the ones that look best are partly lucky, so the value counts what is likely real.")
+    realisation = assumptions.realisation
+    rows, scales = [], []
     for unit in chosen:
         if not unit.customers:
             notes.append(f"{unit.name} has no number of customers, so it is left out.")
@@ -529,9 +499,20 @@ def rollout_value(primary: MetricResult, pilot_unit_id: int, units: list[Unit],
         if assumptions.revenue_share_per_point and unit.revenue_per_customer is None:
             notes.append(f"{unit.name} has no revenue per customer: only the value per point counts there.")
         scale = unit.customers * per_customer
-        rows.append(UnitValue(unit.unit_id, unit.name, unit.customers, g * scale, g_low * scale, g_high * scale))
-    return RolloutValue(assumptions, g, g * per_point, g_low * per_point, g_high * per_point, tuple(rows),
-                        sum(r.value for r in rows), sum(r.low for r in rows), sum(r.high for r in rows), tuple(notes))
+        point = realisation * g * scale
+        low, high = _value_range(point, np.array([scale]), g, effect_var, unit_var, realisation)
+        rows.append(UnitValue(unit.unit_id, unit.name, unit.customers, point, low, high))
+        scales.append(scale)
+    if not rows:
+        notes.append("No unit to roll out to: choose the units in the rollout assumptions.")
+        return RolloutValue(assumptions, realisation * g, realisation * g * per_point, None, None, (), None, None,
+                            None, tuple(notes), factor)
+    total = sum(r.value for r in rows)
+    total_low, total_high = _value_range(total, np.array(scales), g, effect_var, unit_var, realisation)
+    per_low, per_high = _value_range(realisation * g * per_point, np.array([per_point]), g, effect_var, 0.0,
+                                     realisation)
+    return RolloutValue(assumptions, realisation * g, realisation * g * per_point, per_low, per_high, tuple(rows),
+                        total, total_low, total_high, tuple(notes), factor)
 
 
 # ---------------------------------------------------------------- the case of one pilot
@@ -551,6 +532,8 @@ class PilotCase:
     reasons: tuple[str, ...]
     evidence_grade: str
     rollout_value: RolloutValue
+    interim: str | None = None  # while the pilot window runs: how far ("week 5 of 12")
+    rule: str = ""  # which rule of pilots.rules gave the verdict
 
     @property
     def primary(self) -> MetricResult:
@@ -571,16 +554,20 @@ def _weeks_between(pilot: Pilot) -> float:
     return (middle(pilot.pilot_start, pilot.pilot_end) - middle(pilot.baseline_start, pilot.baseline_end)).days / 7
 
 
-def _pre_trend_of(baseline_weeks: list, pilot: Pilot, controlled: bool) -> PreTrend:
-    """The trend check from the weekly cells of the primary metric in the baseline window."""
-    means: dict[str, dict] = {"treated": {}, "control": {}}
-    for row in baseline_weeks:
-        if row.mean == row.mean:
-            means[row.arm][pd.Timestamp(row.week)] = row.mean
-    treated, control = means["treated"], means["control"]
+def _pre_trend_of(weeks_rows: list, pilot: Pilot, controlled: bool) -> PreTrend:
+    """The trend check from the weekly cells of the primary metric in the baseline window: the pilot
+    unit against the equal-weight mean of its control units, week by week."""
+    treated: dict = {}
+    control: dict = {}
+    for row in weeks_rows:
+        if row.phase == "before" and row.mean == row.mean:
+            if row.arm == "treated":
+                treated[pd.Timestamp(row.week)] = row.mean
+            else:
+                control.setdefault(pd.Timestamp(row.week), []).append(row.mean)
     if controlled:
         weeks = sorted(w for w in treated if w in control)
-        gaps = [treated[w] - control[w] for w in weeks]
+        gaps = [treated[w] - float(np.mean(control[w])) for w in weeks]
         compares = "gap between the pilot unit and its controls"
     else:
         weeks = sorted(treated)
@@ -588,6 +575,35 @@ def _pre_trend_of(baseline_weeks: list, pilot: Pilot, controlled: bool) -> PreTr
         compares = "pilot unit's level"
     start = pd.Timestamp(pilot.baseline_start)
     return pre_trend([(w - start).days / 7 for w in weeks], gaps, compares, _weeks_between(pilot))
+
+
+def _synthetic_of(weeks: list, pilot: Pilot) -> synth.SyntheticControl | None:
+    """The synthetic twin of the pilot unit from the weekly cells of its primary metric (units by
+    name); weeks that straddle the go-live are left out."""
+    names = {pilot.unit_id: pilot.unit_name, **dict(zip(pilot.control_unit_ids, pilot.control_unit_names))}
+    rows = [(names[r.unit_id], pd.Timestamp(r.week), r.phase == "after", r.mean) for r in weeks
+            if r.unit_id in names and r.mean == r.mean]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["unit", "week", "post", "mean"])
+    phases = frame.groupby("week")["post"].nunique()
+    frame = frame[frame["week"].isin(phases[phases == 1].index)]
+    wide = frame.pivot_table(index="week", columns="unit", values="mean", aggfunc="first").sort_index()
+    post = frame.groupby("week")["post"].first().reindex(wide.index)
+    donors = [name for name in pilot.control_unit_names if name in wide.columns and wide[name].notna().any()]
+    if pilot.unit_name not in wide.columns or len(donors) < synth.MIN_DONORS:
+        return None
+    return synth.synthetic_control(wide[[pilot.unit_name, *donors]], pilot.unit_name, donors, post)
+
+
+def interim_words(pilot: Pilot, on: dt.date) -> str | None:
+    """How far the pilot window has run on a date ("week 5 of 12"), or None once it has ended."""
+    if on > pilot.pilot_end:
+        return None
+    total = math.ceil(((pilot.pilot_end - pilot.pilot_start).days + 1) / 7)
+    if on < pilot.pilot_start:
+        return f"the pilot window starts on {pilot.pilot_start:%d %b %Y} ({total} weeks)"
+    return f"week {(on - pilot.pilot_start).days // 7 + 1} of {total}"
 
 
 def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
@@ -603,60 +619,103 @@ def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
 
 def analyze_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = None) -> list[PilotCase]:
     """The full case of every pilot the actor may see (only those of `unit_ids`, if given), as
-    analyze_pilot gives it: one query per kind of data for all of them (cells, overlaps,
-    assumptions), then the statistics and rules pilot by pilot. Cached until the data change."""
+    analyze_pilot gives it. Cached until the data change."""
     units = None if unit_ids is None else tuple(sorted(unit_ids))
     return list(_cached(("cases", units), db, actor, lambda: tuple(
         _cases(db, actor, store.list_pilots(db, actor, unit_ids=units), {}))))
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The metric results of every pilot (by id) and the portfolio's shrinkage: what the data say,
+    the same whoever asks (checks that depend on who asks are added per case)."""
+
+    results: dict[int, tuple[MetricResult, ...]]
+    prior: Shrinkage
+
+
+def _evidence(db: Database) -> _Evidence:
+    """Every pilot's metric results, from one query for all of them (cells), cached until the data
+    change: the shrinkage of one pilot's value needs the whole portfolio anyway."""
+    return _cached("evidence", db, COMMAND_LINE, lambda: _all_evidence(db))
+
+
+def _all_evidence(db: Database) -> _Evidence:
+    pilots = store.list_pilots(db, COMMAND_LINE)
+    metrics = store.metric_lookup(db)
+    cell_rows, weekly = cellstore.pilot_cells(db, pilots)
+    # Rows are grouped once here: slicing data frames pilot by pilot costs more than the SQL.
+    rows_of: dict[tuple[int, str], list] = {}
+    for row in cell_rows.itertuples(index=False):
+        rows_of.setdefault((row.pilot_id, row.metric_key), []).append(row)
+    weeks_of: dict[int, list] = {}
+    for row in weekly.itertuples(index=False):
+        weeks_of.setdefault(row.pilot_id, []).append(row)
+    results = {p.pilot_id: _metric_results(p, metrics, rows_of, weeks_of.get(p.pilot_id, [])) for p in pilots}
+    on = today()
+    prior = shrinkage(results[p.pilot_id][0] for p in pilots if interim_words(p, on) is None)
+    return _Evidence(results, prior)
+
+
+def _metric_results(pilot: Pilot, metrics: dict[str, Metric], rows_of: dict[tuple[int, str], list],
+                    weeks: list) -> tuple[MetricResult, ...]:
+    """Every metric of one pilot from its rows of cellstore.pilot_cells (cells by metric, unit, block
+    and phase; the weekly cells of its primary metric), guardrails tested together (Holm)."""
+    names = dict(zip(pilot.control_unit_ids, pilot.control_unit_names))
+    results = []
+    for key, role in pilot.metric_roles():
+        metric = metrics[key]
+        rows = rows_of.get((pilot.pilot_id, key), [])
+        found = window_cells(rows, metric.aggregation)
+        effect = unit_effect(found, pilot.unit_id, pilot.control_unit_ids, all(r.sd_known for r in rows))
+        missing = tuple(f"{names.get(unit_id, unit_id)} ({'baseline' if phase == 'before' else 'pilot window'})"
+                        for unit_id, phase in effect.missing_controls)
+        pre = _pre_trend_of(weeks, pilot, effect.controls > 0) if role == "primary" else None
+        result = estimate_metric(
+            metric, role, effect, pilot.target_effect if role == "primary" else None,
+            pilot.control_unit_names, pilot.randomised, not all(r.sd_known for r in rows), pre, missing)
+        if role == "primary" and effect.controls >= synth.MIN_DONORS and effect.estimate.effect == effect.estimate.effect:
+            result = replace(result, synthetic=_synthetic_of(weeks, pilot))
+        results.append(result)
+    guardrails = [i for i, r in enumerate(results) if r.role == "guardrail"]
+    margins = [guardrail_margin(results[i]) for i in guardrails]
+    p_harm = [harm_p_value(results[i].direction, results[i].effect, results[i].se, results[i].df, margin)
+              for i, margin in zip(guardrails, margins)]
+    for i, p, margin, harmed in zip(guardrails, p_harm, margins, holm(p_harm)):
+        results[i] = replace(results[i], harm_p_value=p, harm_margin=margin, harmed=harmed)
+    return tuple(results)
 
 
 def _cases(db: Database, actor: Actor, pilots: list[Pilot],
            assumptions: dict[int, RolloutAssumptions]) -> list[PilotCase]:
     if not pilots:
         return []
-    metrics = store.metric_lookup(db)
+    evidence = _evidence(db)
     units = store.list_units(db, actor)
-    cell_rows, weekly = cellstore.pilot_cells(db, pilots)
-    # Rows are grouped once here: slicing data frames pilot by pilot costs more than the SQL.
-    rows_of: dict[tuple[int, str], list] = {}
-    for row in cell_rows.itertuples(index=False):
-        rows_of.setdefault((row.pilot_id, row.metric_key), []).append(row)
-    baseline_of: dict[tuple[int, str], list] = {}
-    for row in weekly[weekly["phase"] == "before"].itertuples(index=False):
-        baseline_of.setdefault((row.pilot_id, row.metric_key), []).append(row)
     overlaps_of: dict[int, list] = {}
     for row in cellstore.overlapping_pilots(db, actor, pilots).itertuples(index=False):
         overlaps_of.setdefault(row.for_pilot, []).append(row)
     stored = cellstore.load_assumptions(db, pilots)
-    return [_case(pilot, metrics, units, rows_of, baseline_of.get((pilot.pilot_id, pilot.primary_metric), []),
-                  overlaps_of.get(pilot.pilot_id, []),
-                  assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id])
+    on = today()
+    return [_case(pilot, evidence.results[pilot.pilot_id], units, overlaps_of.get(pilot.pilot_id, []),
+                  assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id], evidence.prior, on)
             for pilot in pilots]
 
 
-def _case(pilot: Pilot, metrics: dict[str, Metric], units: list[Unit], rows_of: dict[tuple[int, str], list],
-          baseline_weeks: list, overlaps: list, assumptions: RolloutAssumptions) -> PilotCase:
-    """One pilot's case from the rows of cellstore.pilot_cells (its cells by pilot and metric, and the
-    weekly cells of its primary metric's baseline) and of cellstore.overlapping_pilots."""
-    results = []
-    for key, role in pilot.metric_roles():
-        rows = rows_of.get((pilot.pilot_id, key), [])
-        found = {f"{r.arm}_{r.phase}": _cell_from_row(r) for r in rows}
-        cells = {name: found.get(name) for name in CELL_NAMES}
-        controlled = cells["control_before"] is not None and cells["control_after"] is not None
-        pre = _pre_trend_of(baseline_weeks, pilot, controlled) if role == "primary" else None
-        results.append(estimate_metric(
-            metrics[key], role, cells, pilot.target_effect if role == "primary" else None,
-            pilot.control_unit_names, pilot.randomised, not all(r.sd_known for r in rows), pre))
+def _case(pilot: Pilot, results: tuple[MetricResult, ...], units: list[Unit], overlaps: list,
+          assumptions: RolloutAssumptions, prior: Shrinkage, on: dt.date) -> PilotCase:
+    """One pilot's case: its metric results, the checks (overlaps as the actor may see them), the
+    verdict and the rollout value."""
     primary = results[0]
     checks = design_checks(pilot, primary, overlaps)
     for result in results:
         checks += metric_checks(result)
-    verdict, reasons = decide(primary, checks)
-    value = rollout_value(primary, pilot.unit_id, units, assumptions)
+    interim = interim_words(pilot, on)
+    verdict, rule, reasons = decide(primary, checks, interim)
+    value = rollout_value(primary, pilot.unit_id, pilot.control_unit_ids, units, assumptions, prior)
     return PilotCase(pilot.pilot_id, pilot.name, pilot.unit_name, pilot.status, (pilot.baseline_start, pilot.baseline_end),
-                     (pilot.pilot_start, pilot.pilot_end), pilot.target_effect, tuple(results), tuple(checks),
-                     verdict, tuple(reasons), primary.evidence_grade, value)
+                     (pilot.pilot_start, pilot.pilot_end), pilot.target_effect, results, tuple(checks),
+                     verdict, tuple(reasons), primary.evidence_grade, value, interim, rule)
 
 
 def _plain(value):
@@ -684,14 +743,24 @@ def _metric_dict(m: MetricResult) -> dict:
     for name in CELL_NAMES:
         row[f"sd_{name}"] = m.cell(name).sd if m.cell(name) is not None else None
     row.update({"effect": m.effect, "ci_low": m.ci_low, "ci_high": m.ci_high, "p_value": m.p_value, "se": m.se,
-                "df": m.df, "mde": m.mde, "target": m.target, "good": m.good, "significant": m.significant,
-                "harmed": m.harmed, "method": m.method, "evidence_grade": m.evidence_grade,
+                "se_sampling": m.se_sampling, "inference": m.inference, "df": m.df, "mde": m.mde,
+                "control_units_used": m.controls_used, "placebo_periods": m.placebo_periods,
+                "drift_sd": m.drift_sd, "target": m.target, "good": m.good, "significant": m.significant,
+                "harm_p_value": m.harm_p_value, "harmed": m.harmed, "method": m.method,
+                "evidence_grade": m.evidence_grade, "synthetic_control": _synthetic_dict(m.synthetic),
                 "pre_trend": None if m.pre_trend is None else {
                     "compares": m.pre_trend.compares, "weeks": m.pre_trend.weeks,
                     "slope_per_week": m.pre_trend.slope, "se": m.pre_trend.se, "p_value": m.pre_trend.p_value,
                     "drift_by_pilot_window": m.pre_trend.drift, "checked": m.pre_trend.checked,
                     "failed": m.pre_trend.failed}})
     return row
+
+
+def _synthetic_dict(sc) -> dict | None:
+    if sc is None:
+        return None
+    return {"effect": sc.effect, "weights": dict(sc.weights), "pre_rmspe": sc.pre_rmspe,
+            "placebo_rank": sc.placebo_rank, "placebo_units": sc.placebo_units}
 
 
 def case_as_dict(case: PilotCase) -> dict:
@@ -702,13 +771,15 @@ def case_as_dict(case: PilotCase) -> dict:
         "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit, "status": case.status,
         "baseline": list(case.baseline), "pilot_window": list(case.pilot_window),
         "target_effect": case.target_effect,
-        "verdict": case.verdict, "reasons": list(case.reasons), "evidence_grade": case.evidence_grade,
+        "verdict": case.verdict, "interim": case.interim, "reasons": list(case.reasons),
+        "evidence_grade": case.evidence_grade,
         "checks": [asdict(c) for c in case.checks],
         "metrics": [_metric_dict(m) for m in case.metrics],
         "rollout_value": {
             "effect_used": value.effect_used, "per_customer": value.per_customer,
             "per_customer_low": value.per_customer_low, "per_customer_high": value.per_customer_high,
             "total": value.total, "total_low": value.total_low, "total_high": value.total_high,
+            "shrink_factor": value.shrink_factor,
             "units": [asdict(u) for u in value.units], "notes": list(value.notes),
             "assumptions": asdict(value.assumptions)},
     })
@@ -727,7 +798,7 @@ def _cached(what, db: Database, actor: Actor, compute):
     if db.in_transaction():  # what it reads may yet be rolled back
         return compute()
     sees = "all units" if actor.sees_all_units() else actor.unit_ids
-    key = (what, str(db.path), cellstore.data_version(db), sees)
+    key = (what, str(db.path), cellstore.data_version(db), sees, today())
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -741,51 +812,25 @@ def _cached(what, db: Database, actor: Actor, compute):
 
 
 def portfolio_effects(db: Database, actor: Actor) -> pd.DataFrame:
-    """The primary metric's effect of every pilot the actor may see, one row per pilot: cells, effect,
-    SE, 95% interval, p-value, MDE, the signal and its provisional verdict (from the primary metric
-    alone: the full verdict also weighs design checks and guardrails, see analyze_pilots).
-    Cells come from one set-based query over all pilots; the statistics are vectorised over pilots.
-    Cached until the data change."""
-    return _cached("portfolio_effects", db, actor, lambda: _portfolio(db, actor)).copy()
-
-
-def _portfolio(db: Database, actor: Actor) -> pd.DataFrame:
-    pilots = store.list_pilots(db, actor)
-    metrics = store.metric_lookup(db)
-    found = cellstore.portfolio_cells(db, actor)
-    found["cell"] = found["arm"] + "_" + found["phase"]
-    wide = found.pivot_table(index="pilot_id", columns="cell", values=["mean", "variance", "n", "df"],
-                             aggfunc="first")
-    ids = [p.pilot_id for p in pilots]
-    wide = wide.reindex(index=ids, columns=pd.MultiIndex.from_product([["mean", "variance", "n", "df"], CELL_NAMES]))
-    means, variances, ns, dfs = (wide[attr].to_numpy(dtype=float) for attr in ("mean", "variance", "n", "df"))
-    present = ~np.isnan(ns)
-    controlled = present[:, 2] & present[:, 3]
-    weights = np.where(controlled[:, None], DID_WEIGHTS, BEFORE_AFTER_WEIGHTS)
-    treated = present[:, 0] & present[:, 1]
-    estimate = contrast(np.nan_to_num(means), np.where(present, variances, 0.0), np.where(present, ns, 1.0),
-                        np.where(present, dfs, 1.0), weights)
-    effect = np.where(treated, estimate.effect, np.nan)
-    low, high = np.where(treated, estimate.ci_low, np.nan), np.where(treated, estimate.ci_high, np.nan)
-    higher = np.array([metrics[p.primary_metric].direction == "higher" for p in pilots], dtype=bool)
-    g = np.where(higher, effect, -effect)
-    g_low, g_high = np.where(higher, low, -high), np.where(higher, high, -low)
-    targets = np.array([np.nan if p.target_effect is None else p.target_effect for p in pilots], dtype=float)
-    signal = primary_signal(g, g_low, g_high, targets) if pilots else np.array([], dtype=str)
-    out = pd.DataFrame({
-        "pilot_id": ids, "pilot": [p.name for p in pilots], "unit": [p.unit_name for p in pilots],
-        "status": [p.status for p in pilots], "metric": [p.primary_metric for p in pilots],
-        "direction": ["higher" if h else "lower" for h in higher],
-        "evidence_grade": np.where(controlled, np.where([p.randomised for p in pilots], RANDOMISED, CONTROLLED),
-                                   BEFORE_AFTER),
-        **{name: means[:, i] for i, name in enumerate(CELL_NAMES)},
-        **{f"n_{name}": ns[:, i] for i, name in enumerate(CELL_NAMES)},
-        "effect": effect, "se": np.where(treated, estimate.se, np.nan), "ci_low": low, "ci_high": high,
-        "p_value": np.where(treated, estimate.p_value, np.nan), "mde": np.where(treated, estimate.mde, np.nan),
-        "target": targets, "good": np.where(np.isnan(g), None, g > 0),
-        "signal": signal, "provisional_verdict": [SIGNALS[s][0] for s in signal],
-    })
-    return out
+    """The primary metric's effect of every pilot the actor may see, one row per pilot, read from
+    the pilots' full cases (analyze_pilots, cached): cells, effect, SE (drift included) and the
+    answers-only SE, 95% interval, p-value, MDE, the signal and the verdict."""
+    rows = []
+    for case in analyze_pilots(db, actor):
+        m = case.primary
+        rows.append({
+            "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit, "status": case.status,
+            "metric": m.metric, "direction": m.direction, "evidence_grade": m.evidence_grade,
+            **{name: m.cell(name).mean if m.cell(name) is not None else np.nan for name in CELL_NAMES},
+            **{f"n_{name}": m.cell(name).n if m.cell(name) is not None else np.nan for name in CELL_NAMES},
+            "effect": m.effect, "se": m.se, "se_sampling": m.se_sampling, "inference": m.inference,
+            "ci_low": m.ci_low, "ci_high": m.ci_high, "p_value": m.p_value, "mde": m.mde,
+            "target": np.nan if m.target is None else m.target, "good": m.good, "signal": m.signal,
+            "verdict": case.verdict})
+    columns = ["pilot_id", "pilot", "unit", "status", "metric", "direction", "evidence_grade", *CELL_NAMES,
+               *(f"n_{name}" for name in CELL_NAMES), "effect", "se", "se_sampling", "inference", "ci_low",
+               "ci_high", "p_value", "mde", "target", "good", "signal", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ---------------------------------------------------------------- planning
@@ -808,24 +853,40 @@ class Plan:
     pilot_weeks: int | None
     method: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    drift_sd: float | None = None  # sd of a unit's change beyond sampling, at the planned lengths
+    drift_df: int = 0
 
 
-def weeks_for(target: float, spread_per_week: float, baseline_weeks: float | None) -> tuple[int | None, int | None]:
+def _mde(variance: float, dof: float) -> float:
+    """Smallest effect detected with 80% power in a two-sided 5% t test on dof degrees of freedom."""
+    if not dof or dof != dof:
+        return (stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)) * math.sqrt(variance)
+    return (stats.t.ppf(1 - ALPHA / 2, dof) + stats.t.ppf(POWER, dof)) * math.sqrt(variance)
+
+
+MAX_PLAN_WEEKS = 104
+
+
+def weeks_for(target: float, sampling_per_week: float, drift_variance: float, dof: float,
+              baseline_weeks: float | None) -> tuple[int | None, int | None]:
     """(Weeks each of equally long baseline and pilot windows, pilot weeks given the baseline's
-    length) for Var = A/b + A/w, A = spread_per_week, to detect |target| with 80% power at 5%."""
-    k = (stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)) ** 2
-    allowed = target ** 2 / k
-    each = math.ceil(2 * spread_per_week / allowed)
+    length) for Var = drift_variance + S/b + S/w (S = sampling_per_week) to detect |target| with
+    80% power at 5% two-sided (t on dof degrees of freedom); None beyond MAX_PLAN_WEEKS."""
+    def enough(b: float, w: float) -> bool:
+        return _mde(drift_variance + sampling_per_week * (1 / b + 1 / w), dof) <= abs(target)
+
+    each = next((k for k in range(1, MAX_PLAN_WEEKS + 1) if enough(k, k)), None)
     pilot = None
     if baseline_weeks:
-        room = allowed - spread_per_week / baseline_weeks
-        pilot = math.ceil(spread_per_week / room) if room > 0 else None
+        pilot = next((w for w in range(1, MAX_PLAN_WEEKS + 1) if enough(baseline_weeks, w)), None)
     return each, pilot
 
 
 def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: float | None = None) -> Plan:
-    """Weeks of data, at the units' usual weekly volumes, that a pilot (registered, by id, or a draft)
-    needs to detect its target effect (or `target`) with 80% power at 5% two-sided."""
+    """Weeks of data that a pilot (registered, by id, or a draft) needs to detect its target effect
+    (or `target`) with 80% power at 5% two-sided, with the variance its case will have: the units'
+    usual weekly volumes and spread, and their drift, measured on a design of the pilot's lengths
+    placed on the latest data before its pilot window."""
     units = store.unit_lookup(store.list_units(db, actor))
     if isinstance(pilot, PilotDraft):
         problems = [store.unknown_unit_problem(name, units.values(), column=column)
@@ -848,10 +909,15 @@ def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: fl
     if metric is None:
         raise ValidationError([Problem(f"no metric '{metric_key}' is defined", column="primary_metric",
                                        value=metric_key)])
-    baseline_weeks = ((pilot.baseline_end - pilot.baseline_start).days + 1) / 7
-    method = ("Usual weekly volume and spread per answer of the pilot unit and its pooled controls over the last "
-              f"{HISTORY_WEEKS} weeks of data before the pilot window; Var(effect) = A/b + A/w with A = s²_T/v_T "
-              "+ s²_C/v_C (without controls A = s²_T/v_T); detectable when (z_0.975 + z_0.80)² · Var ≤ target².")
+    baseline_days = (pilot.baseline_end - pilot.baseline_start).days + 1
+    window_days = (pilot.pilot_end - pilot.pilot_start).days + 1
+    baseline_weeks = baseline_days / 7
+    method = ("Sized with the variance the pilot's case will have: the usual weekly volume and spread per answer of "
+              "the pilot unit and its controls, and how much units' changes drift beyond sampling, measured on "
+              "windows of the pilot's lengths placed on the latest data before its pilot window and on earlier "
+              "periods of the same length. Var(effect) = τ²(1 + 1/J) + S/b + S/w with S the sampling variance of a "
+              "week; detectable when (t_0.975 + t_0.80) · sqrt(Var) ≤ target, t on the drift estimate's degrees of "
+              "freedom. The drift τ² is held at its size for the planned lengths.")
     names = tuple(c.name for c in controls)
     last = cellstore.last_data_date(db, metric_key, treated.unit_id, pilot.pilot_start - dt.timedelta(days=1)) \
         or cellstore.last_data_date(db, metric_key, treated.unit_id, dt.date.max)
@@ -859,24 +925,52 @@ def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: fl
                  method, (f"{treated.name} has no {metric.label} data yet to size the plan from.",))
     if last is None:
         return empty
-    start = last - dt.timedelta(days=7 * HISTORY_WEEKS - 1)
-    history = cellstore.history_cells(db, metric_key, treated.unit_id, [c.unit_id for c in controls], start, last)
-    arms = {r.arm: r for r in history.itertuples(index=False)}
-    treated_row, control_row = arms.get("treated"), arms.get("control")
-    if treated_row is None or not treated_row.variance == treated_row.variance:
+    window = (last - dt.timedelta(days=window_days - 1), last)
+    baseline = (window[0] - dt.timedelta(days=baseline_days), window[0] - dt.timedelta(days=1))
+    rows = list(cellstore.design_cells(db, metric_key, treated.unit_id, [c.unit_id for c in controls],
+                                       baseline, window).itertuples(index=False))
+    found = window_cells(rows, metric.aggregation)
+    sd_known = all(r.sd_known for r in rows)
+    latest = {u: found.get((u, 0, "after")) or found.get((u, 0, "before")) for u in (treated.unit_id, *(c.unit_id for c in controls))}
+    if latest[treated.unit_id] is None:
         return empty
     notes = []
-    volume_t = treated_row.n / HISTORY_WEEKS
-    spread = treated_row.variance / volume_t
+
+    def per_week(cell: Cell) -> tuple[float, float]:
+        weeks = max(cell.weeks, 1)
+        return cell.n / weeks, cell.variance
+
+    volume_t, var_t = per_week(latest[treated.unit_id])
+    sampling_per_week = var_t / volume_t
+    with_data = [latest[c.unit_id] for c in controls if latest[c.unit_id] is not None]
     volume_c = sd_c = None
-    if control_row is not None and control_row.variance == control_row.variance:
-        volume_c, sd_c = control_row.n / HISTORY_WEEKS, math.sqrt(control_row.variance)
-        spread += control_row.variance / volume_c
+    if with_data:
+        pairs = [per_week(cell) for cell in with_data]
+        sampling_per_week += sum(v / n for n, v in pairs) / len(pairs) ** 2
+        volume_c = sum(n for n, _ in pairs) / len(pairs)
+        sd_c = math.sqrt(sum(v for _, v in pairs) / len(pairs))
     elif controls:
         notes.append("The control units have no recent data: sized as a before/after pilot.")
-    each, pilot_weeks = weeks_for(target, spread, baseline_weeks)
-    if pilot_weeks is None:
-        notes.append(f"The baseline window ({baseline_weeks:.1f} weeks) is too short: even an endless pilot window "
-                     f"could not detect {_change_words(metric.direction, target, metric.unit)}; lengthen it.")
-    return Plan(metric_key, target, treated.name, names, (start, last), volume_t, volume_c,
-                math.sqrt(treated_row.variance), sd_c, each, baseline_weeks, pilot_weeks, method, tuple(notes))
+    units_drift = drift(found, treated.unit_id, [c.unit_id for c in controls if latest[c.unit_id] is not None],
+                        sd_known)
+    if units_drift.dof:
+        drift_variance = units_drift.of_effect(len(with_data), 0.0)
+        if not sd_known:
+            notes.append("Some periods come without a standard deviation: the drift measured includes sampling, "
+                         "so more weeks are assumed to help less than they will.")
+    else:
+        drift_variance = 0.0
+        notes.append("There is too little earlier data to measure how much these units drift on their own: the plan "
+                     "counts sampling only and may be too short.")
+    each, pilot_weeks = weeks_for(target, sampling_per_week, max(drift_variance, 0.0), units_drift.dof,
+                                  baseline_weeks)
+    if each is None:
+        notes.append(f"Even {MAX_PLAN_WEEKS} weeks each side could not detect "
+                     f"{_change_words(metric.direction, target, metric.unit)}: the units drift too much on their own. "
+                     "More control units, or a larger target, would make it detectable.")
+    elif pilot_weeks is None:
+        notes.append(f"The baseline window ({baseline_weeks:.1f} weeks) is too short: even a {MAX_PLAN_WEEKS}-week pilot "
+                     f"window could not detect {_change_words(metric.direction, target, metric.unit)}; lengthen it.")
+    return Plan(metric_key, target, treated.name, names, (baseline[0], last), volume_t, volume_c,
+                math.sqrt(var_t), sd_c, each, baseline_weeks, pilot_weeks, method, tuple(notes),
+                math.sqrt(max(units_drift.variance, 0.0)) if units_drift.dof else None, units_drift.dof)

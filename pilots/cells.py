@@ -33,12 +33,22 @@ from .db import Database
 from .model import Pilot, Problem, ValidationError
 
 # The combination of pieces into cells. `{arms}` is a relation (pilot_id, metric_key, role, unit_id,
-# arm, baseline_start, baseline_end, pilot_start, pilot_end); `{grouping}` groups `labelled`, by
-# week as well when `{week}` selects it. `{units}`, `{metrics}` and `{span}` repeat the arms' units,
-# metrics and dates as constants, so the scan of observations skips what no arm needs (a subquery
-# there would become a nested-loop join over every row).
+# arm, baseline_start, baseline_end, pilot_start, pilot_end); every arm unit keeps its own cells. Days
+# before the baseline fall into `history_blocks` earlier blocks of the pilot's own length (block 1
+# ends the day before the baseline starts), each split like the real design into a 'before' part as
+# long as the baseline and an 'after' part as long as the pilot window: the placebo-in-time periods
+# of the drift-aware interval. `{grouping}` groups `labelled`; `{units}`, `{metrics}` and `{span}`
+# repeat the arms' units, metrics and dates as constants, so the scan of observations skips what no
+# arm needs (a subquery there would become a nested-loop join over every row).
 _CELLS = """
 WITH arms AS ({arms}),
+spans AS (
+    SELECT *, base_days, block_days,
+           greatest(1, least({max_blocks}, {history_days} // block_days))::INTEGER AS history_blocks
+    FROM (SELECT *, (baseline_end - baseline_start + 1)::INTEGER AS base_days,
+                 ((baseline_end - baseline_start + 1) + (pilot_end - pilot_start + 1))::INTEGER AS block_days
+          FROM arms)
+),
 pieces AS (
     SELECT metric_key, unit_id, obs_date AS day, count(*)::DOUBLE AS n, avg(score) AS mean,
            coalesce(var_samp(score), 0) * (count(*) - 1) AS m2
@@ -53,99 +63,109 @@ pieces AS (
     FROM measurements m JOIN metrics d USING (metric_key)
     WHERE m.unit_id IN ({units}) AND m.metric_key IN ({metrics}) AND m.period_start BETWEEN {span}
 ),
+placed AS (
+    SELECT a.pilot_id, a.metric_key, a.role, a.arm, p.unit_id, p.day, p.n, p.mean, p.m2, a.baseline_start,
+           a.baseline_end, a.base_days, a.block_days,
+           CASE WHEN p.day >= a.baseline_start THEN 0
+                ELSE (1 + (a.baseline_start - 1 - p.day) // a.block_days)::INTEGER END AS block
+    FROM pieces p JOIN spans a ON a.unit_id = p.unit_id AND a.metric_key = p.metric_key
+     AND (p.day BETWEEN a.baseline_start - a.history_blocks * a.block_days AND a.baseline_end
+          OR p.day BETWEEN a.pilot_start AND a.pilot_end)
+),
 labelled AS (
-    SELECT a.pilot_id, a.metric_key, a.role, a.arm,
-           CASE WHEN p.day <= a.baseline_end THEN 'before' ELSE 'after' END AS phase,
-           date_trunc('week', p.day)::DATE AS week, p.unit_id, p.n, p.mean, p.m2
-    FROM pieces p JOIN arms a ON a.unit_id = p.unit_id AND a.metric_key = p.metric_key
-     AND (p.day BETWEEN a.baseline_start AND a.baseline_end OR p.day BETWEEN a.pilot_start AND a.pilot_end)
+    SELECT pilot_id, metric_key, role, arm, unit_id, block,
+           CASE WHEN block = 0 THEN (CASE WHEN day <= baseline_end THEN 'before' ELSE 'after' END)
+                WHEN day - (baseline_start - block * block_days) < base_days THEN 'before'
+                ELSE 'after' END AS phase,
+           date_trunc('week', day)::DATE AS week, n, mean, m2
+    FROM placed
 ),
 summed AS (
-    SELECT pilot_id, metric_key, role, arm, phase, {week},
+    SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, {week},
            sum(n) AS n, sum(n * mean) / sum(n) AS mean,
            greatest(sum(n * mean * mean) - sum(n * mean) * sum(n * mean) / sum(n), 0) AS between_ss,
            sum(m2) AS within_ss, count(m2) = count(*) AS sd_known, count(*) AS periods,
-           count(DISTINCT unit_id) AS units, count(DISTINCT week) AS weeks
+           count(DISTINCT week) AS weeks
     FROM labelled
     {grouping}
 )
-SELECT pilot_id, metric_key, role, arm, phase, week, is_week, n, mean,
+SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, week, is_week, n, mean,
        CASE WHEN sd_known THEN (within_ss + between_ss) / nullif(n - 1, 0)
             ELSE between_ss / nullif(periods - 1, 0) END AS variance,
        CASE WHEN sd_known THEN n - 1 ELSE periods - 1 END AS df,
-       sd_known, periods, units, weeks
+       sd_known, periods, weeks
 FROM summed
-ORDER BY pilot_id, metric_key, arm, phase, week NULLS FIRST
+WHERE NOT is_week OR (block = 0 AND role = 'primary')
+ORDER BY pilot_id, metric_key, arm, unit_id, block, phase, week NULLS FIRST
 """
 
-_CELL_KEYS = "pilot_id, metric_key, role, arm, phase"
+_CELL_KEYS = "pilot_id, metric_key, role, arm, unit_id, block, phase"
+# Earlier periods used as placebos: at most this many blocks of the pilot's length, within two years.
+MAX_HISTORY_BLOCKS = 6
+HISTORY_DAYS = 728
 
 
-def _pilot_arms(where: str, all_roles: bool) -> str:
-    """Arms of pilots as SQL: the pilot's unit is 'treated', its controls 'control', for the primary
-    metric (and, with all_roles, the secondary and guardrail metrics)."""
-    roles = "SELECT pilot_id, primary_metric AS metric_key, 'primary' AS role FROM pilots"
-    if all_roles:
-        roles += " UNION ALL SELECT pilot_id, metric_key, role FROM pilot_metrics"
+def _pilot_arms(where: str) -> str:
+    """Arms of pilots as SQL: the pilot's unit is 'treated', its controls 'control', for every metric
+    of the pilot (primary, secondary and guardrail)."""
     return f"""
     SELECT p.pilot_id, r.metric_key, r.role, g.unit_id, g.arm,
            p.baseline_start, p.baseline_end, p.pilot_start, p.pilot_end
     FROM pilots p
-    JOIN ({roles}) r USING (pilot_id)
+    JOIN (SELECT pilot_id, primary_metric AS metric_key, 'primary' AS role FROM pilots
+          UNION ALL SELECT pilot_id, metric_key, role FROM pilot_metrics) r USING (pilot_id)
     JOIN (SELECT pilot_id, unit_id, 'treated' AS arm FROM pilots
           UNION ALL SELECT pilot_id, unit_id, 'control' AS arm FROM pilot_controls) g USING (pilot_id)
     WHERE {where}"""
 
 
-def _run(db: Database, arms: str, params: list, weekly: bool) -> pd.DataFrame:
+def _run(db: Database, arms: str, params: list, weekly: bool, history: bool = True) -> pd.DataFrame:
     if weekly:
         grouping = f"GROUP BY GROUPING SETS (({_CELL_KEYS}), ({_CELL_KEYS}, week))"
         week = "week, grouping(week) = 0 AS is_week"
     else:
         grouping, week = f"GROUP BY {_CELL_KEYS}", "NULL::DATE AS week, FALSE AS is_week"
+    max_blocks, history_days = (MAX_HISTORY_BLOCKS, HISTORY_DAYS) if history else (0, 0)
     with db.cursor() as cur:
         units, metrics, first, last = cur.execute(
-            f"SELECT list(DISTINCT unit_id), list(DISTINCT metric_key), min(baseline_start), max(pilot_end) "
-            f"FROM ({arms})", params).fetchone()
+            f"SELECT list(DISTINCT unit_id), list(DISTINCT metric_key), "
+            f"min(baseline_start - ({max_blocks} * ((baseline_end - baseline_start + 1) "
+            f"+ (pilot_end - pilot_start + 1)))::INTEGER), max(pilot_end) FROM ({arms})", params).fetchone()
         if not units:
             units, metrics, first, last = [None], [None], None, None
         sql = _CELLS.format(arms=arms, grouping=grouping, week=week, units=", ".join("?" * len(units)),
-                            metrics=", ".join("?" * len(metrics)), span="? AND ?")
+                            metrics=", ".join("?" * len(metrics)), span="? AND ?", max_blocks=max_blocks,
+                            history_days=history_days)
         constants = [*units, *metrics, first, last]
         return cur.execute(sql, [*params, *constants, *constants]).df()
 
 
 def pilot_cells(db: Database, pilots: list[Pilot]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For every metric of the given pilots (already checked visible to the caller), in one query:
-    the cells (one row per pilot, metric, arm and phase) and the weekly cells of both windows (one
-    row per pilot, metric, arm, phase and week). Columns: pilot_id, metric_key, role, arm
-    ('treated'/'control'), phase ('before'/'after'), week, n, mean, variance (per answer), df,
-    sd_known, periods, units, weeks."""
+    the cells of every arm unit (one row per pilot, metric, unit, block and phase; block 0 is the real
+    design, blocks 1, 2, ... the earlier periods of the same length) and the weekly cells of the
+    primary metric in the real windows (one row per pilot, unit, phase and week). Columns: pilot_id,
+    metric_key, role, arm ('treated'/'control'), unit_id, block, phase ('before'/'after'), week, n,
+    mean, variance (per answer), df, sd_known, periods, weeks."""
     ids = [p.pilot_id for p in pilots] or [None]
-    frame = _run(db, _pilot_arms(f"p.pilot_id IN ({', '.join('?' * len(ids))})", all_roles=True), ids,
-                 weekly=True)
+    frame = _run(db, _pilot_arms(f"p.pilot_id IN ({', '.join('?' * len(ids))})"), ids, weekly=True,
+                 history=True)
     weekly = frame["is_week"].astype(bool)
     return (frame[~weekly].drop(columns=["week", "is_week"]).reset_index(drop=True),
             frame[weekly].drop(columns=["is_week"]).reset_index(drop=True))
 
 
-def portfolio_cells(db: Database, actor: Actor) -> pd.DataFrame:
-    """The cells of the primary metric of every pilot the actor may see, in one query."""
-    where, params = store._visible_clause(actor)
-    frame = _run(db, _pilot_arms(where, all_roles=False), params, weekly=False)
-    return frame.drop(columns=["week", "is_week"])
-
-
-def history_cells(db: Database, metric_key: str, treated_id: int, control_ids: list[int],
-                  start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Cells of a metric for a unit and its would-be controls over one past window (reported as the
-    'before' phase), to size a plan from the units' usual volumes and spread."""
+def design_cells(db: Database, metric_key: str, treated_id: int, control_ids: list[int],
+                 baseline: tuple[dt.date, dt.date], window: tuple[dt.date, dt.date]) -> pd.DataFrame:
+    """The cells (as pilot_cells gives them, earlier periods included) of a design that need not be
+    registered: a metric, a pilot unit and its would-be controls, a baseline and a pilot window. To
+    size a plan from the units' volumes, spread and drift."""
     rows = [(treated_id, "treated")] + [(unit_id, "control") for unit_id in control_ids]
-    values = ", ".join("(0, ?, 'primary', ?, ?, ?::DATE, ?::DATE, ?::DATE + 1, ?::DATE)" for _ in rows)
-    params = [v for unit_id, arm in rows for v in (metric_key, unit_id, arm, start, end, end, end)]
+    values = ", ".join("(0, ?, 'primary', ?, ?, ?::DATE, ?::DATE, ?::DATE, ?::DATE)" for _ in rows)
+    params = [v for unit_id, arm in rows for v in (metric_key, unit_id, arm, *baseline, *window)]
     arms = (f"SELECT * FROM (VALUES {values}) AS t(pilot_id, metric_key, role, unit_id, arm, "
             f"baseline_start, baseline_end, pilot_start, pilot_end)")
-    return _run(db, arms, params, weekly=False).drop(columns=["week", "is_week"])
+    return _run(db, arms, params, weekly=False, history=True).drop(columns=["week", "is_week"])
 
 
 def last_data_date(db: Database, metric_key: str, unit_id: int, on_or_before: dt.date) -> dt.date | None:
@@ -222,12 +242,13 @@ class RolloutAssumptions:
     value_per_point: currency a year per customer for one point of improvement (in the good
     direction: a fall of one day of resolution time is one point). revenue_share_per_point: share of
     a unit's annual revenue per customer that one point adds (0.002 = 0.2%). realisation: share of the
-    pilot's effect expected at scale (1 = all of it). unit_ids: the units to roll out to; None = every
-    unit other than the pilot's."""
+    pilot's effect expected at scale (1 = all of it; by default half: effects seldom hold in full away from
+    the pilot's own team). unit_ids: the units to roll out to; None = every unit that is neither the
+    pilot's nor one of its controls."""
 
     value_per_point: float | None = None
     revenue_share_per_point: float = 0.0
-    realisation: float = 1.0
+    realisation: float = 0.5
     unit_ids: tuple[int, ...] | None = None
 
     def problems(self) -> list[Problem]:

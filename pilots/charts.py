@@ -146,7 +146,8 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
 BETTER, WORSE, UNCLEAR = "better", "worse", "unclear"
 EFFECT_CLASSES = (BETTER, WORSE, UNCLEAR)
 EFFECT_COLOURS = (GOOD_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR)
-VERDICT_COLOURS = {"Roll out": GOOD_COLOUR, "Extend": PILOT_SHADE, "Stop": BAD_COLOUR, "Inconclusive": NEUTRAL_COLOUR}
+VERDICT_COLOURS = {"Roll out": GOOD_COLOUR, "Extend": PILOT_SHADE, "Stop": BAD_COLOUR, "Inconclusive": NEUTRAL_COLOUR,
+                   "Interim": NEUTRAL_COLOUR}
 ARM_LABELS = {"treated": "Pilot unit", "control": "Controls"}
 WINDOW_LABELS = {"before": "Baseline", "after": "Pilot window"}
 COUNTERFACTUAL = "Pilot unit, had it moved like its controls"
@@ -357,12 +358,11 @@ def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str =
                 title: str | None = None) -> alt.TopLevelMixin:
     """Every evaluated pilot's primary effect with its 95% interval, on one scale: the effect turned
     so that right is better, as a share of the pilot's target (0% = no change, 100% = target met),
-    since pilots are judged on metrics with different units. Coloured by verdict (column `verdict`
-    if present, else analysis.portfolio_effects' `provisional_verdict`); a click leads to the pilot's
+    since pilots are judged on metrics with different units. Coloured by verdict (column `verdict`);
+    a click leads to the pilot's
     page (`pilot?id=N`). Pilots without an estimate or without a target are left out (the subtitle
     names those without a target)."""
     frame = _checked(portfolio).copy()
-    verdict_column = "verdict" if "verdict" in frame.columns else "provisional_verdict"
     frame = frame[frame["effect"].notna()]
     no_target = frame[frame["target"].isna() | (frame["target"] == 0)]
     frame = frame.drop(no_target.index)
@@ -372,7 +372,7 @@ def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str =
         share=100 * sign * frame["effect"] / tau,
         share_low=100 * (sign * frame[["ci_low", "ci_high"]].min(axis=1).where(sign > 0, frame["ci_high"])) / tau,
         share_high=100 * (sign * frame[["ci_low", "ci_high"]].max(axis=1).where(sign > 0, frame["ci_low"])) / tau,
-        verdict=frame[verdict_column], row=frame["pilot"] + " — " + frame["unit"],
+        verdict=frame["verdict"], row=frame["pilot"] + " — " + frame["unit"],
         effect_text=_effect_range_text(frame), href="pilot?id=" + frame["pilot_id"].astype(str))
     order = frame.sort_values("share", ascending=False)["row"].tolist()
     y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=base_size * 40, labelFontSize=base_size))
@@ -488,3 +488,84 @@ def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int 
                 f"{short_number(values['high'].sum())}, summing each pilot's 95% interval ends)"
                 if len(values) else "No pilot has a rollout value yet")
     return _value_bars(values, "pilot", base_size, width, title, subtitle)
+
+
+def synthetic_chart(sc, unit_name: str, metric_label: str, pilot_start: dt.date, direction: str | None = None,
+                    base_size: int = 14, width: int | str = "container", height: int = 360,
+                    title: str | None = None) -> alt.TopLevelMixin:
+    """The pilot unit's weekly metric against its synthetic twin (synth.SyntheticControl): the blend
+    of control units that tracked it through the baseline, carried on through the pilot window as
+    what the pilot unit would have done without the pilot; pilot start marked. Titled in plain
+    words unless `title` is given ("" for none)."""
+    path = _checked(sc.path)
+    twin = "synthetic twin"
+    lines = _checked(pd.DataFrame({
+        "week": pd.to_datetime(pd.concat([path["week"], path["week"]], ignore_index=True)),
+        "series": [unit_name] * len(path) + [twin] * len(path),
+        "value": pd.concat([path["treated"], path["synthetic"]], ignore_index=True),
+        "gap": pd.concat([path["gap"], path["gap"]], ignore_index=True)}))
+    domain = [unit_name, twin]
+    y_title = f"{metric_label} {better_arrow(direction)}" if direction else metric_label
+    drawn = alt.Chart(lines).mark_line(strokeWidth=3, point=alt.OverlayMarkDef(size=base_size * 2)).encode(
+        x=alt.X("week:T", title=None),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", scale=alt.Scale(domain=domain, range=[PILOT_COLOUR, CONTROL_COLOUR]),
+                        legend=alt.Legend(title=None, labelLimit=0)),
+        strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=domain, range=[[1, 0], [6, 3]]), legend=None),
+        tooltip=[alt.Tooltip("series:N", title="Line"), alt.Tooltip("week:T", title="Week of"),
+                 alt.Tooltip("value:Q", title=metric_label, format=",.3~r"),
+                 alt.Tooltip("gap:Q", title=f"{unit_name} − twin", format="+,.3~r")])
+    start = pd.DataFrame({"start": pd.to_datetime([pilot_start])})
+    rule = alt.Chart(start).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(x="start:T")
+    rule_label = alt.Chart(start).mark_text(
+        align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
+        text="pilot starts").encode(x="start:T", y=alt.value(0))
+    if title is None:
+        title = f"{unit_name} against its synthetic twin"
+        subtitle = (f"The twin blends the control units that moved like {unit_name} before the pilot; in the pilot "
+                    f"weeks {unit_name} ran {_fmt(sc.effect, signed=True)} from it on average")
+    else:
+        subtitle = None
+    chart = alt.layer(drawn, rule, rule_label).properties(width=width, height=height, **_titled(title, subtitle))
+    return _styled(chart, base_size)
+
+
+def placebo_chart(sc, unit_names: dict, metric_label: str, pilot_start: dt.date, base_size: int = 14,
+                  width: int | str = "container", height: int = 360, title: str | None = None) -> alt.TopLevelMixin:
+    """The placebo test of a synthetic control (synth.SyntheticControl): the weekly gap between each
+    unit and its synthetic twin, the pilot unit's in the pilot colour over every control unit's
+    refitted as if it had been piloted, in light grey; no gap and pilot start marked. `unit_names`
+    maps unit ids to names. Titled in plain words unless `title` is given ("" for none)."""
+    gaps = _checked(sc.placebo_gaps)
+    pilot_name = unit_names.get(sc.treated, str(sc.treated))
+    placebos = "control units, each as if piloted"
+    frame = gaps.assign(
+        week=pd.to_datetime(gaps["week"]), key=gaps["unit"].astype(str),
+        name=[unit_names.get(u, str(u)) for u in gaps["unit"]],
+        role=[pilot_name if u == sc.treated else placebos for u in gaps["unit"]],
+        ratio=[sc.ratios[u] for u in gaps["unit"]])
+    x = alt.X("week:T", title=None)
+    y = alt.Y("gap:Q", title=f"{metric_label}: unit − its twin")
+    colour = alt.Color("role:N", scale=alt.Scale(domain=[pilot_name, placebos], range=[PILOT_COLOUR, "#C8C8C8"]),
+                       legend=alt.Legend(title=None, labelLimit=0))
+    tooltip = [alt.Tooltip("name:N", title="Unit"), alt.Tooltip("week:T", title="Week of"),
+               alt.Tooltip("gap:Q", title="Gap from its twin", format="+,.3~r"),
+               alt.Tooltip("ratio:Q", title="Pilot-window misfit ÷ baseline misfit", format=",.2f")]
+    base = alt.Chart(frame).encode(x=x, y=y, color=colour, detail="key:N", tooltip=tooltip)
+    others = base.transform_filter(alt.datum.role == placebos).mark_line(strokeWidth=1.5, opacity=0.9)
+    pilot = base.transform_filter(alt.datum.role == pilot_name).mark_line(strokeWidth=3.5)
+    zero = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeWidth=1.5, color="#555555").encode(y="gap:Q")
+    start = pd.DataFrame({"start": pd.to_datetime([pilot_start])})
+    rule = alt.Chart(start).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(x="start:T")
+    rule_label = alt.Chart(start).mark_text(
+        align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
+        text="pilot starts").encode(x="start:T", y=alt.value(0))
+    if title is None:
+        title = f"Did {pilot_name} leave its twin more than the control units left theirs?"
+        subtitle = (f"{pilot_name} ranks {sc.placebo_rank} of {sc.placebo_units} on how far it moved from its twin in "
+                    f"the pilot weeks against how closely it tracked it before (p = {sc.p_value:.2f})")
+    else:
+        subtitle = None
+    chart = alt.layer(others, zero, pilot, rule, rule_label).properties(
+        width=width, height=height, **_titled(title, subtitle))
+    return _styled(chart, base_size)

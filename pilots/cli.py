@@ -83,10 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_pilot.add_argument("--metric", required=True, help="primary metric key")
     add_pilot.add_argument("--baseline", nargs=2, type=_date, required=True, metavar=("START", "END"))
     add_pilot.add_argument("--pilot", nargs=2, type=_date, required=True, metavar=("START", "END"))
-    add_pilot.add_argument("--control", nargs="+", default=[], metavar="UNIT")
+    add_pilot.add_argument("--control", nargs="+", action="extend", default=[], metavar="UNIT",
+                           help="control units: --control A B or --control A --control B")
     add_pilot.add_argument("--target", type=float, help="target effect on the primary metric, in its units")
-    add_pilot.add_argument("--secondary", nargs="+", default=[], metavar="METRIC")
-    add_pilot.add_argument("--guardrail", nargs="+", default=[], metavar="METRIC")
+    add_pilot.add_argument("--secondary", nargs="+", action="extend", default=[], metavar="METRIC")
+    add_pilot.add_argument("--guardrail", nargs="+", action="extend", default=[], metavar="METRIC")
     add_pilot.add_argument("--owner", default="")
     pilots.add_parser("list", help="list pilots")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import analysis, charts, ingest, store
+from . import analysis, charts, ingest, store, wording
 from .access import Actor
 from .db import Database
 from .model import STATUSES
@@ -56,7 +56,7 @@ def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
         signed = abs(m.target) if m.direction == "higher" else -abs(m.target)
         target = f"; target {charts._fmt(signed, m.unit, signed=True)}"
     return (charts._fmt(m.effect, m.unit, signed=True),
-            f"95% interval {charts._fmt(m.ci_low)} to {charts._fmt(m.ci_high)}{target}")
+            f"95% interval {charts._fmt(m.ci_low)} to {charts._fmt(m.ci_high)}, {wording.interval_basis(m)}{target}")
 
 
 def _headline(case: analysis.PilotCase, pilot) -> Slide:
@@ -73,22 +73,12 @@ def _headline(case: analysis.PilotCase, pilot) -> Slide:
          f"{case.evidence_grade}, {controls} control unit{'s' if controls != 1 else ''}; "
          f"{sum(c.n for c in (m.cell(n) for n in analysis.CELL_NAMES) if c is not None):,.0f} answers or cases"),
         ("Rollout value a year", _money(value.total),
-         f"95% interval {_money(value.total_low)} to {_money(value.total_high)}" if value.total is not None
+         f"95% range {_money(value.total_low)} to {_money(value.total_high)}" if value.total is not None
          else "; ".join(value.notes)),
     ]
-    return Slide("The case in numbers", f"{case.verdict}: {_why(case)}.",
+    return Slide("The case in numbers", f"{case.verdict}: {wording.why(case)}.",
                  bullets=[f"{label}: {shown} ({more})" if more else f"{label}: {shown}"
                           for label, shown, more in numbers], kind=NUMBERS, numbers=numbers)
-
-
-def _why(case: analysis.PilotCase) -> str:
-    """The deciding reason in a few words: the primary metric's signal unless a check overrode it."""
-    severities = {c.severity for c in case.checks}
-    if case.primary.signal != "no_estimate" and "blocking" in severities:
-        return "the design is compromised, so the data cannot carry a verdict (see the checks)"
-    if case.verdict == "Stop" and "stop" in severities:
-        return "a guardrail metric got significantly worse"
-    return analysis.SIGNALS[case.primary.signal][1]
 
 
 def _four_cells_message(m: analysis.MetricResult) -> str:
@@ -151,8 +141,10 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     if value.total is not None and value.units:
         slides.append(Slide(
             "What rolling out is worth",
-            f"{_money(value.total)} a year across {len(value.units)} units (95% interval {_money(value.total_low)} "
-            f"to {_money(value.total_high)}), at {value.assumptions.realisation:.0%} of the pilot's effect.",
+            f"{_money(value.total)} a year across {len(value.units)} units (95% range {_money(value.total_low)} "
+            f"to {_money(value.total_high)}), at {value.assumptions.realisation:.0%} of the pilot's effect"
+            + (f" after shrinking it to {value.shrink_factor:.0%} for the luck in a pilot that looks good."
+               if value.shrink_factor is not None else "."),
             charts.rollout_value_chart(value, base_size=base_size, width=width)))
     if pilot.decision:
         decided = (f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}. The analysis says {case.verdict}.")
@@ -162,6 +154,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     slides.append(Slide("Decision and reasons", decided, bullets=rationale + list(case.reasons), kind=TEXT))
     slides.append(Slide("Appendix: method", m.evidence_grade.capitalize() + ".",
                         bullets=[f"{r.label}: {r.method}" for r in case.metrics[:1]]
+                        + ([f"Drift: {wording.drift_words(m)}"] if m.drift_aware else [])
                         + [f"Target: {m.target} {m.unit}" if m.target is not None else "No target set."]
                         + [_trend_words(m)], kind=APPENDIX))
     slides.append(Slide("Appendix: checks",

@@ -1,6 +1,7 @@
-"""The SQL cells of the analysis: observations and period measurements give the mean, n and variance
-per answer an independent pandas computation gives; the portfolio's set-based query agrees with the
-single pilot's; overlaps are found; rollout assumptions are stored, audited and locked."""
+"""The SQL cells of the analysis: observations and period measurements give, per unit and window, the
+mean, n and variance per answer an independent pandas computation gives; earlier periods of the
+pilot's length are cut like the design; overlaps are found; rollout assumptions are stored, audited
+and locked."""
 
 import datetime as dt
 
@@ -51,13 +52,19 @@ def add_pilot(db, unit="Retail", metric="score", controls=("Online", "Claims"), 
 
 
 def expected_cells(frame):
-    """Cells by pandas: the pilot unit vs the pooled controls, in each window; rows outside dropped."""
+    """Cells by pandas: every unit in each window; rows outside dropped."""
     frame = frame.copy()
     day = pd.to_datetime(frame["date"]).dt.date
     frame["phase"] = np.where(day.between(*BASELINE), "before", np.where(day.between(*PILOT), "after", None))
-    frame["arm"] = np.where(frame["unit"] == "Retail", "treated", "control")
     frame = frame.dropna(subset=["phase"])
-    return frame.groupby(["arm", "phase"])["value"].agg(["mean", "count", "var"])
+    return frame.groupby(["unit", "phase"])["value"].agg(["mean", "count", "var"])
+
+
+def by_unit(org, found):
+    """The real windows' cells (block 0) indexed by unit name and phase."""
+    names = {u.unit_id: u.name for u in store.list_units(org, COMMAND_LINE)}
+    found = found[found["block"] == 0].assign(unit=lambda f: f["unit_id"].map(names))
+    return found.set_index(["unit", "phase"])
 
 
 def test_cells_of_observations_are_the_pooled_sample_statistics(org, tmp_path):
@@ -65,14 +72,15 @@ def test_cells_of_observations_are_the_pooled_sample_statistics(org, tmp_path):
     load(org, tmp_path, frame)
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org))
     found, weekly = cells.pilot_cells(org, [pilot])
-    found = found.set_index(["arm", "phase"])
+    assert set(found["block"]) == {0, 1}  # the 14 days before the baseline fall in the first earlier period
+    found = by_unit(org, found)
     expected = expected_cells(frame)
     for key, row in expected.iterrows():
         assert found.loc[key, "mean"] == pytest.approx(row["mean"], rel=1e-12)
         assert found.loc[key, "n"] == row["count"]
         assert found.loc[key, "variance"] == pytest.approx(row["var"], rel=1e-9)
         assert found.loc[key, "df"] == row["count"] - 1
-    assert set(found.loc[("control", "before"), ["units", "weeks"]]) == {2, 12}
+    assert found.loc[("Online", "before"), "weeks"] == 12
 
     # weekly cells: the mean of each week of each arm
     frame["week"] = pd.to_datetime(frame["date"]).dt.to_period("W-SUN").dt.start_time.dt.date
@@ -95,7 +103,7 @@ def test_measurements_with_n_and_sd_give_the_same_cells_as_their_answers(org, tm
     kept = frame.merge(weekly[["unit", "period_start"]], on=["unit", "period_start"])
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, metric=MEASURED.key, guardrail_metrics=["score"]))
     found = cells.pilot_cells(org, [pilot])[0]
-    measured = found[found["metric_key"] == MEASURED.key].set_index(["arm", "phase"])
+    measured = by_unit(org, found[found["metric_key"] == MEASURED.key])
     # weeks are whole inside both windows, so the weekly figures cover exactly the windows' answers
     for key, row in expected_cells(kept).iterrows():
         assert measured.loc[key, "n"] == row["count"]
@@ -110,7 +118,7 @@ def test_measurements_without_sd_use_the_spread_between_periods(org, tmp_path):
                          "value": [50.0, 54.0, 49.0, 53.0], "n": [100, 300, 200, 100]})
     load(org, tmp_path, rows, "measurements")
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, metric=MEASURED.key, controls=()))
-    cell = cells.pilot_cells(org, [pilot])[0].set_index(["arm", "phase"]).loc[("treated", "before")]
+    cell = by_unit(org, cells.pilot_cells(org, [pilot])[0]).loc[("Retail", "before")]
     mean = np.average(rows["value"], weights=rows["n"])
     between = np.sum(rows["n"] * (rows["value"] - mean) ** 2) / (len(rows) - 1)
     assert (cell["n"], cell["mean"], cell["df"]) == (700, pytest.approx(mean), 3)
@@ -131,20 +139,30 @@ def test_share_measurements_with_n_and_no_sd_use_the_binomial_spread(org, tmp_pa
     assert cell["variance"] == pytest.approx(ones.var(ddof=1))
 
 
-def test_portfolio_cells_equal_each_pilots_cells(org, tmp_path):
-    load(org, tmp_path, answers(seed=3))
-    ids = [add_pilot(org, name="one"), add_pilot(org, unit="Online", controls=("Claims",), name="two"),
-           add_pilot(org, unit="Claims", controls=(), name="three")]
-    portfolio = cells.portfolio_cells(org, COMMAND_LINE)
-    columns = ["pilot_id", "arm", "phase", "n", "mean", "variance", "df"]
-    for pilot_id in ids:
-        own = cells.pilot_cells(org, [store.get_pilot(org, COMMAND_LINE, pilot_id)])[0]
-        left = portfolio[portfolio["pilot_id"] == pilot_id][columns].sort_values(["arm", "phase"])
-        right = own[own["role"] == "primary"][columns].sort_values(["arm", "phase"])
-        pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True))
-    online = store.unit_lookup(store.list_units(org, COMMAND_LINE))["online"].unit_id
-    head = Actor("omar@example.com", "unit_head", frozenset({online}))
-    assert set(cells.portfolio_cells(org, head)["pilot_id"]) == {ids[1]}
+def test_earlier_periods_are_cut_like_the_design(org, tmp_path):
+    """Days before the baseline fall into blocks of the pilot's length counted back from the baseline,
+    each split into a part as long as the baseline ('before') and one as long as the pilot window."""
+    rng = np.random.default_rng(4)
+    length = (PILOT[1] - BASELINE[0]).days + 1
+    start = BASELINE[0] - dt.timedelta(days=3 * length)
+    days = [start + dt.timedelta(days=int(d)) for d in rng.integers(0, 3 * length, 4000)]
+    frame = pd.DataFrame({"unit": rng.choice(["Retail", "Online"], 4000), "metric": "score", "date": days,
+                          "value": np.round(rng.normal(50, 10, 4000), 4)})
+    load(org, tmp_path, frame)
+    pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, controls=("Online",)))
+    found, weekly = cells.pilot_cells(org, [pilot])
+    names = {u.unit_id: u.name for u in store.list_units(org, COMMAND_LINE)}
+    found = found.assign(unit=found["unit_id"].map(names)).set_index(["unit", "block", "phase"])
+    offset = np.array([(d - BASELINE[0]).days for d in days])
+    block = (-offset - 1) // length + 1
+    block_start = -block * length
+    frame["block"] = block
+    frame["phase"] = np.where(offset - block_start < (BASELINE[1] - BASELINE[0]).days + 1, "before", "after")
+    expected = frame.groupby(["unit", "block", "phase"])["value"].agg(["mean", "count"])
+    assert set(found.index) == set(expected.index)
+    for key, row in expected.iterrows():
+        assert found.loc[key, "n"] == row["count"] and found.loc[key, "mean"] == pytest.approx(row["mean"])
+    assert weekly.empty  # weekly cells only in the real windows
 
 
 def test_overlapping_pilots_and_rollouts_are_found(org):

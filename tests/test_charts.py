@@ -14,6 +14,7 @@ from scipy import stats
 from pilots import analysis, charts, store
 from pilots.access import COMMAND_LINE, Actor, AccessDenied
 from pilots.analysis import Cell, RolloutValue, UnitValue
+from pilots.inference import unit_effect
 from pilots.cells import RolloutAssumptions
 
 
@@ -36,13 +37,22 @@ def data_of(spec: dict, layer: dict) -> list[dict]:
     return spec["datasets"][layer["data"]["name"]]
 
 
+def from_cells(metric, cells: dict, target=None):
+    """A metric result from a textbook's four cells (pilot unit 0, one control unit 1)."""
+    keys = {"treated_before": (0, 0, "before"), "treated_after": (0, 0, "after"),
+            "control_before": (1, 0, "before"), "control_after": (1, 0, "after")}
+    effect = unit_effect({keys[name]: cell for name, cell in cells.items()}, 0,
+                         (1,) if "control_before" in cells else (), sd_known=True)
+    return analysis.estimate_metric(metric, "primary", effect, target)
+
+
 def synthetic(direction: str, change: float, seed: int = 1, target: float | None = None):
     """A metric result from drawn samples: controls flat, the pilot unit moved by `change`."""
     rng = np.random.default_rng(seed)
     metric = store.Metric("m", "Resolution days" if direction == "lower" else "Score", "days", direction, "mean")
     cells = {"treated_before": Cell.of(rng.normal(10, 2, 400)), "treated_after": Cell.of(rng.normal(10 + change, 2, 400)),
              "control_before": Cell.of(rng.normal(8, 2, 400)), "control_after": Cell.of(rng.normal(8, 2, 400))}
-    return analysis.estimate_metric(metric, "primary", cells, target)
+    return from_cells(metric, cells, target)
 
 
 def effect_rule_colour(chart) -> str:
@@ -101,11 +111,11 @@ def test_four_cells_says_which_way_is_better_and_uses_the_base_size():
 def test_four_cells_without_controls_or_data_still_draws():
     metric = store.Metric("m", "Score", "", "higher", "mean")
     rng = np.random.default_rng(3)
-    before_after = analysis.estimate_metric(metric, "primary", {
+    before_after = from_cells(metric, {
         "treated_before": Cell.of(rng.normal(5, 1, 50)), "treated_after": Cell.of(rng.normal(6, 1, 50))})
     spec = charts.four_cells(before_after).to_dict()
     assert not [l for l in layers(spec) if mark_type(l) == "rule"]  # no counterfactual without controls
-    empty = analysis.estimate_metric(metric, "primary", {})
+    empty = from_cells(metric, {})
     assert charts.four_cells(empty).to_dict()
 
 
@@ -175,10 +185,10 @@ def test_forest_plot_shows_every_evaluated_pilot_as_share_of_target_with_links(d
         assert row["share"] == pytest.approx(100 * g / abs(p.target))
         assert row["share_low"] == pytest.approx(100 * low / abs(p.target))
         assert row["share_high"] == pytest.approx(100 * high / abs(p.target))
-        assert row["verdict"] == p.provisional_verdict
+        assert row["verdict"] == p.verdict
 
 
-def test_forest_plot_prefers_a_full_verdict_column_and_names_pilots_without_target(demo):
+def test_forest_plot_colours_by_the_verdict_column_and_names_pilots_without_target(demo):
     portfolio = analysis.portfolio_effects(demo, COMMAND_LINE)
     portfolio["verdict"] = "Inconclusive"
     portfolio.loc[portfolio["pilot_id"] == 1, "target"] = np.nan
@@ -277,7 +287,7 @@ def test_every_chart_refuses_more_than_max_rows():
     with pytest.raises(ValueError, match="at most 5000"):
         charts.forest_plot(too_many({"pilot_id": 1, "pilot": "p", "unit": "u", "status": "running", "metric": "nps",
                                      "direction": "higher", "effect": 1.0, "ci_low": 0.5, "ci_high": 1.5,
-                                     "target": 1.0, "provisional_verdict": "Roll out"}))
+                                     "target": 1.0, "verdict": "Roll out"}))
     with pytest.raises(ValueError, match="at most 5000"):
         charts.portfolio_value_chart(too_many({"pilot": "p", "value": 1.0, "low": 0.5, "high": 1.5}))
     many_units = tuple(UnitValue(i, f"u{i}", 10, 1.0, 0.5, 1.5) for i in range(charts.MAX_ROWS + 1))

@@ -91,7 +91,7 @@ def test_shape_units_pilots_and_every_lifecycle_state(demo):
     assert str(summary).startswith(f"{len(units)} business units, {len(pilots)} pilots, ")
 
 
-def test_volumes_ranges_and_two_years_of_weeks(demo):
+def test_volumes_ranges_and_three_years_of_weeks(demo):
     db, summary = demo
     with db.cursor() as cur:
         per_week = cur.execute("""
@@ -111,14 +111,14 @@ def test_volumes_ranges_and_two_years_of_weeks(demo):
     units = len(store.list_units(db, COMMAND_LINE))
     assert [row[0] for row in per_week] == ["ces", "csat", "nps"]
     for metric, least, median, most, cells in per_week:
-        assert cells == units * 104, metric
+        assert cells == units * demo_module.WEEKS, metric
         assert least >= 20 and most < 1000, metric
     assert max(row[2] for row in per_week) >= 200  # hundreds a week in the larger units
     assert answers == summary.survey_answers and 300_000 < answers < 1_500_000
     assert out_of_range == 0
-    assert (span[1] - span[0]).days > 2 * 365 - 14
+    assert (span[1] - span[0]).days > 3 * 365 - 14
     assert [row[0] for row in figures] == ["churn", "complaints", "cost_to_serve", "fcr", "resolution_days"]
-    assert all(count == units * 104 and weeks == 104 for _, count, weeks, _, _ in figures)
+    assert all(count == units * demo_module.WEEKS and weeks == demo_module.WEEKS == 156 for _, count, weeks, _, _ in figures)
     with_n = {metric for metric, count, _, n, sd in figures if n == count and sd == count}
     assert with_n == {"fcr", "resolution_days"}
     assert bad_shares == 0

@@ -59,12 +59,13 @@ def test_register_shows_each_pilots_primary_effect_so_far(demo_org):
     at = run_page("pilots")
     table = at.dataframe[0].value.set_index("id")
     for pilot in store.list_pilots(demo_org, COMMAND_LINE):
-        primary = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id).primary
+        case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+        primary = case.primary
         shown = table.loc[pilot.pilot_id, "effect so far (95% interval)"]
+        assert table.loc[pilot.pilot_id, "verdict"] == case.verdict  # the same verdict as on the pilot's page
         if primary.has_estimate:
             first = float(shown.split()[0].replace("−", "-").replace(",", ""))
             assert first == pytest.approx(primary.effect, rel=0.01, abs=0.01), (pilot.name, shown)
-            assert table.loc[pilot.pilot_id, "reads"]
         else:
             assert shown == "—"
 

@@ -40,7 +40,7 @@ def test_headline_says_a_guardrail_stopped_a_pilot_that_met_its_target(demo):
     deck = slides.pilot_slides(demo, COMMAND_LINE, 5)  # same-day dispatch: fcr up, cost to serve up
     case = analysis.analyze_pilot(demo, COMMAND_LINE, 5)
     assert case.verdict == "Stop" and case.primary.signal == "meets_target"
-    assert deck[1].message == "Stop: a guardrail metric got significantly worse."
+    assert deck[1].message == "Stop: a guardrail metric got worse beyond its margin."
     assert "guardrail harmed: Cost to serve" in deck[4].message
 
 
@@ -50,7 +50,7 @@ def test_a_pilot_without_data_yet_has_slides_without_value(demo):
     assert "What rolling out is worth" not in titles
     label = analysis.analyze_pilot(demo, COMMAND_LINE, 12).primary.label
     assert dict((name, value) for name, value, _ in deck[1].numbers)[f"Effect on {label}"] == "no estimate"
-    assert deck[titles.index("Decision and reasons")].message.startswith("Recommended: Inconclusive")
+    assert deck[titles.index("Decision and reasons")].message.startswith("Recommended: Interim")
     for slide in deck:
         if slide.chart is not None:
             slide.chart.to_dict()
