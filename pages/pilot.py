@@ -145,6 +145,16 @@ if primary.treated_before is not None and primary.treated_after is not None:
     before_after = charts.four_cells(primary)
     st.altair_chart(before_after, width="stretch")
     chart_downloads(before_after, "before-after")
+    if primary.synthetic is not None:
+        twin = primary.synthetic
+        st.subheader("Against a synthetic twin")
+        st.markdown(wording.twin_words(twin, pilot.unit_name))
+        left, right = st.columns(2)
+        twin_chart = charts.synthetic_chart(twin, pilot.unit_name, primary.label, pilot.pilot_start, primary.direction)
+        left.altair_chart(twin_chart, width="stretch")
+        placebos = charts.placebo_chart(twin, {name: name for name in twin.ratios}, primary.label, pilot.pilot_start)
+        right.altair_chart(placebos, width="stretch")
+        st.caption(wording.placebo_words(twin, pilot.unit_name, primary.unit))
     st.subheader("Every metric against its target")
     against = charts.effects_vs_target(case)
     st.altair_chart(against, width="stretch")

@@ -63,7 +63,7 @@ columns[4].metric("Rollout value a year", money(winners["value"].sum()),
                   delta=f"range {money(winners['value_low'].sum())} to {money(winners['value_high'].sum())}",
                   delta_color="gray", delta_arrow="off",
                   help="The sum of the yearly rollout value of every pilot shown whose verdict is Roll out, with the "
-                       "sum of their low and high ends (each from the pilot's own 95% interval and assumptions).")
+                       "sum of their low and high ends (each the pilot's own 95% range, from its assumptions).")
 
 st.subheader("Effect of every evaluated pilot on its primary metric")
 if evaluated.empty:

@@ -53,7 +53,7 @@ from .access import COMMAND_LINE, Actor
 from .cells import RolloutAssumptions
 from .db import Database
 from .inference import (ALPHA, ANSWERS_ONLY, DRIFT, MIN_ANSWERS, POWER, Cell, Estimate, PreTrend, UnitEffect,  # noqa: F401
-                        contrast, drift, harm_p_value, holm, oriented, pre_trend, unit_effect, window_cells)
+                        drift, harm_p_value, holm, oriented, pre_trend, unit_effect, window_cells)
 from .model import Metric, Pilot, PilotDraft, Problem, Unit, ValidationError
 from .rules import SIGNALS, VERDICTS, primary_signal  # noqa: F401
 

@@ -456,7 +456,7 @@ def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | st
                        legend=None)
     tooltip = [alt.Tooltip(f"{label}:N"), alt.Tooltip("value:Q", title="Value a year", format=",.0f"),
                alt.Tooltip("low:Q", title="95% low", format=",.0f"), alt.Tooltip("high:Q", title="95% high", format=",.0f")]
-    x = alt.X("value:Q", title="Value a year (95% interval)", axis=alt.Axis(labelExpr=_SHORT_NUMBER_EXPR))
+    x = alt.X("value:Q", title="Value a year (95% range)", axis=alt.Axis(labelExpr=_SHORT_NUMBER_EXPR))
     base = alt.Chart(frame).encode(y=y, tooltip=tooltip)
     chart = alt.layer(
         base.mark_bar(opacity=0.75, cornerRadiusEnd=3).encode(x=x, color=colour),
@@ -469,11 +469,11 @@ def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | st
 
 def rollout_value_chart(value, base_size: int = 14, width: int | str = "container",
                         title: str | None = None) -> alt.TopLevelMixin:
-    """What rolling a pilot out would be worth a year in each unit (analysis.RolloutValue), with the
-    interval from the effect's 95% interval; the total in the subtitle."""
+    """What rolling a pilot out would be worth a year in each unit (analysis.RolloutValue), with its
+    95% range; the total in the subtitle."""
     frame = pd.DataFrame([{"unit": u.unit, "value": u.value, "low": u.low, "high": u.high} for u in value.units],
                          columns=["unit", "value", "low", "high"])
-    subtitle = (f"Total {short_number(value.total)} a year (95% interval {short_number(value.total_low)} to "
+    subtitle = (f"Total {short_number(value.total)} a year (95% range {short_number(value.total_low)} to "
                 f"{short_number(value.total_high)})"
                 if value.total is not None else "; ".join(value.notes))
     return _value_bars(frame, "unit", base_size, width, title, subtitle)
@@ -485,7 +485,7 @@ def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int 
     The total's range is the sum of each pilot's interval ends: wider than a 95% interval of the total
     would be (the pilots' errors are independent), so it is called a range, not an interval."""
     subtitle = (f"Total {short_number(values['value'].sum())} a year (range {short_number(values['low'].sum())} to "
-                f"{short_number(values['high'].sum())}, summing each pilot's 95% interval ends)"
+                f"{short_number(values['high'].sum())}, summing each pilot's 95% range ends)"
                 if len(values) else "No pilot has a rollout value yet")
     return _value_bars(values, "pilot", base_size, width, title, subtitle)
 

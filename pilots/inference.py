@@ -331,18 +331,16 @@ def unit_effect(cells: dict[tuple[int, int, str], Cell], treated: int, controls:
     if own is None:
         return UnitEffect(nothing, math.nan, math.nan, ANSWERS_ONLY, len(used), 0, 0, math.nan, shown, missing)
     j = len(used)
-    changes = [_change(cells, c, 0) for c in used]
-    effect = own[0] - (np.mean([d for d, _ in changes]) if j else 0.0)
-    sampling = own[1] + (sum(v for _, v in changes) / j ** 2 if j else 0.0)
-    # Welch–Satterthwaite degrees of freedom of the answers-only variance.
-    parts = [(c.sampling_variance * (1 if u == treated else 1 / j ** 2), c.df)
-             for (u, block, _), c in cells.items() if block == 0 and (u == treated or u in used)]
-    df_sampling = sampling ** 2 / sum(v ** 2 / df for v, df in parts if df > 0) if sampling > 0 else math.nan
+    # The answers-only estimate: the same contrast of the unit-window means, cells taken as independent.
+    weighted = [(cells[(treated, 0, "after")], 1.0), (cells[(treated, 0, "before")], -1.0)]
+    weighted += [(cells[(c, 0, phase)], sign / j) for c in used for phase, sign in (("after", -1.0), ("before", 1.0))]
+    answers = contrast(*(np.array([getattr(cell, attr) for cell, _ in weighted]) for attr in ("mean", "variance", "n", "df")),
+                       np.array([w for _, w in weighted]))
+    effect, sampling, df_sampling = float(answers.effect), float(answers.se) ** 2, float(answers.df)
     units_drift = drift(cells, treated, used, sd_known)
     variance = units_drift.of_effect(j, sampling)
     if units_drift.dof == 0:
-        return UnitEffect(t_estimate(effect, math.sqrt(sampling), df_sampling), math.sqrt(sampling),
-                          df_sampling, ANSWERS_ONLY, j, 0, 0, math.nan, shown, missing)
+        return UnitEffect(answers, math.sqrt(sampling), df_sampling, ANSWERS_ONLY, j, 0, 0, math.nan, shown, missing)
     if not variance > 0:  # unequal volumes can push the moment estimate below zero: answers only then
         variance = sampling
     return UnitEffect(t_estimate(effect, math.sqrt(variance), units_drift.dof), math.sqrt(sampling), df_sampling,

@@ -135,6 +135,13 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                               case.baseline, case.pilot_window, base_size=base_size, width=width, height=height)))
     slides.append(Slide("Before and after", _four_cells_message(m),
                         charts.four_cells(m, base_size=base_size, width=width, height=height)))
+    if m.synthetic is not None:
+        slides.append(Slide("Against a synthetic twin", wording.twin_words(m.synthetic, pilot.unit_name) + " "
+                            + wording.placebo_words(m.synthetic, pilot.unit_name, m.unit, short=True),
+                            charts.synthetic_chart(m.synthetic, pilot.unit_name, m.label, pilot.pilot_start,
+                                                   m.direction, base_size=base_size, width=width, height=height,
+                                                   title=""),
+                            bullets=[wording.placebo_words(m.synthetic, pilot.unit_name, m.unit)]))
     slides.append(Slide("Every metric against its target", _metrics_message(case),
                         charts.effects_vs_target(case, base_size=base_size, width=width, height=screen_height)))
     value = case.rollout_value
@@ -245,7 +252,7 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     slides.append(Slide("What rolling out is worth",
                         f"Rolling out the {len(values)} pilots whose verdict is Roll out: {_money(total)} a year "
                         f"(range {_money(values['low'].sum())} to {_money(values['high'].sum())}, the sums of each pilot's "
-                        f"95% interval ends)."
+                        f"95% range ends)."
                         if len(values) else "No pilot has earned a rollout yet.",
                         charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7)
                         if len(values) else None))

@@ -52,3 +52,23 @@ def drift_words(result: MetricResult) -> str:
 
 def _num(x: float) -> str:
     return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
+
+
+def twin_words(twin, unit: str) -> str:
+    """The synthetic twin's recipe as a sentence ('The synthetic twin of Retail is 60% Online + 40% Claims')."""
+    parts = [f"{weight:.0%} {name}" for name, weight in sorted(twin.weights.items(), key=lambda kv: -kv[1])
+             if weight >= 0.005]
+    return (f"The synthetic twin of {unit} is {' + '.join(parts)}: the blend of control units that tracked it most "
+            "closely through the baseline, carried on as what it would have done without the pilot.")
+
+
+def placebo_words(twin, unit: str, metric_unit: str, short: bool = False) -> str:
+    """The placebo-in-space test in plain words, with what so few units cost."""
+    chance = twin.placebo_rank / twin.placebo_units
+    if short:
+        return (f"Its departure from the twin ranks {twin.placebo_rank} of {twin.placebo_units} among units refitted "
+                f"as if piloted (about {chance:.0%} by chance).")
+    return (f"Against its twin, {unit} moved {_num(twin.effect)} {metric_unit} in the pilot window. Refitting every "
+            f"control unit as if it had been piloted, the departure of {unit} ranks {twin.placebo_rank} of "
+            f"{twin.placebo_units}: a departure this large shows up about {chance:.0%} of the time by chance. With "
+            f"{twin.placebo_units} units the smallest possible chance is 1 in {twin.placebo_units}.")

@@ -63,3 +63,21 @@ def demo_org(demo_file, tmp_path, monkeypatch):
     database = Database(path)
     yield database
     database.close()
+
+
+# Markers by kind of test, so a quick subset can run while working (README: "Test"):
+#   pytest -m "not browser and not apptest and not slow"
+_BROWSER = {"test_journeys.py", "test_journey_import.py", "test_journey_present.py", "test_signin.py"}
+_SLOW = {"test_demo.py", "test_calibration.py", "test_bench_smoke.py", "test_analysis.py", "test_export.py",
+         "test_slides.py", "test_cli_import.py", "test_ingest_properties.py", "test_roles.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        name = item.path.name
+        if name in _BROWSER:
+            item.add_marker(pytest.mark.browser)
+        elif name.startswith("test_page") or name == "test_pages.py":
+            item.add_marker(pytest.mark.apptest)
+        if name in _SLOW or "demo" in getattr(item, "fixturenames", ()) or "demo_org" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

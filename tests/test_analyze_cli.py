@@ -5,6 +5,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,7 +15,7 @@ from pilots.db import Database
 REFERENCE = Path(__file__).resolve().parent / "reference" / "card_krueger_1994_fte.csv"
 SPEC_FIELDS = {"metric", "treated_before", "treated_after", "control_before", "control_after", "effect", "ci_low",
                "ci_high", "p_value", "n_treated_before", "n_treated_after", "n_control_before", "n_control_after",
-               "method"}
+               "method", "se", "se_sampling", "inference", "synthetic_control"}
 
 
 def run(db_path, *args):
@@ -56,7 +57,53 @@ def test_analyze_json_prints_the_spec_fields_for_every_metric(tmp_path):
     assert metric["n_control_before"] == means.loc[("Pennsylvania", False), "count"]
     assert round(metric["effect"], 4) == 2.7536 and metric["ci_low"] < metric["effect"] < metric["ci_high"]
     assert case["evidence_grade"] == "controlled before/after (difference-in-differences)"
-    assert {c["code"] for c in case["checks"]} >= {"few_controls", "few_periods", "pre_trend_unchecked"}
+    assert {c["code"] for c in case["checks"]} >= {"few_controls", "few_periods", "pre_trend_unchecked", "answers_only"}
+    # one control state, one survey each side: the answers-only interval, said so, no synthetic control
+    assert metric["inference"] == "answers only" and metric["se"] == pytest.approx(metric["se_sampling"])
+    assert metric["synthetic_control"] is None
+    Database(path).close()
+
+
+def weekly_rows(units, weeks=40, start="2025-01-06", effect=6.0, seed=3):
+    """Answers of every unit in every week; the first unit gains `effect` in the last 12 weeks."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u, unit in enumerate(units):
+        for week in range(weeks):
+            day = pd.Timestamp(start) + pd.Timedelta(weeks=week)
+            level = 50 + 3 * u + 2 * np.sin(week / 5) + (effect if u == 0 and week >= weeks - 12 else 0)
+            rows += [(unit, "score", (day + pd.Timedelta(days=int(d))).date(), round(float(v), 3))
+                     for d, v in zip(rng.integers(0, 7, 25), rng.normal(level, 8, 25))]
+    return pd.DataFrame(rows, columns=["unit", "metric", "date", "value"])
+
+
+def test_controls_in_either_form_and_the_drift_aware_case_with_its_synthetic_twin(tmp_path):
+    path = tmp_path / "cli.duckdb"
+    units = ["Retail", "Online", "Claims", "Mobile", "Branches"]
+    for unit in units:
+        assert run(path, "units", "add", unit)[0] == 0
+    assert run(path, "metrics", "add", "score", "--label", "Score", "--direction", "higher",
+               "--aggregation", "mean")[0] == 0
+    weekly_rows(units).to_csv(tmp_path / "rows.csv", index=False)
+    assert run(path, "import", "observations", str(tmp_path / "rows.csv"))[0] == 0
+    window = ("--baseline", "2025-06-02", "2025-07-27", "--pilot", "2025-07-28", "2025-10-19", "--target", "3")
+    ids = []
+    for controls in (["--control", "Online", "Claims", "Mobile", "Branches"],
+                     ["--control", "Online", "--control", "Claims", "--control", "Mobile", "--control", "Branches"]):
+        code, out, err = run(path, "pilots", "add", "--name", f"P{len(ids)}", "--unit", "Retail", "--metric", "score",
+                             *window, *controls)
+        assert code == 0, err
+        ids.append(int(out))
+    cases = [json.loads(run(path, "analyze", str(i), "--json")[1]) for i in ids]
+    assert cases[0]["metrics"][0]["effect"] == pytest.approx(cases[1]["metrics"][0]["effect"])
+    metric = cases[0]["metrics"][0]
+    assert metric["inference"] == "units and earlier periods" and metric["control_units_used"] == 4
+    assert metric["placebo_periods"] >= 1 and metric["se"] > 0 and metric["se_sampling"] > 0
+    twin = metric["synthetic_control"]
+    assert set(twin["weights"]) == {"Online", "Claims", "Mobile", "Branches"}
+    assert sum(twin["weights"].values()) == pytest.approx(1.0, abs=1e-9)
+    assert twin["placebo_units"] == 5 and 1 <= twin["placebo_rank"] <= 5 and twin["pre_rmspe"] >= 0
+    assert twin["effect"] == pytest.approx(6.0, abs=3.0)
     Database(path).close()
 
 

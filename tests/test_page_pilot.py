@@ -126,3 +126,23 @@ def test_present_mode_and_deck_are_offered(demo_org):
     assert any(link.page == "present" and link.query_string == f"pilot={pilot.pilot_id}" for link in links)
     labels = [e.proto.label for e in at.get("download_button")]
     assert {"Deck (PowerPoint)", "Deck (PDF)", "PNG", "SVG"} <= set(labels)
+
+
+def test_the_drift_aware_interval_and_the_synthetic_twin_are_shown_in_words(demo_org):
+    pilot = pilot_named(demo_org, "In-store greeter programme")  # three control units
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    twin = case.primary.synthetic
+    assert twin is not None and set(twin.weights) == set(pilot.control_unit_names)
+    at = open_pilot(pilot.pilot_id)
+    text = " ".join(m.value for m in at.markdown)
+    assert "allowing for how much units drift on their own" in text
+    assert "Against a synthetic twin" in [h.value for h in at.subheader]
+    biggest = max(twin.weights, key=twin.weights.get)
+    assert f"The synthetic twin of {pilot.unit_name} is {twin.weights[biggest]:.0%} {biggest}" in text
+    captions = " ".join(c.value for c in at.caption)
+    assert f"ranks {twin.placebo_rank} of {twin.placebo_units}" in captions
+    assert f"the smallest possible chance is 1 in {twin.placebo_units}" in captions
+    # the statistician's detail sits one click below
+    expander = next(e for e in at.expander if e.label.startswith("How we know"))
+    detail = " ".join(m.value for m in expander.markdown)
+    assert "Drift." in detail and f"{case.primary.replicate_df} degrees of freedom" in detail

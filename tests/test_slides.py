@@ -111,3 +111,17 @@ def test_in_present_mode_every_metric_against_its_target_fits_the_screen_height(
         png = vl_convert.vegalite_to_png(chart.to_dict())
         heights.append(int.from_bytes(png[20:24], "big"))  # PNG header: height at bytes 20-24
     assert heights[0] <= 360 < heights[1]
+
+
+def test_a_pilot_with_three_controls_has_a_synthetic_twin_slide(demo):
+    pilot = next(p for p in store.list_pilots(demo, COMMAND_LINE) if p.name == "In-store greeter programme")
+    twin = analysis.analyze_pilot(demo, COMMAND_LINE, pilot.pilot_id).primary.synthetic
+    deck = slides.pilot_slides(demo, COMMAND_LINE, pilot.pilot_id)
+    slide = next(s for s in deck if s.title == "Against a synthetic twin")
+    assert slide.message.startswith(f"The synthetic twin of {pilot.unit_name} is")
+    assert f"ranks {twin.placebo_rank} of {twin.placebo_units}" in slide.message
+    spec = slide.chart.to_dict()
+    rows = next(v for v in spec["datasets"].values() if v and "series" in v[0])
+    assert {r["series"] for r in rows} == {pilot.unit_name, "synthetic twin"}
+    method = next(s for s in deck if s.title == "Appendix: method")
+    assert any(b.startswith("Drift: Without any pilot") for b in method.bullets)
