@@ -10,7 +10,7 @@ import streamlit as st
 from pages._case import (GRADES, SEVERITY, VERDICT_COLOURS, VERDICT_ICONS, change_words, money, number,
                          target_words, verdict_label, why_short)
 from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, ingest, store, wording
+from pilots import analysis, cells, charts, export, ingest, planning, store, wording
 from pilots.access import AccessDenied
 from pilots.model import ValidationError
 
@@ -121,7 +121,7 @@ if primary.has_estimate:
         likely = (f"the change in {primary.label} is most likely between "
                   f"{change_words(primary.direction, g_low, primary.unit)} and "
                   f"{change_words(primary.direction, g_high, primary.unit)}, so it could be none at all")
-    st.markdown(f"{so_far}{likely.capitalize() if not so_far else likely} (95% interval, "
+    st.markdown(f"{so_far}{likely if so_far else likely[0].upper() + likely[1:]} (95% interval, "
                 f"{wording.interval_basis(primary)}), against a target of "
                 f"{target_words(primary.direction, primary.target, primary.unit)}.")
 
@@ -149,11 +149,12 @@ if primary.treated_before is not None and primary.treated_after is not None:
         twin = primary.synthetic
         st.subheader("Against a synthetic twin")
         st.markdown(wording.twin_words(twin, pilot.unit_name))
-        left, right = st.columns(2)
         twin_chart = charts.synthetic_chart(twin, pilot.unit_name, primary.label, pilot.pilot_start, primary.direction)
-        left.altair_chart(twin_chart, width="stretch")
+        st.altair_chart(twin_chart, width="stretch")
+        chart_downloads(twin_chart, "synthetic-twin")
         placebos = charts.placebo_chart(twin, {name: name for name in twin.ratios}, primary.label, pilot.pilot_start)
-        right.altair_chart(placebos, width="stretch")
+        st.altair_chart(placebos, width="stretch")
+        chart_downloads(placebos, "placebos")
         st.caption(wording.placebo_words(twin, pilot.unit_name, primary.unit))
     st.subheader("Every metric against its target")
     against = charts.effects_vs_target(case)
@@ -256,7 +257,7 @@ for note in value.notes:
 if pilot.status in ("proposed", "baseline") or not primary.has_estimate:
     st.subheader("How long must it run?")
     try:
-        plan = analysis.weeks_needed(db, actor, pilot.pilot_id)
+        plan = planning.weeks_needed(db, actor, pilot.pilot_id)
     except ValidationError as refused:
         st.info(" ".join(p.reason.capitalize() for p in refused.problems) + ".")
     else:

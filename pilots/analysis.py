@@ -1,6 +1,7 @@
 """The case for rollout of a pilot: its metrics' effects (statistics in `pilots.inference`), the
-checks that guard the verdict, the verdict (rules in `pilots.rules`), the rollout value and the plan,
-assembled from the cells that `pilots.cells` aggregates in SQL, cached per data version and actor.
+checks that guard the verdict, the verdict (rules in `pilots.rules`) and the rollout value
+(`pilots.value`), assembled from the cells that `pilots.cells` aggregates in SQL, cached per data
+version and actor; and the case as JSON for the command line.
 
 Method in short (details in `pilots.inference`): every unit's change between the baseline and the
 pilot window; the effect is the pilot unit's change minus the equal-weight mean of its control units'
@@ -20,18 +21,7 @@ and −effect for lower-is-better ones, so g > 0 is always good news (a fall in 
 Targets are magnitudes in the good direction: a target of 1 (or −1) for resolution days means a
 fall of one day.
 
-Rollout value: the effect shrunk by what the portfolio says about pilot effects (empirical Bayes,
-`Shrinkage`) × realisation × customers of each unit rolled out to (by default the units that are
-neither the pilot's nor its controls) × (value per point per customer + revenue share per point ×
-revenue per customer), a year; its 95% range holds the effect's uncertainty, unit-to-unit
-differences and the realisation share. The assumptions are shown with the result and stored with
-the pilot.
-
-Planning (`weeks_needed`) uses the same variance, drift included: Var(effect) = τ²(1 + 1/J) + S/b + S/w
-(S the answers-only variance of a week, τ² the units' drift measured on windows of the pilot's
-lengths); a target is detectable with 80% power at 5% two-sided when (t_0.975 + t_0.80) · sqrt(Var)
-≤ target, so a pilot planned this way and truly hitting its target is called Roll out about 80% of
-the time.
+The rollout value is in `pilots.value`, planning in `pilots.planning`.
 """
 
 from __future__ import annotations
@@ -40,22 +30,22 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import cells as cellstore
 from . import rules, store, synth
 from .access import COMMAND_LINE, Actor
 from .cells import RolloutAssumptions
 from .db import Database
-from .inference import (ALPHA, ANSWERS_ONLY, DRIFT, MIN_ANSWERS, POWER, Cell, Estimate, PreTrend, UnitEffect,  # noqa: F401
-                        drift, harm_p_value, holm, oriented, pre_trend, unit_effect, window_cells)
-from .model import Metric, Pilot, PilotDraft, Problem, Unit, ValidationError
-from .rules import SIGNALS, VERDICTS, primary_signal  # noqa: F401
+from .inference import (ALPHA, ANSWERS_ONLY, DRIFT, MIN_ANSWERS, Cell, Estimate, PreTrend, UnitEffect, harm_p_value,
+                        holm, oriented, pre_trend, unit_effect, window_cells)
+from .model import Metric, Pilot, Unit
+from .rules import SIGNALS, VERDICTS, primary_signal  # noqa: F401  (VERDICTS: the vocabulary, read by callers)
+from .value import RolloutValue, Shrinkage, rollout_value, shrinkage
 
 RANDOMISED = "randomised"
 CONTROLLED = "controlled before/after (difference-in-differences)"
@@ -224,7 +214,7 @@ def _num(x: float) -> str:
     return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3f}"
 
 
-def _change_words(direction: str, size: float, unit: str) -> str:
+def change_words(direction: str, size: float, unit: str) -> str:
     word = "lift" if direction == "higher" else "fall"
     return f"a {word} of {_num(abs(size))} {unit}".rstrip()
 
@@ -284,7 +274,7 @@ def metric_checks(result: MetricResult) -> list[Check]:
         tau = result.target
         if tau is not None and result.has_estimate and result.mde > abs(tau):
             found.append(Check("underpowered", "caution",
-                               f"This pilot cannot show {_change_words(result.direction, tau, result.unit)} with this "
+                               f"This pilot cannot show {change_words(result.direction, tau, result.unit)} with this "
                                f"data: the smallest effect it can detect (80% power, 5% two-sided) is "
                                f"{_num(result.mde)} {result.unit}.", key))
         pre = result.pre_trend
@@ -349,7 +339,7 @@ def decide(primary: MetricResult, checks: list[Check], interim: str | None = Non
     `interim`: how far the pilot window has run ("week 5 of 12"), while it runs."""
     signal = primary.signal
     meaning = SIGNALS[signal][1]
-    headline = f"{describe(primary)}" + (f", against a target of {_change_words(primary.direction, primary.target, primary.unit)}"
+    headline = f"{describe(primary)}" + (f", against a target of {change_words(primary.direction, primary.target, primary.unit)}"
                                          if primary.target is not None and primary.has_estimate else "")
     blocking = [c.message for c in checks if c.severity == "blocking"]
     harm = [c.message for c in checks if c.severity == "stop"]
@@ -375,144 +365,6 @@ def decide(primary: MetricResult, checks: list[Check], interim: str | None = Non
     if rule == "guardrail":
         return verdict, rule, [f"{headline}.", *harm, *cautions]
     return verdict, rule, [f"{headline}: {meaning}.", *cautions]
-
-
-# ---------------------------------------------------------------- rollout value
-
-@dataclass(frozen=True)
-class Shrinkage:
-    """What the portfolio says about pilot effects in general, for the winner's curse: pilots' true
-    effects, in answer standard deviations, spread around zero with variance `prior_variance`
-    (method of moments over `pilots` finished pilots: mean of z² − se_z²). None when fewer than
-    MIN_PILOTS_TO_SHRINK pilots have an estimate."""
-
-    pilots: int
-    prior_variance: float | None
-
-    def factor(self, result: MetricResult) -> float | None:
-        """The share of a pilot's measured effect that is likely real, A / (A + se_z²)."""
-        scale = result.treated_before.sd if result.treated_before is not None else math.nan
-        if self.prior_variance is None or not (scale > 0) or not result.has_estimate:
-            return None
-        se_z = result.se / scale
-        return self.prior_variance / (self.prior_variance + se_z ** 2)
-
-
-MIN_PILOTS_TO_SHRINK = 3
-
-
-def shrinkage(primaries: Iterable[MetricResult]) -> Shrinkage:
-    """The portfolio's prior of pilot effects from the primary results of finished pilots."""
-    z, se = [], []
-    for result in primaries:
-        scale = result.treated_before.sd if result.treated_before is not None else math.nan
-        if result.has_estimate and scale > 0:
-            z.append(result.oriented[0] / scale)
-            se.append(result.se / scale)
-    if len(z) < MIN_PILOTS_TO_SHRINK:
-        return Shrinkage(len(z), None)
-    return Shrinkage(len(z), max(0.0, float(np.mean(np.square(z) - np.square(se)))))
-
-
-@dataclass(frozen=True)
-class UnitValue:
-    unit_id: int
-    unit: str
-    customers: int
-    value: float
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
-class RolloutValue:
-    """What rolling out would be worth a year, per unit and in total, with a 95% range, and the
-    assumptions used. per_customer counts the value per point only (the revenue share differs by unit
-    and is in the units' values). `effect_used` is the effect after shrinkage and realisation."""
-
-    assumptions: RolloutAssumptions
-    effect_used: float | None
-    per_customer: float | None
-    per_customer_low: float | None
-    per_customer_high: float | None
-    units: tuple[UnitValue, ...]
-    total: float | None
-    total_low: float | None
-    total_high: float | None
-    notes: tuple[str, ...] = ()
-    shrink_factor: float | None = None
-
-
-def _value_range(point: float, scales: np.ndarray, effect: float, effect_var: float, unit_var: float,
-                 realisation: float) -> tuple[float, float]:
-    """95% range of r · Σ_u S_u θ_u, θ_u = θ + η_u: θ ~ (effect, effect_var), η_u ~ (0, unit_var) apart
-    in every unit, r uniform from half the realisation share to half as much again (at most 1)."""
-    low_r, high_r = realisation / 2, min(1.0, realisation * 1.5)
-    realisation_var = (high_r - low_r) ** 2 / 12
-    total_scale = float(np.sum(scales))
-    variance = (realisation ** 2 * (total_scale ** 2 * effect_var + float(np.sum(scales ** 2)) * unit_var)
-                + realisation_var * (effect * total_scale) ** 2)
-    half = 1.959964 * math.sqrt(variance)
-    return point - half, point + half
-
-
-def rollout_value(primary: MetricResult, pilot_unit_id: int, control_unit_ids: tuple[int, ...], units: list[Unit],
-                  assumptions: RolloutAssumptions, prior: Shrinkage | None = None) -> RolloutValue:
-    """The yearly value of rolling the pilot's change out: to the units chosen in the assumptions, by
-    default every unit that is neither the pilot's nor one of its controls. The measured effect is first
-    shrunk towards zero by what the portfolio says about pilot effects (`prior`), since the pilots that
-    look best are partly lucky; the range holds the effect's uncertainty, units differing from each
-    other as much as their changes differ without a pilot (the drift the interval measured), and the
-    realisation share being a judgement (half of it to half as much again)."""
-    notes = []
-    default_excluded = {pilot_unit_id, *control_unit_ids}
-    chosen = [u for u in units if u.unit_id != pilot_unit_id
-              and (u.unit_id not in default_excluded if assumptions.unit_ids is None
-                   else u.unit_id in assumptions.unit_ids)]
-    per_point = assumptions.value_per_point or 0.0
-    if not primary.has_estimate:
-        notes.append("No estimate of the effect, so no value.")
-    if not per_point and not assumptions.revenue_share_per_point:
-        notes.append("Set a value per point (or a share of revenue per point) to see the value of a rollout.")
-    if notes:
-        return RolloutValue(assumptions, None, None, None, None, (), None, None, None, tuple(notes))
-    factor = prior.factor(primary) if prior is not None else None
-    g = primary.oriented[0]
-    effect_var = primary.se ** 2
-    # Another unit's effect differs from the pilot's at least as much as units' changes differ when no
-    # pilot runs (the drift the interval measured).
-    unit_var = primary.drift_sd ** 2 if primary.drift_sd == primary.drift_sd else 0.0
-    if factor is None:
-        notes.append("Too few finished pilots to learn how much measured effects overstate true ones: the "
-                     "effect is used as measured, which flatters it.")
-    else:
-        g, effect_var = factor * g, factor * primary.se ** 2
-        notes.append(f"The measured effect is shrunk to {factor:.0%} of its size: across {prior.pilots} pilots, "
-                     "the ones that look best are partly lucky, so the value counts what is likely real.")
-    realisation = assumptions.realisation
-    rows, scales = [], []
-    for unit in chosen:
-        if not unit.customers:
-            notes.append(f"{unit.name} has no number of customers, so it is left out.")
-            continue
-        per_customer = per_point + assumptions.revenue_share_per_point * (unit.revenue_per_customer or 0.0)
-        if assumptions.revenue_share_per_point and unit.revenue_per_customer is None:
-            notes.append(f"{unit.name} has no revenue per customer: only the value per point counts there.")
-        scale = unit.customers * per_customer
-        point = realisation * g * scale
-        low, high = _value_range(point, np.array([scale]), g, effect_var, unit_var, realisation)
-        rows.append(UnitValue(unit.unit_id, unit.name, unit.customers, point, low, high))
-        scales.append(scale)
-    if not rows:
-        notes.append("No unit to roll out to: choose the units in the rollout assumptions.")
-        return RolloutValue(assumptions, realisation * g, realisation * g * per_point, None, None, (), None, None,
-                            None, tuple(notes), factor)
-    total = sum(r.value for r in rows)
-    total_low, total_high = _value_range(total, np.array(scales), g, effect_var, unit_var, realisation)
-    per_low, per_high = _value_range(realisation * g * per_point, np.array([per_point]), g, effect_var, 0.0,
-                                     realisation)
-    return RolloutValue(assumptions, realisation * g, realisation * g * per_point, per_low, per_high, tuple(rows),
-                        total, total_low, total_high, tuple(notes), factor)
 
 
 # ---------------------------------------------------------------- the case of one pilot
@@ -579,21 +431,24 @@ def _pre_trend_of(weeks_rows: list, pilot: Pilot, controlled: bool) -> PreTrend:
 
 def _synthetic_of(weeks: list, pilot: Pilot) -> synth.SyntheticControl | None:
     """The synthetic twin of the pilot unit from the weekly cells of its primary metric (units by
-    name); weeks that straddle the go-live are left out."""
+    name); weeks that straddle the go-live are left out. Built with plain dicts: it runs for every
+    pilot with three or more controls, and a pandas pivot per pilot cost more than the fit."""
     names = {pilot.unit_id: pilot.unit_name, **dict(zip(pilot.control_unit_ids, pilot.control_unit_names))}
-    rows = [(names[r.unit_id], pd.Timestamp(r.week), r.phase == "after", r.mean) for r in weeks
-            if r.unit_id in names and r.mean == r.mean]
-    if not rows:
+    means: dict = {}
+    phases: dict = {}
+    for row in weeks:
+        if row.unit_id in names and row.mean == row.mean:
+            means.setdefault(row.week, {})[names[row.unit_id]] = row.mean
+            phases.setdefault(row.week, set()).add(row.phase == "after")
+    kept = sorted(week for week, seen in phases.items() if len(seen) == 1)
+    present = {name for week in kept for name in means[week]}
+    donors = [name for name in pilot.control_unit_names if name in present]
+    if pilot.unit_name not in present or len(donors) < synth.MIN_DONORS:
         return None
-    frame = pd.DataFrame(rows, columns=["unit", "week", "post", "mean"])
-    phases = frame.groupby("week")["post"].nunique()
-    frame = frame[frame["week"].isin(phases[phases == 1].index)]
-    wide = frame.pivot_table(index="week", columns="unit", values="mean", aggfunc="first").sort_index()
-    post = frame.groupby("week")["post"].first().reindex(wide.index)
-    donors = [name for name in pilot.control_unit_names if name in wide.columns and wide[name].notna().any()]
-    if pilot.unit_name not in wide.columns or len(donors) < synth.MIN_DONORS:
-        return None
-    return synth.synthetic_control(wide[[pilot.unit_name, *donors]], pilot.unit_name, donors, post)
+    columns = [pilot.unit_name, *donors]
+    wide = pd.DataFrame([[means[week].get(name, math.nan) for name in columns] for week in kept],
+                        index=pd.DatetimeIndex(kept), columns=columns)
+    return synth.synthetic_control(wide, pilot.unit_name, donors, np.array([phases[week].pop() for week in kept]))
 
 
 def interim_words(pilot: Pilot, on: dt.date) -> str | None:
@@ -833,144 +688,3 @@ def portfolio_effects(db: Database, actor: Actor) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-# ---------------------------------------------------------------- planning
-
-@dataclass(frozen=True)
-class Plan:
-    """How many weeks of data a pilot needs to detect its target (80% power, 5% two-sided)."""
-
-    metric: str
-    target: float
-    unit: str
-    controls: tuple[str, ...]
-    history: tuple[dt.date, dt.date] | None
-    weekly_n_treated: float | None
-    weekly_n_control: float | None
-    sd_treated: float | None
-    sd_control: float | None
-    weeks_each_window: int | None
-    baseline_weeks: float | None
-    pilot_weeks: int | None
-    method: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    drift_sd: float | None = None  # sd of a unit's change beyond sampling, at the planned lengths
-    drift_df: int = 0
-
-
-def _mde(variance: float, dof: float) -> float:
-    """Smallest effect detected with 80% power in a two-sided 5% t test on dof degrees of freedom."""
-    if not dof or dof != dof:
-        return (stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)) * math.sqrt(variance)
-    return (stats.t.ppf(1 - ALPHA / 2, dof) + stats.t.ppf(POWER, dof)) * math.sqrt(variance)
-
-
-MAX_PLAN_WEEKS = 104
-
-
-def weeks_for(target: float, sampling_per_week: float, drift_variance: float, dof: float,
-              baseline_weeks: float | None) -> tuple[int | None, int | None]:
-    """(Weeks each of equally long baseline and pilot windows, pilot weeks given the baseline's
-    length) for Var = drift_variance + S/b + S/w (S = sampling_per_week) to detect |target| with
-    80% power at 5% two-sided (t on dof degrees of freedom); None beyond MAX_PLAN_WEEKS."""
-    def enough(b: float, w: float) -> bool:
-        return _mde(drift_variance + sampling_per_week * (1 / b + 1 / w), dof) <= abs(target)
-
-    each = next((k for k in range(1, MAX_PLAN_WEEKS + 1) if enough(k, k)), None)
-    pilot = None
-    if baseline_weeks:
-        pilot = next((w for w in range(1, MAX_PLAN_WEEKS + 1) if enough(baseline_weeks, w)), None)
-    return each, pilot
-
-
-def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: float | None = None) -> Plan:
-    """Weeks of data that a pilot (registered, by id, or a draft) needs to detect its target effect
-    (or `target`) with 80% power at 5% two-sided, with the variance its case will have: the units'
-    usual weekly volumes and spread, and their drift, measured on a design of the pilot's lengths
-    placed on the latest data before its pilot window."""
-    units = store.unit_lookup(store.list_units(db, actor))
-    if isinstance(pilot, PilotDraft):
-        problems = [store.unknown_unit_problem(name, units.values(), column=column)
-                    for column, name in [("unit", pilot.unit), *(("control", c) for c in pilot.controls)]
-                    if name.strip().casefold() not in units]
-        if problems:
-            raise ValidationError(problems)
-        treated = units[pilot.unit.strip().casefold()]
-        controls = [units[c.strip().casefold()] for c in pilot.controls]
-        metric_key, target = pilot.primary_metric, pilot.target_effect if target is None else target
-    else:
-        registered = store.get_pilot(db, actor, pilot)
-        treated = next(u for u in units.values() if u.unit_id == registered.unit_id)
-        controls = [u for u in units.values() if u.unit_id in registered.control_unit_ids]
-        metric_key, target = registered.primary_metric, registered.target_effect if target is None else target
-        pilot = registered
-    if not target:
-        raise ValidationError([Problem("a plan needs a target effect on the primary metric", column="target")])
-    metric = store.metric_lookup(db).get(metric_key)
-    if metric is None:
-        raise ValidationError([Problem(f"no metric '{metric_key}' is defined", column="primary_metric",
-                                       value=metric_key)])
-    baseline_days = (pilot.baseline_end - pilot.baseline_start).days + 1
-    window_days = (pilot.pilot_end - pilot.pilot_start).days + 1
-    baseline_weeks = baseline_days / 7
-    method = ("Sized with the variance the pilot's case will have: the usual weekly volume and spread per answer of "
-              "the pilot unit and its controls, and how much units' changes drift beyond sampling, measured on "
-              "windows of the pilot's lengths placed on the latest data before its pilot window and on earlier "
-              "periods of the same length. Var(effect) = τ²(1 + 1/J) + S/b + S/w with S the sampling variance of a "
-              "week; detectable when (t_0.975 + t_0.80) · sqrt(Var) ≤ target, t on the drift estimate's degrees of "
-              "freedom. The drift τ² is held at its size for the planned lengths.")
-    names = tuple(c.name for c in controls)
-    last = cellstore.last_data_date(db, metric_key, treated.unit_id, pilot.pilot_start - dt.timedelta(days=1)) \
-        or cellstore.last_data_date(db, metric_key, treated.unit_id, dt.date.max)
-    empty = Plan(metric_key, target, treated.name, names, None, None, None, None, None, None, baseline_weeks, None,
-                 method, (f"{treated.name} has no {metric.label} data yet to size the plan from.",))
-    if last is None:
-        return empty
-    window = (last - dt.timedelta(days=window_days - 1), last)
-    baseline = (window[0] - dt.timedelta(days=baseline_days), window[0] - dt.timedelta(days=1))
-    rows = list(cellstore.design_cells(db, metric_key, treated.unit_id, [c.unit_id for c in controls],
-                                       baseline, window).itertuples(index=False))
-    found = window_cells(rows, metric.aggregation)
-    sd_known = all(r.sd_known for r in rows)
-    latest = {u: found.get((u, 0, "after")) or found.get((u, 0, "before")) for u in (treated.unit_id, *(c.unit_id for c in controls))}
-    if latest[treated.unit_id] is None:
-        return empty
-    notes = []
-
-    def per_week(cell: Cell) -> tuple[float, float]:
-        weeks = max(cell.weeks, 1)
-        return cell.n / weeks, cell.variance
-
-    volume_t, var_t = per_week(latest[treated.unit_id])
-    sampling_per_week = var_t / volume_t
-    with_data = [latest[c.unit_id] for c in controls if latest[c.unit_id] is not None]
-    volume_c = sd_c = None
-    if with_data:
-        pairs = [per_week(cell) for cell in with_data]
-        sampling_per_week += sum(v / n for n, v in pairs) / len(pairs) ** 2
-        volume_c = sum(n for n, _ in pairs) / len(pairs)
-        sd_c = math.sqrt(sum(v for _, v in pairs) / len(pairs))
-    elif controls:
-        notes.append("The control units have no recent data: sized as a before/after pilot.")
-    units_drift = drift(found, treated.unit_id, [c.unit_id for c in controls if latest[c.unit_id] is not None],
-                        sd_known)
-    if units_drift.dof:
-        drift_variance = units_drift.of_effect(len(with_data), 0.0)
-        if not sd_known:
-            notes.append("Some periods come without a standard deviation: the drift measured includes sampling, "
-                         "so more weeks are assumed to help less than they will.")
-    else:
-        drift_variance = 0.0
-        notes.append("There is too little earlier data to measure how much these units drift on their own: the plan "
-                     "counts sampling only and may be too short.")
-    each, pilot_weeks = weeks_for(target, sampling_per_week, max(drift_variance, 0.0), units_drift.dof,
-                                  baseline_weeks)
-    if each is None:
-        notes.append(f"Even {MAX_PLAN_WEEKS} weeks each side could not detect "
-                     f"{_change_words(metric.direction, target, metric.unit)}: the units drift too much on their own. "
-                     "More control units, or a larger target, would make it detectable.")
-    elif pilot_weeks is None:
-        notes.append(f"The baseline window ({baseline_weeks:.1f} weeks) is too short: even a {MAX_PLAN_WEEKS}-week pilot "
-                     f"window could not detect {_change_words(metric.direction, target, metric.unit)}; lengthen it.")
-    return Plan(metric_key, target, treated.name, names, (baseline[0], last), volume_t, volume_c,
-                math.sqrt(var_t), sd_c, each, baseline_weeks, pilot_weeks, method, tuple(notes),
-                math.sqrt(max(units_drift.variance, 0.0)) if units_drift.dof else None, units_drift.dof)

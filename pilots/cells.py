@@ -37,7 +37,7 @@ from .model import Pilot, Problem, ValidationError
 # before the baseline fall into `history_blocks` earlier blocks of the pilot's own length (block 1
 # ends the day before the baseline starts), each split like the real design into a 'before' part as
 # long as the baseline and an 'after' part as long as the pilot window: the placebo-in-time periods
-# of the drift-aware interval. `{grouping}` groups `labelled`; `{units}`, `{metrics}` and `{span}`
+# of the drift-aware interval. `{sums}` and `{weekly}` are _SUMS and _WEEKLY; `{units}`, `{metrics}` and `{span}`
 # repeat the arms' units, metrics and dates as constants, so the scan of observations skips what no
 # arm needs (a subquery there would become a nested-loop join over every row).
 _CELLS = """
@@ -72,7 +72,7 @@ placed AS (
      AND (p.day BETWEEN a.baseline_start - a.history_blocks * a.block_days AND a.baseline_end
           OR p.day BETWEEN a.pilot_start AND a.pilot_end)
 ),
-labelled AS (
+labelled AS MATERIALIZED (
     SELECT pilot_id, metric_key, role, arm, unit_id, block,
            CASE WHEN block = 0 THEN (CASE WHEN day <= baseline_end THEN 'before' ELSE 'after' END)
                 WHEN day - (baseline_start - block * block_days) < base_days THEN 'before'
@@ -81,13 +81,11 @@ labelled AS (
     FROM placed
 ),
 summed AS (
-    SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, {week},
-           sum(n) AS n, sum(n * mean) / sum(n) AS mean,
-           greatest(sum(n * mean * mean) - sum(n * mean) * sum(n * mean) / sum(n), 0) AS between_ss,
-           sum(m2) AS within_ss, count(m2) = count(*) AS sd_known, count(*) AS periods,
-           count(DISTINCT week) AS weeks
+    SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, NULL::DATE AS week, FALSE AS is_week,
+           {sums}
     FROM labelled
-    {grouping}
+    GROUP BY pilot_id, metric_key, role, arm, unit_id, block, phase
+    {weekly}
 )
 SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, week, is_week, n, mean,
        CASE WHEN sd_known THEN (within_ss + between_ss) / nullif(n - 1, 0)
@@ -95,11 +93,9 @@ SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, week, is_week, n,
        CASE WHEN sd_known THEN n - 1 ELSE periods - 1 END AS df,
        sd_known, periods, weeks
 FROM summed
-WHERE NOT is_week OR (block = 0 AND role = 'primary')
 ORDER BY pilot_id, metric_key, arm, unit_id, block, phase, week NULLS FIRST
 """
 
-_CELL_KEYS = "pilot_id, metric_key, role, arm, unit_id, block, phase"
 # Earlier periods used as placebos: at most this many blocks of the pilot's length, within two years.
 MAX_HISTORY_BLOCKS = 6
 HISTORY_DAYS = 728
@@ -119,12 +115,19 @@ def _pilot_arms(where: str) -> str:
     WHERE {where}"""
 
 
+# What summing pieces gives per cell (n-weighted mean, spread between and within pieces).
+_SUMS = """sum(n) AS n, sum(n * mean) / sum(n) AS mean,
+           greatest(sum(n * mean * mean) - sum(n * mean) * sum(n * mean) / sum(n), 0) AS between_ss,
+           sum(m2) AS within_ss, count(m2) = count(*) AS sd_known, count(*) AS periods,
+           count(DISTINCT week) AS weeks"""
+# The weekly cells, only where they are read: the primary metric in the real windows.
+_WEEKLY = f"""UNION ALL
+    SELECT pilot_id, metric_key, role, arm, unit_id, block, phase, week, TRUE, {_SUMS}
+    FROM labelled WHERE block = 0 AND role = 'primary'
+    GROUP BY pilot_id, metric_key, role, arm, unit_id, block, phase, week"""
+
+
 def _run(db: Database, arms: str, params: list, weekly: bool, history: bool = True) -> pd.DataFrame:
-    if weekly:
-        grouping = f"GROUP BY GROUPING SETS (({_CELL_KEYS}), ({_CELL_KEYS}, week))"
-        week = "week, grouping(week) = 0 AS is_week"
-    else:
-        grouping, week = f"GROUP BY {_CELL_KEYS}", "NULL::DATE AS week, FALSE AS is_week"
     max_blocks, history_days = (MAX_HISTORY_BLOCKS, HISTORY_DAYS) if history else (0, 0)
     with db.cursor() as cur:
         units, metrics, first, last = cur.execute(
@@ -133,7 +136,7 @@ def _run(db: Database, arms: str, params: list, weekly: bool, history: bool = Tr
             f"+ (pilot_end - pilot_start + 1)))::INTEGER), max(pilot_end) FROM ({arms})", params).fetchone()
         if not units:
             units, metrics, first, last = [None], [None], None, None
-        sql = _CELLS.format(arms=arms, grouping=grouping, week=week, units=", ".join("?" * len(units)),
+        sql = _CELLS.format(arms=arms, sums=_SUMS, weekly=_WEEKLY if weekly else "", units=", ".join("?" * len(units)),
                             metrics=", ".join("?" * len(metrics)), span="? AND ?", max_blocks=max_blocks,
                             history_days=history_days)
         constants = [*units, *metrics, first, last]

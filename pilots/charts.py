@@ -469,7 +469,7 @@ def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | st
 
 def rollout_value_chart(value, base_size: int = 14, width: int | str = "container",
                         title: str | None = None) -> alt.TopLevelMixin:
-    """What rolling a pilot out would be worth a year in each unit (analysis.RolloutValue), with its
+    """What rolling a pilot out would be worth a year in each unit (value.RolloutValue), with its
     95% range; the total in the subtitle."""
     frame = pd.DataFrame([{"unit": u.unit, "value": u.value, "low": u.low, "high": u.high} for u in value.units],
                          columns=["unit", "value", "low", "high"])

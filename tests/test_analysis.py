@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pilots import analysis, cells, ingest, store
+from pilots import analysis, cells, ingest, planning, store
 from pilots.access import COMMAND_LINE, Actor
 from pilots.analysis import analyze_pilot
 from pilots.model import Metric, PilotDraft
@@ -331,12 +331,13 @@ def test_rollout_value_goes_to_the_units_chosen_with_a_range_that_holds_its_doub
 
 
 def test_the_value_shrinks_a_pilot_by_what_the_portfolio_says():
-    from pilots.analysis import MetricResult, Shrinkage, rollout_value
+    from pilots.analysis import MetricResult
+    from pilots.value import Shrinkage, rollout_value, shrinkage
     from pilots.inference import Cell
     base = Cell(10.0, 400, 4.0, 399)
     result = MetricResult(2.0, 0.5, 20, 1.0, 3.0, 0.001, 1.4, "m", "M", "pts", "primary", "higher", "mean",
                           base, base, base, base, "", analysis.CONTROLLED, target=1.0, inference=analysis.DRIFT)
-    prior = analysis.shrinkage([result, dataclasses.replace(result, effect=0.1),
+    prior = shrinkage([result, dataclasses.replace(result, effect=0.1),
                                 dataclasses.replace(result, effect=-0.2), dataclasses.replace(result, effect=0.3)])
     z = np.array([2.0, 0.1, -0.2, 0.3]) / 2.0
     assert prior.prior_variance == pytest.approx(np.mean(z ** 2 - 0.25 ** 2))
@@ -347,7 +348,7 @@ def test_the_value_shrinks_a_pilot_by_what_the_portfolio_says():
                           cells.RolloutAssumptions(value_per_point=1.0, realisation=1.0), prior)
     assert value.total == pytest.approx(2.0 * factor * 1000)
     assert value.shrink_factor == pytest.approx(factor)
-    assert analysis.shrinkage([result, result]) == Shrinkage(2, None)
+    assert shrinkage([result, result]) == Shrinkage(2, None)
 
 
 def test_no_value_per_point_gives_no_value_and_says_why(org, tmp_path):
@@ -365,7 +366,7 @@ def test_weeks_needed_uses_the_variance_the_case_will_have(org, tmp_path):
     draft = PilotDraft(name="Plan", unit="Retail", primary_metric="score", controls=["Online", "Claims", "Mobile"],
                        baseline_start=dt.date(2025, 7, 7), baseline_end=dt.date(2025, 9, 28),
                        pilot_start=dt.date(2025, 9, 29), pilot_end=dt.date(2025, 12, 21), target_effect=3.0)
-    plan = analysis.weeks_needed(org, COMMAND_LINE, draft)
+    plan = planning.weeks_needed(org, COMMAND_LINE, draft)
     assert plan.drift_df > 0 and plan.weekly_n_treated == pytest.approx(30, rel=0.01)
 
     def mde(b, w):
@@ -378,16 +379,16 @@ def test_weeks_needed_uses_the_variance_the_case_will_have(org, tmp_path):
     # the smallest whole number of weeks that is enough, with the units' own spread (within 10%)
     assert mde(k * 0.9, k * 0.9) > 3.0 * 0.9 and mde(k * 1.1, k * 1.1) < 3.0 * 1.1
     # a smaller target takes longer; a larger drift can make it undetectable
-    assert analysis.weeks_needed(org, COMMAND_LINE, draft, target=2.0).weeks_each_window > k
+    assert planning.weeks_needed(org, COMMAND_LINE, draft, target=2.0).weeks_each_window > k
 
 
 def test_weeks_needed_names_unknown_units_and_needs_a_target(org):
     draft = PilotDraft(name="Plan", unit="Retial", primary_metric="score", baseline_start=BASELINE[0],
                        baseline_end=BASELINE[1], pilot_start=PILOT[0], pilot_end=PILOT[1], target_effect=2.0)
     with pytest.raises(Exception, match="did you mean 'Retail'"):
-        analysis.weeks_needed(org, COMMAND_LINE, draft)
+        planning.weeks_needed(org, COMMAND_LINE, draft)
     with pytest.raises(Exception, match="needs a target"):
-        analysis.weeks_needed(org, COMMAND_LINE, dataclasses.replace(draft, unit="Retail", target_effect=None))
+        planning.weeks_needed(org, COMMAND_LINE, dataclasses.replace(draft, unit="Retail", target_effect=None))
 
 
 # ---------------------------------------------------------------- portfolio and cache

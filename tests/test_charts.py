@@ -13,7 +13,8 @@ from scipy import stats
 
 from pilots import analysis, charts, store
 from pilots.access import COMMAND_LINE, Actor, AccessDenied
-from pilots.analysis import Cell, RolloutValue, UnitValue
+from pilots.analysis import Cell
+from pilots.value import RolloutValue, UnitValue
 from pilots.inference import unit_effect
 from pilots.cells import RolloutAssumptions
 

@@ -5,7 +5,7 @@ its charts, checks, assumptions (editable by editors only), planning and the way
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import analysis, cells, store
+from pilots import analysis, cells, planning, store
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_frames, chart_rows
@@ -111,7 +111,7 @@ def test_a_unit_head_cannot_open_another_units_pilot(demo_org):
 
 def test_a_proposed_pilot_shows_how_long_it_must_run(demo_org):
     pilot = next(p for p in store.list_pilots(demo_org, COMMAND_LINE) if p.status == "proposed")
-    plan = analysis.weeks_needed(demo_org, COMMAND_LINE, pilot.pilot_id)
+    plan = planning.weeks_needed(demo_org, COMMAND_LINE, pilot.pilot_id)
     at = open_pilot(pilot.pilot_id)
     assert metrics_of(at)["Verdict"] == "Interim"  # a plan, not a verdict, before the window has run
     text = " ".join(m.value for m in at.markdown)
