@@ -8,27 +8,13 @@ import math
 
 from pilots import analysis, wording
 
-# Streamlit's named colours; the verdict is always written out too, so colour is never the only cue.
-VERDICT_COLOURS = {"Roll out": "green", "Extend": "blue", "Stop": "red", "Inconclusive": "gray", "Interim": "violet"}
-VERDICT_ICONS = {"Roll out": ":material/rocket_launch:", "Extend": ":material/more_time:",
-                 "Stop": ":material/block:", "Inconclusive": ":material/help:",
-                 "Interim": ":material/hourglass_top:"}
+VERDICT_COLOURS = wording.COLOURS  # one source: pilots.wording
 SEVERITY = {  # how a check is shown, most serious first
     "blocking": (":material/block:", "Design problem: no verdict can rest on this data"),
     "stop": (":material/dangerous:", "Guardrail harmed"),
     "caution": (":material/warning:", "Caution"),
 }
 GRADES = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled", analysis.BEFORE_AFTER: "Before/after"}
-
-
-def verdict_label(verdict: str) -> str:
-    """The verdict as coloured Markdown text, e.g. for a heading."""
-    return f":{VERDICT_COLOURS[verdict]}-background[{verdict}]"
-
-
-def why_short(case: analysis.PilotCase) -> str:
-    """A few words under the verdict (see pilots.wording)."""
-    return wording.why(case, short=True)
 
 
 def number(x: float | None, signed: bool = False) -> str:

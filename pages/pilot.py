@@ -4,11 +4,12 @@ assumptions next to the value they give (editable by the CCO office), planning f
 run, data coverage, downloads and present mode, then the decision trail."""
 
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
-from pages._case import (GRADES, SEVERITY, VERDICT_COLOURS, VERDICT_ICONS, change_words, money, number,
-                         target_words, verdict_label, why_short)
+from pages._case import GRADES, SEVERITY, change_words, money, number, target_words
 from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
 from pilots import analysis, cells, charts, export, ingest, planning, store, wording
 from pilots.access import AccessDenied
@@ -83,11 +84,13 @@ if pilot.hypothesis:
 
 value = case.rollout_value
 head = st.columns([1, 1.2, 1, 1.2])
-head[0].metric("Verdict", case.verdict, delta=why_short(case), delta_color=VERDICT_COLOURS[case.verdict],
+status = wording.state(case)
+head[0].metric("Decision" if status.decided else "Verdict", status.label, delta=status.evidence or status.why,
+               delta_color=status.colour,
                delta_arrow="off", border=True)
 if primary.has_estimate:
-    significance = ("significantly better" if primary.significant and primary.good
-                    else "significantly worse" if primary.significant else f"not significant, {analysis.p_words(primary.p_value)}")
+    significance = ("clearly better" if primary.significant and primary.good
+                    else "clearly worse" if primary.significant else "could be no change")
     # The unit goes in the label: beside the number it would cut the value short on a laptop screen.
     head[1].metric(f"Effect, {primary.unit}" if primary.unit else "Effect", number(primary.effect, signed=True),
                    help=f"On {primary.label}",
@@ -125,7 +128,14 @@ if primary.has_estimate:
                 f"{wording.interval_basis(primary)}), against a target of "
                 f"{target_words(primary.direction, primary.target, primary.unit)}.")
 
-st.markdown(f"#### {VERDICT_ICONS[case.verdict]} {verdict_label(case.verdict)} — why")
+if status.decided:
+    st.markdown(f"#### {status.icon} {status.badge} — {status.headline}")
+    if pilot.decision_rationale:
+        st.text(pilot.decision_rationale)
+    evidence = wording.state(dataclasses.replace(case, decision=None))
+    st.markdown(f"##### What the evidence says today: {evidence.badge}")
+else:
+    st.markdown(f"#### {status.icon} {status.badge} — why")
 st.markdown("\n".join(f"- {reason}" for reason in case.reasons))
 
 # ---------------------------------------------------------------- the evidence in charts

@@ -50,8 +50,8 @@ if not shown:
 frame = slides.portfolio_frame(db, actor)
 frame = frame[frame["pilot_id"].isin([p.pilot_id for p in shown])]
 evaluated = frame[frame["effect"].notna()]
-winners = frame[(frame["verdict"] == "Roll out") & frame["value"].notna()]
-verdicts = dict(zip(evaluated["pilot_id"], evaluated["verdict"]))
+winners = frame[(frame["state"] == "Roll out") & frame["value"].notna()]
+states = dict(zip(frame["pilot_id"], frame["state"]))
 
 by_status = {status: sum(p.status == status for p in shown) for status in STATUSES}
 columns = st.columns(5)
@@ -62,7 +62,8 @@ columns[3].metric("Decided", by_status["decided"] + by_status["rolled_out"])
 columns[4].metric("Rollout value a year", money(winners["value"].sum()),
                   delta=f"range {money(winners['value_low'].sum())} to {money(winners['value_high'].sum())}",
                   delta_color="gray", delta_arrow="off",
-                  help="The sum of the yearly rollout value of every pilot shown whose verdict is Roll out, with the "
+                  help="The sum of the yearly rollout value of every pilot shown that was decided, or whose evidence "
+                       "says, Roll out, with the "
                        "sum of their low and high ends (each the pilot's own 95% range, from its assumptions).")
 
 st.subheader("Effect of every evaluated pilot on its primary metric")
@@ -91,6 +92,6 @@ for status in reversed(STATUSES):
         continue
     with st.expander(f"{status.replace('_', ' ').capitalize()} ({len(group)})", expanded=status == "evaluating"):
         for pilot in group:
-            verdict = f" · {verdicts[pilot.pilot_id]}" if pilot.pilot_id in verdicts else ""
-            st.page_link("pages/pilot.py", label=f"{pilot.name} — {pilot.unit_name}{verdict}",
+            state = f" · {states[pilot.pilot_id]}" if pilot.pilot_id in states else ""
+            st.page_link("pages/pilot.py", label=f"{pilot.name} — {pilot.unit_name}{state}",
                          icon=":material/insights:", query_params={"id": pilot.pilot_id})

@@ -7,9 +7,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages._case import VERDICT_COLOURS
 from pages._ui import current_actor, database, in_app_shell, metric_labels
-from pilots import analysis, charts, ingest, store
+from pilots import analysis, charts, ingest, store, wording
 
 in_app_shell()
 
@@ -35,7 +34,7 @@ for case in cases:
     row = st.columns([4, 1.4, 1.2])
     row[0].page_link("pages/pilot.py", label=case.pilot, icon=":material/insights:",
                      query_params={"id": case.pilot_id})
-    row[1].markdown(f":{VERDICT_COLOURS[case.verdict]}-background[{case.verdict}]")
+    row[1].markdown(wording.state(case).badge)
     row[2].caption(case.status.replace("_", " "))
 
 st.subheader("Customer metrics against the organisation")

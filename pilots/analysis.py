@@ -386,13 +386,23 @@ class PilotCase:
     rollout_value: RolloutValue
     interim: str | None = None  # while the pilot window runs: how far ("week 5 of 12")
     rule: str = ""  # which rule of pilots.rules gave the verdict
+    decision: str | None = None  # what the steering committee decided (model.DECISIONS), if it has
+    decided_on: dt.date | None = None
+    as_of: dt.date | None = None  # the date the case was read on
+
+    @property
+    def started(self) -> bool:
+        """Whether the pilot window had started when the case was read."""
+        return self.as_of is None or self.as_of >= self.pilot_window[0]
 
     @property
     def primary(self) -> MetricResult:
         return self.metrics[0]
 
     def __str__(self) -> str:
-        lines = [f"Pilot {self.pilot_id}: {self.pilot} ({self.unit})", f"Verdict: {self.verdict}",
+        lines = [f"Pilot {self.pilot_id}: {self.pilot} ({self.unit})",
+                 *([f"Decision: {self.decision.replace('_', ' ')} on {self.decided_on}"] if self.decision else []),
+                 f"Verdict: {self.verdict}" + (f" ({self.interim})" if self.interim else ""),
                  *(f"  - {r}" for r in self.reasons), f"Evidence: {self.evidence_grade}", "Metrics:",
                  *(f"  [{m.role}] {describe(m)}" for m in self.metrics)]
         value = self.rollout_value
@@ -551,14 +561,16 @@ def _cases(db: Database, actor: Actor, pilots: list[Pilot],
     for row in cellstore.overlapping_pilots(db, actor, pilots).itertuples(index=False):
         overlaps_of.setdefault(row.for_pilot, []).append(row)
     stored = cellstore.load_assumptions(db, pilots)
+    decided = cellstore.decision_dates(db, pilots)
     on = today()
     return [_case(pilot, evidence.results[pilot.pilot_id], units, overlaps_of.get(pilot.pilot_id, []),
-                  assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id], evidence.prior, on)
+                  assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id], evidence.prior, on,
+                  decided.get(pilot.pilot_id))
             for pilot in pilots]
 
 
 def _case(pilot: Pilot, results: tuple[MetricResult, ...], units: list[Unit], overlaps: list,
-          assumptions: RolloutAssumptions, prior: Shrinkage, on: dt.date) -> PilotCase:
+          assumptions: RolloutAssumptions, prior: Shrinkage, on: dt.date, decided_on: dt.date | None) -> PilotCase:
     """One pilot's case: its metric results, the checks (overlaps as the actor may see them), the
     verdict and the rollout value."""
     primary = results[0]
@@ -570,7 +582,8 @@ def _case(pilot: Pilot, results: tuple[MetricResult, ...], units: list[Unit], ov
     value = rollout_value(primary, pilot.unit_id, pilot.control_unit_ids, units, assumptions, prior)
     return PilotCase(pilot.pilot_id, pilot.name, pilot.unit_name, pilot.status, (pilot.baseline_start, pilot.baseline_end),
                      (pilot.pilot_start, pilot.pilot_end), pilot.target_effect, results, tuple(checks),
-                     verdict, tuple(reasons), primary.evidence_grade, value, interim, rule)
+                     verdict, tuple(reasons), primary.evidence_grade, value, interim, rule, pilot.decision,
+                     decided_on, on)
 
 
 def _plain(value):
@@ -626,7 +639,8 @@ def case_as_dict(case: PilotCase) -> dict:
         "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit, "status": case.status,
         "baseline": list(case.baseline), "pilot_window": list(case.pilot_window),
         "target_effect": case.target_effect,
-        "verdict": case.verdict, "interim": case.interim, "reasons": list(case.reasons),
+        "verdict": case.verdict, "interim": case.interim, "decision": case.decision,
+        "decided_on": case.decided_on, "reasons": list(case.reasons),
         "evidence_grade": case.evidence_grade,
         "checks": [asdict(c) for c in case.checks],
         "metrics": [_metric_dict(m) for m in case.metrics],

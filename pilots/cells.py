@@ -224,6 +224,15 @@ def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.Da
     return frame
 
 
+def decision_dates(db: Database, pilots: list[Pilot]) -> dict[int, dt.date]:
+    """The date of the latest decision recorded on each of the given pilots that has one."""
+    ids = [p.pilot_id for p in pilots] or [None]
+    with db.cursor() as cur:
+        rows = cur.execute(f"SELECT pilot_id, arg_max(decided_on, decision_id) FROM decision_log "
+                           f"WHERE pilot_id IN ({', '.join('?' * len(ids))}) GROUP BY pilot_id", ids).fetchall()
+    return dict(rows)
+
+
 def data_version(db: Database) -> tuple:
     """A key that changes whenever the data an analysis reads change: every write records an audit
     entry (counted, not only the highest id: two saves can commit out of the order of their ids), and

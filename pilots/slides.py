@@ -24,7 +24,6 @@ SLIDE_WIDTH = 1050
 SLIDE_HEIGHT = 330
 
 TITLE, NUMBERS, CHART, TEXT, APPENDIX = "title", "numbers", "chart", "text", "appendix"
-DECISION_WORDS = {"roll_out": "Roll out", "extend": "Extend", "stop": "Stop"}
 EVIDENCE_WORDS = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled",
                   analysis.BEFORE_AFTER: "Before/after only"}
 
@@ -60,13 +59,13 @@ def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
 
 
 def _headline(case: analysis.PilotCase, pilot) -> Slide:
-    m = case.primary
+    m, status = case.primary, wording.state(case)
     effect, detail = _effect_words(m)
     value = case.rollout_value
     controls = len(pilot.control_unit_names)
     numbers = [
-        ("Verdict", case.verdict,
-         f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}" if pilot.decision
+        ("Decision" if status.decided else "Verdict", status.label,
+         status.headline + (f"; {status.evidence}" if status.evidence else "") if status.decided
          else "No decision recorded yet"),
         (f"Effect on {m.label}", effect, detail),
         ("Evidence", EVIDENCE_WORDS.get(case.evidence_grade, case.evidence_grade),
@@ -76,7 +75,8 @@ def _headline(case: analysis.PilotCase, pilot) -> Slide:
          f"95% range {_money(value.total_low)} to {_money(value.total_high)}" if value.total is not None
          else "; ".join(value.notes)),
     ]
-    return Slide("The case in numbers", f"{case.verdict}: {wording.why(case)}.",
+    return Slide("The case in numbers", (f"{status.headline}" + (f" ({status.evidence})." if status.evidence else ".")
+                                         if status.decided else f"{status.headline}: {wording.why(case)}."),
                  bullets=[f"{label}: {shown} ({more})" if more else f"{label}: {shown}"
                           for label, shown, more in numbers], kind=NUMBERS, numbers=numbers)
 
@@ -154,10 +154,15 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                if value.shrink_factor is not None else "."),
             charts.rollout_value_chart(value, base_size=base_size, width=width)))
     if pilot.decision:
-        decided = (f"Decided: {DECISION_WORDS.get(pilot.decision, pilot.decision)}. The analysis says {case.verdict}.")
+        status = wording.state(case)
+        decided = f"{status.headline}. The evidence today says {case.verdict}."
         rationale = [f"Rationale: {pilot.decision_rationale}"] if pilot.decision_rationale else []
     else:
-        decided, rationale = f"Recommended: {case.verdict}. No decision recorded yet.", []
+        status = wording.state(case)
+        decided = (f"Recommended: {status.headline}. No decision recorded yet."
+                   if status.label not in (wording.PLAN, wording.INTERIM)
+                   else f"{status.headline}: no recommendation before the pilot window has ended.")
+        rationale = []
     slides.append(Slide("Decision and reasons", decided, bullets=rationale + list(case.reasons), kind=TEXT))
     slides.append(Slide("Appendix: method", m.evidence_grade.capitalize() + ".",
                         bullets=[f"{r.label}: {r.method}" for r in case.metrics[:1]]
@@ -204,28 +209,30 @@ def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult,
 def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
     """Every pilot the actor may see, one row each, from its full case (analysis.analyze_pilots):
     its primary metric's effect, SE, 95% interval, p-value, MDE, target and signal (NaN where there is
-    no estimate), the full verdict (design checks and guardrails weighed) and the yearly rollout value
-    with its interval."""
+    no estimate), the full verdict (design checks and guardrails weighed), the state it leads with on
+    every surface (`state`: the decision once taken, see pilots.wording) and the yearly rollout value
+    with its range."""
     rows = []
     for case in analysis.analyze_pilots(db, actor):
-        m, value = case.primary, case.rollout_value
+        m, value, status = case.primary, case.rollout_value, wording.state(case)
         rows.append({
             "pilot_id": case.pilot_id, "pilot": case.pilot, "unit": case.unit, "status": case.status,
             "metric": m.metric, "direction": m.direction, "evidence_grade": m.evidence_grade,
             **{column: getattr(m, column) for column in ("effect", "se", "ci_low", "ci_high", "p_value", "mde")},
             "target": math.nan if case.target_effect is None else case.target_effect,
-            "signal": m.signal, "verdict": case.verdict,
+            "signal": m.signal, "verdict": case.verdict, "state": status.label, "headline": status.headline,
             "value": value.total, "value_low": value.total_low, "value_high": value.total_high})
     frame = pd.DataFrame(rows, columns=[
         "pilot_id", "pilot", "unit", "status", "metric", "direction", "evidence_grade", "effect", "se", "ci_low",
-        "ci_high", "p_value", "mde", "target", "signal", "verdict", "value", "value_low", "value_high"])
+        "ci_high", "p_value", "mde", "target", "signal", "verdict", "state", "headline", "value", "value_low",
+        "value_high"])
     return frame.astype({c: "Float64" for c in ("value", "value_low", "value_high")})
 
 
 def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZE,
                      width: int = SLIDE_WIDTH, today: dt.date | None = None) -> list[Slide]:
     """The portfolio as slides: title; pipeline per unit and state; forest plot of every evaluated
-    pilot's primary effect; total value of rolling out the pilots whose verdict is Roll out; the
+    pilot's primary effect; total value of rolling out the pilots decided or found worth it; the
     decisions taken and those pending."""
     today = today or dt.date.today()
     pilots = store.list_pilots(db, actor)
@@ -245,12 +252,12 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     slides.append(Slide("Every evaluated pilot against its target",
                         f"{met} of {len(evaluated)} pilots with an estimate beat their target; right is better.",
                         charts.forest_plot(evaluated, base_size=base_size, width=width * 0.62)))
-    winners = frame[(frame["verdict"] == "Roll out") & frame["value"].notna()]
+    winners = frame[(frame["state"] == "Roll out") & frame["value"].notna()]
     values = pd.DataFrame({"pilot": winners["pilot"], "value": winners["value"].astype(float),
                            "low": winners["value_low"].astype(float), "high": winners["value_high"].astype(float)})
     total = values["value"].sum()
     slides.append(Slide("What rolling out is worth",
-                        f"Rolling out the {len(values)} pilots whose verdict is Roll out: {_money(total)} a year "
+                        f"Rolling out the {len(values)} pilots decided or found worth rolling out: {_money(total)} a year "
                         f"(range {_money(values['low'].sum())} to {_money(values['high'].sum())}, the sums of each pilot's "
                         f"95% range ends)."
                         if len(values) else "No pilot has earned a rollout yet.",
@@ -261,7 +268,7 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
                                                                                 if not p.decision])]
     slides.append(Slide(
         "Decisions", f"{len(decided)} decided, {len(pending)} awaiting a decision.",
-        bullets=[f"{p.name} ({p.unit_name}): {DECISION_WORDS.get(p.decision, p.decision)}"
+        bullets=[f"{p.name} ({p.unit_name}): {wording.DECISION_LABELS.get(p.decision, p.decision)}"
                  + (f". {p.decision_rationale}" if p.decision_rationale else "") for p in decided]
         + [f"{row.pilot} ({row.unit}): awaiting decision; the analysis says {row.verdict}"
            for row in pending.itertuples(index=False)], kind=TEXT))

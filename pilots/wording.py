@@ -1,11 +1,63 @@
-"""How a pilot's state is put in words for people: the reason under a verdict, short (a badge on a
-page) or as a phrase (a slide). Pages, slides and decks ask here, so the same pilot reads the same
-everywhere."""
+"""How a pilot's state is put in words and colours for people: what leads (the committee's decision
+once taken, else the evidence's verdict, a plan before the pilot runs), the reason in a few words
+(a badge) or a phrase (a slide), and the statistician's detail. Pages, slides, decks and the
+command line ask here, so the same pilot reads the same everywhere."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from .analysis import MetricResult, PilotCase
-from .rules import SIGNALS
+from .rules import EXTEND, INCONCLUSIVE, INTERIM, ROLL_OUT, SIGNALS, STOP
+
+PLAN = "Plan"
+DECISION_LABELS = {"roll_out": ROLL_OUT, "extend": EXTEND, "stop": STOP}
+# Streamlit's named colours and Material icons per label; the label is always written too, so colour
+# is never the only cue.
+COLOURS = {ROLL_OUT: "green", EXTEND: "blue", STOP: "red", INCONCLUSIVE: "gray", INTERIM: "violet", PLAN: "gray"}
+ICONS = {ROLL_OUT: ":material/rocket_launch:", EXTEND: ":material/more_time:", STOP: ":material/block:",
+         INCONCLUSIVE: ":material/help:", INTERIM: ":material/hourglass_top:", PLAN: ":material/event:"}
+
+
+@dataclass(frozen=True)
+class State:
+    """What a pilot's state leads with, on every surface."""
+
+    label: str  # Roll out, Extend, Stop, Inconclusive, Interim or Plan
+    headline: str  # "Decided: Stop, 15 Dec 2025", "Roll out", "Interim, week 5 of 12", "Plan: starts 29 Mar 2027"
+    why: str  # a few words under it
+    evidence: str | None  # "evidence since: Roll out", when a decision and today's evidence differ
+    decided: bool
+
+    @property
+    def colour(self) -> str:
+        return COLOURS[self.label]
+
+    @property
+    def icon(self) -> str:
+        return ICONS[self.label]
+
+    @property
+    def badge(self) -> str:
+        """The label as coloured Markdown (our own words only, never user text)."""
+        return f":{self.colour}-background[{self.label}]"
+
+
+def state(case: PilotCase) -> State:
+    """A decided pilot leads with the decision and its date, today's evidence beside it when it
+    differs; a pilot whose window has not started shows its plan; otherwise the evidence's verdict."""
+    if case.decision in DECISION_LABELS:
+        label = DECISION_LABELS[case.decision]
+        when = f", {case.decided_on:%d %b %Y}" if isinstance(case.decided_on, dt.date) else ""
+        rolled = " (rolled out)" if case.status == "rolled_out" else ""
+        evidence = None if case.verdict == label else f"evidence since: {case.verdict}"
+        return State(label, f"Decided: {label}{when}{rolled}", f"decided{when}".replace(", ", " "), evidence, True)
+    if not case.started:
+        return State(PLAN, f"Plan: the pilot window starts {case.pilot_window[0]:%d %b %Y}",
+                     "no result before the pilot runs", None, False)
+    headline = f"{INTERIM}, {case.interim}" if case.verdict == INTERIM else case.verdict
+    return State(case.verdict, headline, why(case, short=True), None, False)
 
 # A few words per signal of the primary metric, for badges.
 SIGNAL_WORDS = {
@@ -20,6 +72,8 @@ _RULE_WORDS = {
     "guardrail": ("a guardrail was harmed", "a guardrail metric got worse beyond its margin"),
     "capped": ("capped: drift not measurable", "the evidence cannot tell the pilot's effect from the units' own drift, "
                                                "so it is capped at Extend"),
+    "capped_no_controls": ("capped: no control units", "without control units the change cannot be told from whatever "
+                                                       "else changed, so it is capped at Extend"),
 }
 
 
@@ -28,7 +82,8 @@ def why(case: PilotCase, short: bool = False) -> str:
     if case.rule == "interim":
         return f"interim, {case.interim}" if short else f"interim result, {case.interim}: no verdict before the window ends"
     if case.rule in _RULE_WORDS:
-        return _RULE_WORDS[case.rule][0 if short else 1]
+        rule = "capped_no_controls" if case.rule == "capped" and case.primary.controls_used == 0 else case.rule
+        return _RULE_WORDS[rule][0 if short else 1]
     signal = case.primary.signal
     return SIGNAL_WORDS[signal] if short else SIGNALS[signal][1]
 

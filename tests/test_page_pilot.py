@@ -5,7 +5,7 @@ its charts, checks, assumptions (editable by editors only), planning and the way
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import analysis, cells, planning, store
+from pilots import analysis, cells, planning, store, wording
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_frames, chart_rows
@@ -33,7 +33,8 @@ def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
     at = open_pilot(pilot.pilot_id)
     assert at.title[0].value == pilot.name
     shown = metrics_of(at)
-    assert shown["Verdict"] == case.verdict
+    status = wording.state(case)  # a decided pilot leads with the decision
+    assert shown["Decision" if status.decided else "Verdict"] == status.label
     effect = shown[f"Effect, {case.primary.unit}"]
     assert float(effect.replace("−", "-").replace(",", "")) == pytest.approx(case.primary.effect, rel=0.01, abs=0.005)
     text = " ".join(m.value for m in at.markdown)
@@ -93,7 +94,7 @@ def test_editor_saves_assumptions_and_the_value_follows(demo_org):
 def test_steering_sees_the_assumptions_but_no_editor(demo_org):
     pilot = pilot_named(demo_org, "Digital claim status tracker")
     at = open_pilot(pilot.pilot_id, view_as="steering")
-    assert metrics_of(at)["Verdict"] == analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id).verdict
+    assert metrics_of(at)["Decision"] == wording.state(analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)).label
     assert not at.number_input and not at.slider
     assert "Save assumptions" not in [b.label for b in at.button]
     assert any("set by the CCO office" in m.value for m in at.markdown)
@@ -113,7 +114,7 @@ def test_a_proposed_pilot_shows_how_long_it_must_run(demo_org):
     pilot = next(p for p in store.list_pilots(demo_org, COMMAND_LINE) if p.status == "proposed")
     plan = planning.weeks_needed(demo_org, COMMAND_LINE, pilot.pilot_id)
     at = open_pilot(pilot.pilot_id)
-    assert metrics_of(at)["Verdict"] == "Interim"  # a plan, not a verdict, before the window has run
+    assert metrics_of(at)["Verdict"] == "Plan"  # a plan, not a verdict, before the window has run
     text = " ".join(m.value for m in at.markdown)
     assert f"**{plan.weeks_each_window} weeks each**" in text
     assert plan.pilot_weeks is not None and f"**{plan.pilot_weeks} weeks**" in text

@@ -4,8 +4,7 @@ with the analysis' verdicts, and its customer metrics against the rest of the or
 
 from streamlit.testing.v1 import AppTest
 
-from pages._case import VERDICT_COLOURS
-from pilots import analysis, store
+from pilots import analysis, store, wording
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_frames
@@ -30,9 +29,11 @@ def test_a_unit_head_sees_their_unit_only_with_its_verdicts(demo_org):
     pilots = store.list_pilots(demo_org, COMMAND_LINE, unit_ids=[claims.unit_id])
     links = [e.proto for e in at.get("page_link") if e.proto.page == "pilot"]
     assert [link.label for link in links] == [p.name for p in pilots]
-    verdicts = [analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id).verdict for p in pilots]
+    # each pilot as it reads everywhere: the decision once taken, else the evidence's verdict
+    states = [wording.state(analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id)) for p in pilots]
+    assert any(s.decided for s in states) and any(not s.decided for s in states)
     assert [m.value for m in at.markdown if m.value.endswith("]") and "-background[" in m.value] == [
-        f":{VERDICT_COLOURS[v]}-background[{v}]" for v in verdicts]
+        f":{s.colour}-background[{s.label}]" for s in states]
     assert trend_groups(at) == {"Claims", store.REST_OF_ORGANISATION}
 
 

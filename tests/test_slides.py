@@ -4,7 +4,7 @@ analysis, charts at slide size, and what a unit head may not see."""
 import pytest
 import vl_convert
 
-from pilots import analysis, charts, slides, store
+from pilots import analysis, charts, slides, store, wording
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 
 
@@ -24,7 +24,8 @@ def test_pilot_slides_tell_the_case_in_order(demo):
             spec = slide.chart.to_dict()  # valid Vega-Lite
             assert spec["config"]["axis"]["labelFontSize"] == slides.SLIDE_BASE_SIZE
     numbers = {label: (value, detail) for label, value, detail in deck[1].numbers}
-    assert numbers["Verdict"][0] == case.verdict
+    status = wording.state(case)  # decided: the decision leads, on the page as on the slide
+    assert numbers["Decision"] == (status.label, status.headline) and status.headline.startswith("Decided: Roll out")
     assert numbers["Effect on Net Promoter Score"][0] == f"+{case.primary.effect:.2f} points"
     assert f"{case.primary.ci_low:.2f} to {case.primary.ci_high:.2f}" in numbers["Effect on Net Promoter Score"][1]
     assert numbers["Rollout value a year"][0] == charts.short_number(case.rollout_value.total)
@@ -40,7 +41,9 @@ def test_headline_says_a_guardrail_stopped_a_pilot_that_met_its_target(demo):
     deck = slides.pilot_slides(demo, COMMAND_LINE, 5)  # same-day dispatch: fcr up, cost to serve up
     case = analysis.analyze_pilot(demo, COMMAND_LINE, 5)
     assert case.verdict == "Stop" and case.primary.signal == "meets_target"
-    assert deck[1].message == "Stop: a guardrail metric got worse beyond its margin."
+    assert deck[1].message.startswith("Decided: Stop") and wording.state(case).evidence is None
+    assert wording.why(case) == "a guardrail metric got worse beyond its margin"
+    assert any("Guardrail Cost to serve rose" in r for r in case.reasons)
     assert "guardrail harmed: Cost to serve" in deck[4].message
 
 
@@ -50,7 +53,7 @@ def test_a_pilot_without_data_yet_has_slides_without_value(demo):
     assert "What rolling out is worth" not in titles
     label = analysis.analyze_pilot(demo, COMMAND_LINE, 12).primary.label
     assert dict((name, value) for name, value, _ in deck[1].numbers)[f"Effect on {label}"] == "no estimate"
-    assert deck[titles.index("Decision and reasons")].message.startswith("Recommended: Interim")
+    assert deck[titles.index("Decision and reasons")].message.startswith("Plan: the pilot window starts")
     for slide in deck:
         if slide.chart is not None:
             slide.chart.to_dict()
