@@ -4,9 +4,8 @@ numbers come from `pilots.analysis`."""
 
 from __future__ import annotations
 
-import math
 
-from pilots import analysis, wording
+from pilots import analysis, formats, wording
 
 VERDICT_COLOURS = wording.COLOURS  # one source: pilots.wording
 SEVERITY = {  # how a check is shown, most serious first
@@ -17,31 +16,21 @@ SEVERITY = {  # how a check is shown, most serious first
 GRADES = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled", analysis.BEFORE_AFTER: "Before/after"}
 
 
-def number(x: float | None, signed: bool = False) -> str:
-    """Two decimals from 1 up, three significant below (shares and rates), '—' for no number."""
-    if x is None or not math.isfinite(x):
-        return "—"
-    sign = "+" if signed else ""
-    text = f"{x:{sign},.2f}" if abs(x) >= 1 else f"{x:{sign}.3g}"
-    return text.replace("-", "−")
+number = formats.number  # one way to write numbers: pilots.formats
 
 
 def money(x: float | None) -> str:
-    """Currency a year in thousands, millions or billions (the assumptions carry no currency)."""
-    if x is None or not math.isfinite(x):
-        return "—"
-    for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
-        if abs(x) >= size:
-            return f"{x / size:,.1f}{suffix}".replace("-", "−")
-    return f"{x:,.0f}".replace("-", "−")
+    """Currency a year in thousands, millions or billions (pilots.formats)."""
+    return formats.money(x)
 
 
-def change_words(direction: str, oriented: float, unit: str) -> str:
-    """An oriented change (positive = good news) in the metric's own words: 'a fall of 2.03 days'."""
+def change_words(direction: str, oriented: float, unit: str, aggregation: str | None = None) -> str:
+    """An oriented change (positive = good news) in the metric's own words: 'a fall of 2.03 days',
+    shares in percentage points."""
     rises = (oriented >= 0) == (direction == "higher")
-    return f"a {'rise' if rises else 'fall'} of {number(abs(oriented))} {unit}".rstrip()
+    return f"a {'rise' if rises else 'fall'} of {formats.amount(abs(oriented), unit, aggregation)}"
 
 
-def target_words(direction: str, target: float | None, unit: str) -> str:
+def target_words(direction: str, target: float | None, unit: str, aggregation: str | None = None) -> str:
     """A target (a magnitude in the good direction) in words."""
-    return "no target set" if target is None else change_words(direction, abs(target), unit)
+    return "no target set" if target is None else change_words(direction, abs(target), unit, aggregation)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from pages._case import GRADES, SEVERITY, change_words, money, number, target_words
 from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, ingest, planning, store, wording
+from pilots import analysis, cells, charts, export, formats, ingest, planning, store, wording
 from pilots.access import AccessDenied
 from pilots.model import ValidationError
 
@@ -92,7 +92,9 @@ if primary.has_estimate:
     significance = ("clearly better" if primary.significant and primary.good
                     else "clearly worse" if primary.significant else "could be no change")
     # The unit goes in the label: beside the number it would cut the value short on a laptop screen.
-    head[1].metric(f"Effect, {primary.unit}" if primary.unit else "Effect", number(primary.effect, signed=True),
+    shares = primary.aggregation in formats.SHARES  # shares read as percentage points
+    head[1].metric("Effect, percentage points" if shares else f"Effect, {primary.unit}" if primary.unit else "Effect",
+                   number(100 * primary.effect if shares else primary.effect, signed=True),
                    help=f"On {primary.label}",
                    delta=significance, delta_arrow="up" if primary.effect > 0 else "down",
                    delta_color="green" if primary.significant and primary.good else "red" if primary.harmed else "gray",
@@ -118,15 +120,15 @@ if primary.has_estimate:
     so_far = f"Interim, {case.interim}: so far, " if case.interim else ""
     if g_low > 0 or g_high < 0:
         likely = (f"the {'gain' if g_low > 0 else 'loss'} in {primary.label} is most likely between "
-                  f"{number(abs(g_low if g_low > 0 else g_high))} and {number(abs(g_high if g_low > 0 else g_low))} "
-                  f"{primary.unit}")
+                  f"{formats.amount(abs(g_low if g_low > 0 else g_high), primary.unit, primary.aggregation).split(' ')[0]} "
+                  f"and {formats.amount(abs(g_high if g_low > 0 else g_low), primary.unit, primary.aggregation)}")
     else:
         likely = (f"the change in {primary.label} is most likely between "
-                  f"{change_words(primary.direction, g_low, primary.unit)} and "
-                  f"{change_words(primary.direction, g_high, primary.unit)}, so it could be none at all")
+                  f"{change_words(primary.direction, g_low, primary.unit, primary.aggregation)} and "
+                  f"{change_words(primary.direction, g_high, primary.unit, primary.aggregation)}, so it could be none at all")
     st.markdown(f"{so_far}{likely if so_far else likely[0].upper() + likely[1:]} (95% interval, "
                 f"{wording.interval_basis(primary)}), against a target of "
-                f"{target_words(primary.direction, primary.target, primary.unit)}.")
+                f"{target_words(primary.direction, primary.target, primary.unit, primary.aggregation)}.")
 
 if status.decided:
     st.markdown(f"#### {status.icon} {status.badge} — {status.headline}")
@@ -254,7 +256,8 @@ if value.total is not None:
     st.markdown(f"Rolling out is worth **{money(value.total)} a year** (95% range {money(value.total_low)} to "
                 f"{money(value.total_high)}, allowing for the effect's uncertainty, units differing from each other "
                 f"and the share kept at scale), counting "
-                f"{change_words(primary.direction, value.effect_used, primary.unit)} per customer after realisation.")
+                f"{change_words(primary.direction, value.effect_used, primary.unit, primary.aggregation)} per customer "
+                "after shrinking and realisation.")
     st.dataframe(pd.DataFrame([{"unit": u.unit, "customers": u.customers, "value a year": u.value, "low": u.low,
                                 "high": u.high} for u in value.units]), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="compact")
@@ -277,7 +280,8 @@ if pilot.status in ("proposed", "baseline") or not primary.has_estimate:
                        f" With the planned {plan.baseline_weeks:.0f}-week baseline, the pilot window needs "
                        f"**{plan.pilot_weeks} weeks**; it is planned for {planned:.0f}, "
                        + ("enough." if plan.pilot_weeks <= planned else "**too short**."))
-            st.markdown(f"To detect {target_words(primary.direction, plan.target, primary.unit)} with 80% power, "
+            st.markdown(f"To detect {target_words(primary.direction, plan.target, primary.unit, primary.aggregation)} "
+                        "reliably (80% of the time), "
                         f"at {plan.weekly_n_treated:,.0f} answers a week in {plan.unit}"
                         + (f" and {plan.weekly_n_control:,.0f} in the controls" if plan.weekly_n_control else "")
                         + f", equally long windows need **{plan.weeks_each_window} weeks each**." + verdict)

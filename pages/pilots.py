@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages._case import number
 from pages._ui import current_actor, database, in_app_shell
-from pilots import analysis, store
+from pilots import analysis, store, wording
 from pilots.model import STATUSES
 
 in_app_shell()
@@ -21,16 +21,21 @@ by_name = {u.name: u.unit_id for u in units}
 pilots = store.list_pilots(db, actor, unit_ids=[by_name[n] for n in chosen_units] if chosen_units else None,
                            statuses=chosen_states or None)
 table = store.pilots_frame(pilots, store.metric_lookup(db))
-# The primary metric so far and the verdict, from the pilots' cases (the same as on each pilot's page).
+# The primary metric so far and what the pilot leads with, from the pilots' cases (as on each pilot's page).
 effects = analysis.portfolio_effects(db, actor).set_index("pilot_id")
 so_far = effects.reindex(table["id"])
 table.insert(5, "effect so far (95% interval)", [
     "—" if row.effect != row.effect else f"{number(row.effect, signed=True)} ({number(row.ci_low)} to {number(row.ci_high)})"
     for row in so_far.itertuples()])
-table.insert(6, "verdict", so_far["verdict"].fillna("").to_list())
+cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor)}
+table.insert(6, "leads with", [wording.state(cases[i]).label if i in cases else "" for i in table["id"]])
 st.caption(f"{len(table)} pilot{'s' if len(table) != 1 else ''}")
+# The columns a person scans fit a 1366-px screen; the rest is on each pilot's page.
 picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                      key="register")
+                      key="register", column_order=["pilot", "unit", "status", "leads with",
+                                                    "effect so far (95% interval)", "primary metric", "pilot window"],
+                      column_config={"pilot": st.column_config.TextColumn(width="large"),
+                                     "effect so far (95% interval)": st.column_config.TextColumn(width="medium")})
 if picked.selection.rows:
     pilot_id = int(table.iloc[picked.selection.rows[0]]["id"])
     st.switch_page("pages/pilot.py", query_params={"id": pilot_id})

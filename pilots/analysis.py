@@ -41,6 +41,7 @@ from . import rules, store, synth
 from .access import COMMAND_LINE, Actor
 from .cells import RolloutAssumptions
 from .db import Database
+from .formats import amount, chance_words, p_words  # noqa: F401  (p_words: read by pages)
 from .inference import (ALPHA, ANSWERS_ONLY, DRIFT, MIN_ANSWERS, Cell, Estimate, PreTrend, UnitEffect, harm_p_value,
                         holm, oriented, pre_trend, unit_effect, window_cells)
 from .model import Metric, Pilot, Unit
@@ -205,28 +206,22 @@ class Check:
     metric: str | None = None
 
 
-def p_words(p: float) -> str:
-    """A p-value as written in a report: 'p < 0.001' rather than a rounded 'p = 0.000'."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _num(x: float) -> str:
-    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3f}"
-
-
-def change_words(direction: str, size: float, unit: str) -> str:
+def change_words(direction: str, size: float, unit: str, aggregation: str | None = None) -> str:
+    """A change in the good direction of a metric, in words: 'a fall of 1.5 days'."""
     word = "lift" if direction == "higher" else "fall"
-    return f"a {word} of {_num(abs(size))} {unit}".rstrip()
+    return f"a {word} of {amount(abs(size), unit, aggregation)}"
 
 
 def describe(result: MetricResult) -> str:
-    """One metric's result in one sentence."""
+    """One metric's result in one plain sentence (the p-value and method sit in the case's detail)."""
     if not result.has_estimate:
         return f"{result.label}: no estimate (a window or arm has too little data)"
     moved = "rose" if result.effect > 0 else "fell" if result.effect < 0 else "did not move"
     news = "good news" if result.good else "bad news" if result.effect != 0 else "no change"
-    return (f"{result.label} {moved} by {_num(abs(result.effect))} {result.unit} ({news}; 95% interval "
-            f"{_num(result.ci_low)} to {_num(result.ci_high)}, {p_words(result.p_value)}, {result.evidence_grade})")
+    unit, aggregation = result.unit, result.aggregation
+    return (f"{result.label} {moved} by {amount(abs(result.effect), unit, aggregation)} ({news}; most likely "
+            f"between {amount(result.ci_low, unit, aggregation, signed=True)} and "
+            f"{amount(result.ci_high, unit, aggregation, signed=True)}; {chance_words(result.p_value)})")
 
 
 def guardrail_margin(result: MetricResult) -> float:
@@ -274,27 +269,28 @@ def metric_checks(result: MetricResult) -> list[Check]:
         tau = result.target
         if tau is not None and result.has_estimate and result.mde > abs(tau):
             found.append(Check("underpowered", "caution",
-                               f"This pilot cannot show {change_words(result.direction, tau, result.unit)} with this "
-                               f"data: the smallest effect it can detect (80% power, 5% two-sided) is "
-                               f"{_num(result.mde)} {result.unit}.", key))
+                               f"This pilot is too small to show {change_words(result.direction, tau, result.unit, result.aggregation)}: "
+                               f"the smallest change it can reliably detect is {amount(result.mde, result.unit, result.aggregation)}.",
+                               key))
         pre = result.pre_trend
         if pre is not None and pre.failed:
             # A caution, not a block: with weekly drift a slope test on a few baseline weeks raises false
             # alarms, and a drift that persists shows in the earlier periods the interval already holds.
             found.append(Check("pre_trend", "caution",
                                f"Before the pilot started, the {pre.compares} in {result.label} was already drifting "
-                               f"by {_num(pre.slope)} {result.unit} a week ({p_words(pre.p_value)} over {pre.weeks} "
-                               f"baseline weeks), about {_num(pre.drift)} {result.unit} by the pilot window if it went "
-                               "on: part of the effect may be that drift.", key))
+                               f"by {amount(pre.slope, result.unit, result.aggregation)} a week over {pre.weeks} baseline "
+                               f"weeks, about {amount(pre.drift, result.unit, result.aggregation)} by the pilot window if "
+                               "it went on: part of the effect may be that drift.", key))
         elif pre is not None and not pre.checked:
             found.append(Check("pre_trend_unchecked", "caution",
                                f"The baseline trend of {result.label} could not be checked: {pre.weeks} baseline "
                                f"week{'s' if pre.weeks != 1 else ''} with data (3 needed).", key))
     elif result.role == "guardrail" and result.harmed:
         found.append(Check("guardrail_harm", "stop",
-                           f"Guardrail {describe(result)}: it moved in the bad direction by more than its margin of "
-                           f"{_num(result.harm_margin)} {result.unit} (one-sided {p_words(result.harm_p_value)}, "
-                           "significant after Holm's correction across the guardrails).", key))
+                           f"Guardrail {describe(result)}: it got worse by more than the "
+                           f"{amount(result.harm_margin, result.unit, result.aggregation)} it may (1% of its level), "
+                           "beyond what chance explains even allowing for checking several guardrails (Holm's "
+                           "correction).", key))
     elif result.role == "secondary" and result.worse:
         found.append(Check("secondary_worse", "caution", f"Secondary metric {describe(result)}.", key))
     return found
@@ -339,7 +335,7 @@ def decide(primary: MetricResult, checks: list[Check], interim: str | None = Non
     `interim`: how far the pilot window has run ("week 5 of 12"), while it runs."""
     signal = primary.signal
     meaning = SIGNALS[signal][1]
-    headline = f"{describe(primary)}" + (f", against a target of {change_words(primary.direction, primary.target, primary.unit)}"
+    headline = f"{describe(primary)}" + (f", against a target of {change_words(primary.direction, primary.target, primary.unit, primary.aggregation)}"
                                          if primary.target is not None and primary.has_estimate else "")
     blocking = [c.message for c in checks if c.severity == "blocking"]
     harm = [c.message for c in checks if c.severity == "stop"]

@@ -11,6 +11,8 @@ import altair as alt
 import pandas as pd
 from scipy import stats
 
+from . import formats
+
 MAX_ROWS = 5_000
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
@@ -119,22 +121,29 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
     cells = alt.Chart(coverage).mark_rect(stroke="white", strokeWidth=1).encode(
         x=x, y=y,
         color=alt.Color("volume:Q", scale=alt.Scale(scheme="blues", type="log"),
-                        legend=alt.Legend(title=f"Volume{' of ' + metric_label if metric_label else ''}")),
-        tooltip=[alt.Tooltip("unit:N", title="Unit"), alt.Tooltip("yearmonth(month):T", title="Month"),
+                        # A few short labels: a log legend's default ones run together ("300400").
+                        legend=alt.Legend(title=f"Volume{' of ' + metric_label if metric_label else ''}",
+                                          format="~s", tickCount=3, labelOverlap=True)),
+        tooltip=[alt.Tooltip("unit:N", title="Unit"), alt.Tooltip("yearmonth(month):T", title="Month", format="%b %Y"),
                  alt.Tooltip("volume:Q", title="Answers or cases", format=","),
                  alt.Tooltip("rows:Q", title="Rows", format=","),
-                 alt.Tooltip("first_date:T", title="First date"), alt.Tooltip("last_date:T", title="Last date")])
+                 alt.Tooltip("first_date:T", title="First date", format="%d %b %Y"),
+                 alt.Tooltip("last_date:T", title="Last date", format="%d %b %Y")])
     layers = [cells]
     if windows is not None and len(windows):
         starts = _checked(windows).assign(baseline_start=lambda f: pd.to_datetime(f["baseline_start"]),
                                           pilot_end=lambda f: pd.to_datetime(f["pilot_end"]),
                                           month=lambda f: f["baseline_start"])
+        # Only where the grid has a month: a marker outside it would float beside the chart.
+        shown = pd.to_datetime(coverage["month"]).dt.to_period("M")
+        starts = starts[starts["month"].dt.to_period("M").between(shown.min(), shown.max())
+                        & starts["unit"].isin(set(coverage["unit"]))] if len(coverage) else starts.iloc[0:0]
         layers.append(alt.Chart(starts).mark_point(shape="triangle-right", size=140, filled=True,
                                                    color=BASELINE_SHADE, opacity=0.95).encode(
             x=alt.X("yearmonth(month):O"), y=y,
             tooltip=[alt.Tooltip("pilot:N", title="Pilot"), alt.Tooltip("role:N", title="Unit is"),
-                     alt.Tooltip("baseline_start:T", title="Baseline starts"),
-                     alt.Tooltip("pilot_end:T", title="Pilot ends")]))
+                     alt.Tooltip("baseline_start:T", title="Baseline starts", format="%d %b %Y"),
+                     alt.Tooltip("pilot_end:T", title="Pilot ends", format="%d %b %Y")]))
     chart = alt.layer(*layers).properties(width=width, height=alt.Step(max(24, round(base_size * 1.7))))
     return _styled(chart, base_size)
 
@@ -168,9 +177,7 @@ def better_arrow(direction: str) -> str:
 
 
 def _fmt(x: float, unit: str = "", signed: bool = False) -> str:
-    text = f"{x:+,.2f}" if signed and abs(x) >= 1 else f"{x:+.3f}" if signed else (
-        f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3f}")
-    return f"{text} {unit}".rstrip()
+    return formats.amount(x, unit, signed=signed)
 
 
 def _titled(title: str | None, subtitle: str | None = None) -> dict:
@@ -461,8 +468,9 @@ def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | st
     chart = alt.layer(
         base.mark_bar(opacity=0.75, cornerRadiusEnd=3).encode(x=x, color=colour),
         base.mark_rule(strokeWidth=2.5, color="#222222").encode(x="low:Q", x2="high:Q"),
-        base.mark_text(align="left", dx=6, dy=-base_size * 0.6, fontSize=base_size, fontWeight="bold",
-                       color="#222222").encode(x="high:Q", text="text:N"),
+        # The label belongs to the bar, not to the end of its range: it sits at the bar's end, above it.
+        base.mark_text(align="left", dx=3, dy=-base_size * 0.95, fontSize=base_size, fontWeight="bold",
+                       color="#222222").encode(x="value:Q", text="text:N"),
     ).properties(width=width, height=alt.Step(base_size * 2.6), **_titled(title, subtitle))
     return _styled(chart, base_size)
 

@@ -154,11 +154,11 @@ def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: fl
                                   baseline_weeks)
     if each is None:
         notes.append(f"Even {MAX_PLAN_WEEKS} weeks each side could not detect "
-                     f"{change_words(metric.direction, target, metric.unit)}: the units drift too much on their own. "
+                     f"{change_words(metric.direction, target, metric.unit, metric.aggregation)}: the units drift too much on their own. "
                      "More control units, or a larger target, would make it detectable.")
     elif pilot_weeks is None:
         notes.append(f"The baseline window ({baseline_weeks:.1f} weeks) is too short: even a {MAX_PLAN_WEEKS}-week pilot "
-                     f"window could not detect {change_words(metric.direction, target, metric.unit)}; lengthen it.")
+                     f"window could not detect {change_words(metric.direction, target, metric.unit, metric.aggregation)}; lengthen it.")
     return Plan(metric_key, target, treated.name, names, (baseline[0], last), volume_t, volume_c,
                 math.sqrt(var_t), sd_c, each, baseline_weeks, pilot_weeks, method, tuple(notes),
                 math.sqrt(max(units_drift.variance, 0.0)) if units_drift.dof else None, units_drift.dof)

@@ -185,6 +185,10 @@ def _trend_words(m: analysis.MetricResult) -> str:
             f"{pre.weeks} weeks ({analysis.p_words(pre.p_value)}){': failed' if pre.failed else ', no drift detected'}.")
 
 
+CELL_WORDS = {"treated_before": "pilot unit in the baseline", "treated_after": "pilot unit in the pilot window",
+              "control_before": "controls in the baseline", "control_after": "controls in the pilot window"}
+
+
 def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult, base_size: int,
                     width: int) -> Slide:
     units = [pilot.unit_name, *pilot.control_unit_names]
@@ -198,7 +202,7 @@ def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult,
     cells = [m.cell(name) for name in analysis.CELL_NAMES]
     volume = sum(c.n for c in cells if c is not None)
     message = (f"{volume:,.0f} answers or cases of {m.label} in the four cells; weeks with data: "
-               + ", ".join(f"{name.replace('_', ' ')} {c.weeks}" for name, c in zip(analysis.CELL_NAMES, cells)
+               + ", ".join(f"{CELL_WORDS[name]} {c.weeks}" for name, c in zip(analysis.CELL_NAMES, cells)
                            if c is not None) + ".")
     chart = charts.coverage_heatmap(found, windows, m.label, base_size=base_size, width=width) if len(found) else None
     return Slide("Appendix: data coverage", message, chart, kind=APPENDIX)

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .analysis import MetricResult, PilotCase
+from .formats import number
 from .rules import EXTEND, INCONCLUSIVE, INTERIM, ROLL_OUT, SIGNALS, STOP
 
 PLAN = "Plan"
@@ -99,14 +100,10 @@ def drift_words(result: MetricResult) -> str:
     if not result.drift_aware:
         return ""
     return (f"Without any pilot, a unit's change between two windows like these differs from the others' by about "
-            f"{_num(result.drift_sd)} {result.unit} beyond sampling; the standard error of the effect is "
-            f"{_num(result.se)} {result.unit}, against {_num(result.se_sampling)} from the answers alone "
+            f"{number(result.drift_sd)} {result.unit} beyond sampling; the standard error of the effect is "
+            f"{number(result.se)} {result.unit}, against {number(result.se_sampling)} from the answers alone "
             f"({result.controls_used} control units, {result.placebo_periods} earlier periods, "
             f"{result.replicate_df} degrees of freedom).")
-
-
-def _num(x: float) -> str:
-    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
 
 
 def twin_words(twin, unit: str) -> str:
@@ -123,7 +120,7 @@ def placebo_words(twin, unit: str, metric_unit: str, short: bool = False) -> str
     if short:
         return (f"Its departure from the twin ranks {twin.placebo_rank} of {twin.placebo_units} among units refitted "
                 f"as if piloted (about {chance:.0%} by chance).")
-    return (f"Against its twin, {unit} moved {_num(twin.effect)} {metric_unit} in the pilot window. Refitting every "
+    return (f"Against its twin, {unit} moved {number(twin.effect)} {metric_unit} in the pilot window. Refitting every "
             f"control unit as if it had been piloted, the departure of {unit} ranks {twin.placebo_rank} of "
             f"{twin.placebo_units}: a departure this large shows up about {chance:.0%} of the time by chance. With "
             f"{twin.placebo_units} units the smallest possible chance is 1 in {twin.placebo_units}.")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pilots import analysis, cells, ingest, planning, store
+from pilots import analysis, cells, formats, ingest, planning, store
 from pilots.access import COMMAND_LINE, Actor
 from pilots.analysis import analyze_pilot
 from pilots.model import Metric, PilotDraft
@@ -296,7 +296,8 @@ def test_minimum_detectable_effect_above_target_is_warned(org, tmp_path):
     import_rows(org, tmp_path, panel(rng, per_week=3, sd=20))
     case = analyze_pilot(org, COMMAND_LINE, add_pilot(org, target=3.0))
     warning = next(c for c in case.checks if c.code == "underpowered")
-    assert "this pilot cannot show a lift of 3.00 points with this data" in warning.message.lower()
+    assert warning.message.startswith("This pilot is too small to show a lift of 3.00 points")
+    assert f"reliably detect is {formats.number(case.primary.mde)} points" in warning.message
     expected = (stats.t.ppf(0.975, case.primary.df) + stats.t.ppf(0.8, case.primary.df)) * case.primary.se
     assert case.primary.mde == pytest.approx(expected) and case.primary.mde > 3
 
@@ -456,9 +457,13 @@ def test_pilots_analysed_together_give_each_pilots_own_case(demo):
     assert {c.unit for c in analysis.analyze_pilots(demo, head)} == {contact_centre.unit_name}
 
 
-def test_p_values_are_written_as_in_a_report(demo):
+def test_p_values_are_written_for_people_and_for_statisticians(demo):
+    # for the statistician (How we know, appendix): never a rounded 'p = 0.000'
     assert analysis.p_words(0.0004) == "p < 0.001"
     assert analysis.p_words(0.001) == "p = 0.001" and analysis.p_words(0.04567) == "p = 0.046"
+    # for the committee: how often such a change shows up when a pilot does nothing
+    assert formats.chance_words(0.0004).startswith("a change this large would show up less than 1 time in 1,000")
+    assert formats.chance_words(0.32) == "a change this large shows up about 1 time in 3 even when a pilot does nothing"
     case = next(c for c in analysis.analyze_pilots(demo, COMMAND_LINE) if c.primary.p_value < 0.001)
-    assert any("p < 0.001" in reason for reason in case.reasons)
-    assert not any("p = 0.000" in reason for reason in case.reasons)
+    assert any("less than 1 time in 1,000" in reason for reason in case.reasons)
+    assert not any("p = " in reason or "p < " in reason for reason in case.reasons)

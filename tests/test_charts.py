@@ -99,7 +99,7 @@ def test_four_cells_labels_the_effect_in_two_lines_of_plain_text():
     effect_texts = [l["mark"]["text"] for l in layers(spec)
                     if mark_type(l) == "text" and isinstance(l["mark"], dict) and "text" in l["mark"]]
     assert abs(result.effect) >= 1
-    assert effect_texts == [["effect", f"{result.effect:+,.2f} days"]]
+    assert effect_texts == [["effect", f"{result.effect:+,.2f} days".replace("-", "−")]]  # a true minus sign
 
 
 def test_four_cells_says_which_way_is_better_and_uses_the_base_size():
@@ -248,6 +248,8 @@ def test_rollout_value_chart_has_a_bar_and_interval_per_unit(demo):
     bar = next(l for l in layers(spec) if mark_type(l) == "bar")
     rule = next(l for l in layers(spec) if mark_type(l) == "rule")
     assert rule["encoding"]["x"]["field"] == "low" and rule["encoding"]["x2"]["field"] == "high"
+    label = next(l for l in layers(spec) if mark_type(l) == "text")
+    assert label["encoding"]["x"]["field"] == "value"  # the label sits on the bar, not at the end of its range
     rows = {r["unit"]: r for r in data_of(spec, bar)}
     assert set(rows) == {u.unit for u in value.units}
     for unit in value.units:

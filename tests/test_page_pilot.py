@@ -35,8 +35,10 @@ def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
     shown = metrics_of(at)
     status = wording.state(case)  # a decided pilot leads with the decision
     assert shown["Decision" if status.decided else "Verdict"] == status.label
-    effect = shown[f"Effect, {case.primary.unit}"]
-    assert float(effect.replace("−", "-").replace(",", "")) == pytest.approx(case.primary.effect, rel=0.01, abs=0.005)
+    shares = case.primary.aggregation in ("top2box", "rate")  # shares read as percentage points
+    effect = shown["Effect, percentage points" if shares else f"Effect, {case.primary.unit}"]
+    expected = 100 * case.primary.effect if shares else case.primary.effect
+    assert float(effect.replace("−", "-").replace(",", "")) == pytest.approx(expected, rel=0.01, abs=0.005)
     text = " ".join(m.value for m in at.markdown)
     for reason in case.reasons:
         assert reason in text

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import analysis, store
+from pilots import analysis, store, wording
 from pilots.access import COMMAND_LINE
 from apptests import open_page
 
@@ -62,7 +62,7 @@ def test_register_shows_each_pilots_primary_effect_so_far(demo_org):
         case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
         primary = case.primary
         shown = table.loc[pilot.pilot_id, "effect so far (95% interval)"]
-        assert table.loc[pilot.pilot_id, "verdict"] == case.verdict  # the same verdict as on the pilot's page
+        assert table.loc[pilot.pilot_id, "leads with"] == wording.state(case).label  # as on the pilot's page
         if primary.has_estimate:
             first = float(shown.split()[0].replace("−", "-").replace(",", ""))
             assert first == pytest.approx(primary.effect, rel=0.01, abs=0.01), (pilot.name, shown)
