@@ -296,9 +296,9 @@ def metric_checks(result: MetricResult) -> list[Check]:
     return found
 
 
-def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list) -> list[Check]:
+def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list, on: dt.date) -> list[Check]:
     """Checks on the pilot's design: its controls and other pilots in its units during its windows
-    (`overlaps`: the pilot's rows of cellstore.overlapping_pilots)."""
+    (`overlaps`: the pilot's rows of cellstore.overlapping_pilots), worded as of the date `on`."""
     found = []
     if not pilot.control_unit_ids:
         found.append(Check("before_after_only", "caution",
@@ -313,20 +313,24 @@ def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list) -> list[C
         found.append(Check("no_data", "blocking",
                            f"No {primary.label} data for {pilot.unit_name} in the "
                            f"{'baseline' if primary.treated_before is None else 'pilot'} window.", primary.metric))
-    words = {"same_unit": ("overlap_same_unit", "ran in {unit}, this pilot's own unit, during its windows: its effect "
-                                                "cannot be told apart from this one's"),
-             "control_treated": ("control_treated", "ran in control unit {unit} during the windows: the control is "
-                                                    "no longer untreated"),
-             "same_unit_rollout": ("overlap_same_unit", "was rolled out to {unit}, this pilot's own unit, on {start}, "
-                                                        "inside its windows"),
-             "control_rollout": ("control_treated", "was rolled out to control unit {unit} on {start}, inside the "
-                                                    "windows: the control is no longer untreated")}
+    words = {"same_unit": ("overlap_same_unit", "{runs} in {unit}, this pilot's own unit, during its windows: its "
+                                                "effect cannot be told apart from this one's"),
+             "control_treated": ("control_treated", "{runs} in control unit {unit} during the windows: the control "
+                                                    "is no longer untreated"),
+             "same_unit_rollout": ("overlap_same_unit", "{rolled} to {unit}, this pilot's own unit, on {start}, inside "
+                                                        "its windows"),
+             "control_rollout": ("control_treated", "{rolled} to control unit {unit} on {start}, inside the windows: "
+                                                    "the control is no longer untreated")}
     for row in overlaps:
         code, text = words[row.kind]
         planned = row.status == "proposed"
+        # The tense follows the dates: what ran, what runs now, what is still to come.
+        runs = "will run" if on < row.start else "has been running" if on <= row.end else "ran"
+        rolled = "will be rolled out" if on < row.start else "was rolled out"
         found.append(Check(code, "caution" if planned else "blocking",
                            f"{'A proposed pilot' if planned else 'Another pilot'}, '{row.name}' "
-                           f"({row.start} to {row.end}), " + text.format(unit=row.unit, start=row.start) + "."))
+                           f"({row.start} to {row.end}), "
+                           + text.format(unit=row.unit, start=row.start, runs=runs, rolled=rolled) + "."))
     return found
 
 
@@ -570,7 +574,7 @@ def _case(pilot: Pilot, results: tuple[MetricResult, ...], units: list[Unit], ov
     """One pilot's case: its metric results, the checks (overlaps as the actor may see them), the
     verdict and the rollout value."""
     primary = results[0]
-    checks = design_checks(pilot, primary, overlaps)
+    checks = design_checks(pilot, primary, overlaps, on)
     for result in results:
         checks += metric_checks(result)
     interim = interim_words(pilot, on)

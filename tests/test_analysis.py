@@ -248,7 +248,7 @@ def test_a_running_pilot_is_interim_with_no_roll_out(org, tmp_path, monkeypatch)
     assert analyze_pilot(org, COMMAND_LINE, pilot_id).interim.startswith("the pilot window starts on 31 Mar 2025")
 
 
-def test_overlapping_pilots_and_treated_controls_are_warned_and_block_the_verdict(org, tmp_path):
+def test_overlapping_pilots_and_treated_controls_are_warned_and_block_the_verdict(org, tmp_path, monkeypatch):
     rng = np.random.default_rng(20)
     import_rows(org, tmp_path, panel(rng, effect=8.0))
     pilot_id = add_pilot(org, target=3.0)
@@ -264,7 +264,7 @@ def test_overlapping_pilots_and_treated_controls_are_warned_and_block_the_verdic
     case = analyze_pilot(org, COMMAND_LINE, pilot_id)
     treated = next(c for c in case.checks if c.code == "control_treated")
     assert treated.severity == "blocking" and "'Other in Claims' (2025-04-14 to 2025-05-31)" in treated.message
-    assert case.verdict == "Inconclusive"
+    assert "ran in control unit Claims" in treated.message and case.verdict == "Inconclusive"
 
     other("Retail", "proposed")
     codes = {c.code: c.severity for c in analyze_pilot(org, COMMAND_LINE, pilot_id).checks}
@@ -276,6 +276,12 @@ def test_overlapping_pilots_and_treated_controls_are_warned_and_block_the_verdic
     assert "Other in Claims" not in message and "not visible to you" in message
     together = {case.pilot: case for case in analysis.analyze_pilots(org, COMMAND_LINE)}
     assert together["Pilot in Retail"].checks == analyze_pilot(org, COMMAND_LINE, pilot_id).checks
+    # the tense follows the dates: read before the other pilot started, it will run
+    for on, words in ((dt.date(2025, 4, 1), "will run in control unit Claims"),
+                      (dt.date(2025, 5, 1), "has been running in control unit Claims")):
+        monkeypatch.setattr(analysis, "today", lambda on=on: on)
+        assert words in next(c.message for c in analyze_pilot(org, COMMAND_LINE, pilot_id).checks
+                             if c.code == "control_treated")
 
 
 def test_few_units_and_weeks_are_warned(org, tmp_path):
