@@ -5,7 +5,7 @@ numbers come from `pilots.analysis`."""
 from __future__ import annotations
 
 
-from pilots import analysis, formats, wording
+from pilots import analysis, formats, org, wording
 
 VERDICT_COLOURS = wording.COLOURS  # one source: pilots.wording
 SEVERITY = {  # how a check is shown, most serious first
@@ -19,9 +19,9 @@ GRADES = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled", 
 number = formats.number  # one way to write numbers: pilots.formats
 
 
-def money(x: float | None) -> str:
-    """Currency a year in thousands, millions or billions (pilots.formats)."""
-    return formats.money(x)
+def money(x: float | None, settings: org.OrgSettings | None = None) -> str:
+    """Money in the organisation's currency (pilots.org.format_money): one way everywhere."""
+    return org.format_money(x, settings)
 
 
 def change_words(direction: str, oriented: float, unit: str, aggregation: str | None = None) -> str:

@@ -1,11 +1,99 @@
-"""Data: import a file (preview, every problem, commit only when clean), the list of batches with
-undo, example templates, manual entry of period measurements, and the coverage of what data exist."""
+"""Data: import a file (preview, every problem, a file identical to an earlier batch flagged and
+imported again only when confirmed, commit only when clean), the batches with their status, undo
+and redo (each confirmed, naming the batch), example templates, manual entry of period
+measurements, and the coverage of what data exist."""
 
+import re
+
+import pandas as pd
 import streamlit as st
 
 from pages._ui import current_actor, database, in_app_shell, metric_labels, show_problems
 from pilots import charts, ingest, store
 from pilots.model import ValidationError
+
+TABS = ["Import a file", "Batches", "Enter measurements", "Coverage", "Templates"]
+
+
+def plain(text) -> str:
+    """Text someone typed (a file name, an e-mail address) inside a message Streamlit renders as
+    Markdown, escaped so that it shows exactly as typed and is never read as formatting."""
+    return re.sub(r"([\\`*_\[\]<>~$:|])", r"\\\1", str(text))
+
+
+def when(stamp) -> str:
+    return "" if stamp is None or pd.isna(stamp) else f"{pd.Timestamp(stamp):%Y-%m-%d %H:%M}"
+
+
+def batch_words(row: pd.Series, typed=str) -> str:
+    """A batch as the pickers and confirmations name it: file, rows, who imported it and when
+    (`typed` applied to what someone typed: `plain` inside a Markdown message)."""
+    return (f"{typed(row['file'])}, {row['rows']:,} {row['kind']} imported on {when(row['imported_at'])} "
+            f"by {typed(row['imported_by'])}")
+
+
+def batch_table(listed: pd.DataFrame) -> pd.DataFrame:
+    """The batches as a table that fits 1366 px: status first, then what, what it covers, and its history."""
+    def covers(row) -> str:
+        dates = "" if pd.isna(row["first_date"]) else \
+            f"{pd.Timestamp(row['first_date']):%Y-%m-%d} to {pd.Timestamp(row['last_date']):%Y-%m-%d}"
+        return " · ".join(str(part) for part in (row["units"], row["metrics"], dates)
+                          if part is not None and not pd.isna(part) and part != "")
+
+    def history(row) -> str:
+        steps = [f"imported {when(row['imported_at'])} by {row['imported_by']}"]
+        if row["redone_at"] is not None and not pd.isna(row["redone_at"]):
+            steps.append(f"redone {when(row['redone_at'])} by {row['redone_by']}")
+        if row["undone"]:
+            steps.append(f"undone {when(row['undone_at'])} by {row['undone_by']}")
+        return "; ".join(steps)
+
+    return pd.DataFrame({
+        "status": listed["status"], "batch": listed["batch"],
+        "file": [f"{r['file']} · {r['rows']:,} {r['kind']}" for _, r in listed.iterrows()],
+        "covers": [covers(r) for _, r in listed.iterrows()],
+        "history": [history(r) for _, r in listed.iterrows()]})
+
+
+def newest_first_choice(key: str, options: list) -> None:
+    """Preselect the first option (the newest) whenever it changes, and whenever the choice kept from
+    an earlier run is no longer offered: a batch imported or undone since never leaves an older one
+    preselected. A choice the person made among unchanged options stays."""
+    marker = f"{key}_first"
+    if st.session_state.get(marker) != options[0] or st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+        st.session_state[marker] = options[0]
+        st.session_state.pop(f"{key}_pending", None)
+
+
+def confirmed_action(verb: str, options: list, info: pd.DataFrame, question, act, done) -> None:
+    """A picker of batches (newest first), a button that asks, and a confirmation naming the batch."""
+    key = f"{verb}_choice"
+    newest_first_choice(key, options)
+    chosen = st.selectbox(f"Batch to {verb}", options, key=key,
+                          format_func=lambda b: f"batch {b}: {batch_words(info.loc[b])}")
+    pending_key = f"{key}_pending"
+    if st.session_state.get(pending_key) != chosen:
+        if st.button(f"{verb.capitalize()} this batch…", key=f"{verb}_ask"):
+            st.session_state[pending_key] = chosen
+            st.rerun()
+        return
+    st.warning(question(chosen, info.loc[chosen]), icon=":material/help:")
+    yes, no = st.columns(2)
+    if yes.button(f"Yes, {verb} batch {chosen}", type="primary", key=f"{verb}_confirm"):
+        try:
+            count = act(chosen)
+        except ValidationError as refused:
+            show_problems(refused.problems)
+            return
+        st.session_state.pop(pending_key, None)
+        st.session_state["batches_flash"] = done(chosen, info.loc[chosen], count)
+        st.session_state["data_tab_next"] = "Batches"  # the tabs exist already in this run
+        st.rerun()
+    if no.button("Cancel", key=f"{verb}_cancel"):
+        st.session_state.pop(pending_key, None)
+        st.rerun()
+
 
 in_app_shell()
 
@@ -14,13 +102,15 @@ actor = current_actor()
 st.title("Data")
 st.caption("Observations are row-level answers or cases (unit, metric, date, value); measurements are period "
            "aggregates (unit, metric, period_start, value, optional n and sd). Every import is a batch that can "
-           "be undone.")
+           "be undone, and an undone batch can be redone.")
 
 if "data_flash" in st.session_state:
     st.success(st.session_state.pop("data_flash"), icon=":material/check_circle:")
 
-imports, batches, manual, coverage, templates = st.tabs(
-    ["Import a file", "Batches", "Enter measurements", "Coverage", "Templates"])
+# After an undo or redo the page comes back on the Batches tab, its message at the top.
+if "data_tab_next" in st.session_state:
+    st.session_state["data_tab"] = st.session_state.pop("data_tab_next")
+imports, batches, manual, coverage, templates = st.tabs(TABS, key="data_tab", on_change="rerun")
 
 with imports:
     kind = st.radio("Kind of data", ingest.KINDS, horizontal=True, key="import_kind",
@@ -39,59 +129,99 @@ with imports:
             st.session_state["import_checked_key"] = key
             st.session_state["import_validation"] = validation
         validation = st.session_state["import_validation"]
-        st.subheader(f"{validation.file_name}: {validation.rows:,} data rows")
+        st.subheader(f"{plain(validation.file_name)}: {validation.rows:,} data rows")
         if not validation.preview.empty:
             st.caption(f"The first {min(len(validation.preview), ingest.PREVIEW_ROWS)} rows as read from the file")
             st.dataframe(validation.preview, hide_index=True, width="stretch")
+        same = validation.identical_to
         if validation.problems:
             show_problems(validation.problems)
             if validation.problem_count > len(validation.problems):
                 st.caption(f"{validation.problem_count:,} problems in all; the first of each kind are listed.")
         elif st.session_state.get("import_committed") == key:
             st.info("This file has been imported; choose another file to import more.")
-        elif st.button(f"Import {validation.rows:,} {kind}", type="primary", key="import_commit"):
-            bar = st.progress(0.0, text="Writing…")
-            try:
-                result = ingest.commit(db, actor, validation, progress=lambda f, m: bar.progress(f, text=m))
-            except ValidationError as refused:
-                bar.empty()
-                show_problems(refused.problems)
-            else:
-                st.session_state["import_committed"] = key
-                st.session_state["data_flash"] = f"Imported {result}"
-                st.rerun()
+        else:
+            go_ahead = True
+            if same is not None and not same.undone:
+                again = (f"would count its {same.rows:,} {same.kind} twice" if same.kind == "observations" else
+                         "would write the same values over them")
+                st.warning(f"This file is identical to batch {same.batch_id} imported on "
+                           f"{same.imported_at:%Y-%m-%d %H:%M} by {plain(same.imported_by)} "
+                           f"({plain(same.source)}, {same.rows:,} {same.kind}). Importing it again {again}.",
+                           icon=":material/content_copy:")
+                go_ahead = st.checkbox(f"Yes, import this file again although batch {same.batch_id} holds it",
+                                       key=f"import_duplicate_ok_{upload.file_id}")
+            elif same is not None:
+                st.info(f"This file is identical to batch {same.batch_id} ({plain(same.source)}), imported on "
+                        f"{same.imported_at:%Y-%m-%d %H:%M} by {plain(same.imported_by)} and undone on "
+                        f"{same.undone_at:%Y-%m-%d %H:%M} by {plain(same.undone_by)}. To bring those rows back as "
+                        f"they were, redo batch {same.batch_id} on the Batches tab instead.",
+                        icon=":material/info:")
+            if st.button(f"Import {validation.rows:,} {kind}", type="primary", key="import_commit",
+                         disabled=not go_ahead):
+                bar = st.progress(0.0, text="Writing…")
+                try:
+                    result = ingest.commit(db, actor, validation, progress=lambda f, m: bar.progress(f, text=m),
+                                           allow_duplicate=same is not None and go_ahead)
+                except ValidationError as refused:
+                    bar.empty()
+                    show_problems(refused.problems)
+                else:
+                    st.session_state["import_committed"] = key
+                    st.session_state["data_flash"] = f"Imported {plain(result)}"
+                    st.rerun()
 
 with batches:
+    if "batches_flash" in st.session_state:
+        st.success(st.session_state.pop("batches_flash"), icon=":material/check_circle:")
     listed = ingest.list_batches(db, actor)
     if listed.empty:
         st.info("No imports yet.")
     else:
-        st.dataframe(listed, hide_index=True, width="stretch", column_config={
-            "imported_at": st.column_config.DatetimeColumn("imported", format="YYYY-MM-DD HH:mm"),
-            "undone_at": st.column_config.DatetimeColumn("undone", format="YYYY-MM-DD HH:mm"),
-            "undone": st.column_config.CheckboxColumn("undone?")})
-        standing = listed.loc[~listed["undone"], "batch"].tolist()
-        if standing and actor.is_editor:
-            chosen = st.selectbox("Batch to undo", standing, key="undo_choice",
-                                  format_func=lambda b: f"batch {b}: " + listed.set_index("batch").loc[b, "file"])
-            pending = st.session_state.get("undo_pending")
-            if pending != chosen:
-                if st.button("Undo this batch…", key="undo_ask"):
-                    st.session_state["undo_pending"] = chosen
-                    st.rerun()
-            else:
-                row = listed.set_index("batch").loc[chosen]
-                st.warning(f"Remove all {row['rows']:,} {row['kind']} of batch {chosen} ({row['file']})? "
-                           "The undo is recorded in the audit log.")
-                yes, no = st.columns(2)
-                if yes.button("Yes, undo it", type="primary", key="undo_confirm"):
-                    removed = ingest.undo_batch(db, actor, chosen)
-                    st.session_state.pop("undo_pending")
-                    st.session_state["data_flash"] = f"Batch {chosen} undone: {removed:,} rows removed."
-                    st.rerun()
-                if no.button("Cancel", key="undo_cancel"):
-                    st.session_state.pop("undo_pending")
-                    st.rerun()
+        info = listed.set_index("batch")
+        undone_count = int(listed["undone"].sum())
+        st.caption(f"{len(listed):,} import{'s' if len(listed) != 1 else ''}, newest first; {undone_count:,} "
+                   "undone (left out of every analysis, kept for a redo).")
+        if actor.is_editor:
+            standing = listed.loc[~listed["undone"], "batch"].tolist()
+            redoable = listed.loc[listed["can_redo"]].sort_values("undone_at", ascending=False)["batch"].tolist()
+            undo_side, redo_side = st.columns(2)
+            with undo_side:
+                if standing:
+                    confirmed_action(
+                        "undo", standing, info,
+                        lambda b, row: (f"Undo batch {b}: {batch_words(row, plain)}? Its rows leave every analysis "
+                                        "at once; they are kept, so the batch can be redone. The undo is recorded "
+                                        "in the audit log."),
+                        lambda b: ingest.undo_batch(db, actor, b),
+                        lambda b, row, count: (f"Batch {b} undone: {count:,} {row['kind']} of {plain(row['file'])} "
+                                               "are out of every analysis and kept for a redo. Its status below "
+                                               "is now Undone."))
+                else:
+                    st.caption("Every batch is undone.")
+            with redo_side:
+                if redoable:
+                    confirmed_action(
+                        "redo", redoable, info,
+                        lambda b, row: (f"Redo batch {b}: {batch_words(row, plain)}, undone on "
+                                        f"{when(row['undone_at'])} by {plain(row['undone_by'])}? Its rows come "
+                                        "back exactly as they were. The redo is recorded in the audit log."),
+                        lambda b: ingest.redo_batch(db, actor, b),
+                        lambda b, row, count: (f"Batch {b} redone: {count:,} {row['kind']} of {plain(row['file'])} "
+                                               "are back in every analysis, as they were. Its status below is now "
+                                               "Redone."))
+                else:
+                    st.caption("No undone batch to redo.")
+                legacy = int((listed["undone"] & ~listed["can_redo"]).sum())
+                if legacy:
+                    st.caption(f"{legacy} batch{'es' if legacy != 1 else ''} undone before undone rows were kept "
+                               "cannot be redone: import the file again instead.")
+        st.dataframe(batch_table(listed), hide_index=True, width="stretch", row_height=66, column_config={
+            "status": st.column_config.TextColumn("status", width=80),
+            "batch": st.column_config.NumberColumn("batch", width=60, format="%d"),
+            "file": st.column_config.TextColumn("file and rows", width=220),
+            "covers": st.column_config.TextColumn("units · metrics · dates", width=250),
+            "history": st.column_config.TextColumn("history", width=250)})
 
 with manual:
     st.caption("Add rows for new periods or correct stored values; the table is checked like a file and saved "
@@ -118,7 +248,7 @@ with manual:
         except ValidationError as refused:
             show_problems(refused.problems)
         else:
-            st.session_state["data_flash"] = f"Saved: {saved}"
+            st.session_state["data_flash"] = f"Saved: {plain(saved)}"
             st.rerun()
 
 with coverage:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from pages._case import GRADES, SEVERITY, change_words, money, number, target_words
 from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, formats, ingest, planning, store, wording
+from pilots import analysis, cells, charts, export, formats, ingest, org, planning, store, wording
 from pilots.access import AccessDenied
 from pilots.model import ValidationError
 
@@ -83,6 +83,7 @@ if pilot.hypothesis:
 # ---------------------------------------------------------------- headline
 
 value = case.rollout_value
+currency = org.org_settings(db)
 head = st.columns([1, 1.2, 1, 1.2])
 status = wording.state(case)
 head[0].metric("Decision" if status.decided else "Verdict", status.label, delta=status.evidence or status.why,
@@ -106,8 +107,8 @@ head[2].metric("Evidence", GRADES[case.evidence_grade] if primary.has_estimate e
                delta=f"{len(pilot.control_unit_ids)} control unit{'s' if len(pilot.control_unit_ids) != 1 else ''}",
                delta_color="gray", delta_arrow="off", border=True, help=primary.method)
 if value.total is not None:
-    head[3].metric("Rollout value a year", money(value.total),
-                   delta=f"range {money(value.total_low)} to {money(value.total_high)}",
+    head[3].metric("Rollout value a year", money(value.total, currency),
+                   delta=f"range {money(value.total_low, currency)} to {money(value.total_high, currency)}",
                    delta_color="green" if value.total_low > 0 else "red" if value.total_high < 0 else "gray",
                    delta_arrow="off", border=True,
                    help=f"Rolled out to {len(value.units)} unit{'s' if len(value.units) != 1 else ''}; the 95% range "
@@ -253,8 +254,8 @@ else:
         f"{assumed.realisation:.0%} of the effect is expected to hold at scale; rolled out to "
         f"{'every unit that is neither the pilot unit nor one of its controls' if assumed.unit_ids is None else ', '.join(names.get(i, str(i)) for i in assumed.unit_ids) or 'no unit'}.")
 if value.total is not None:
-    st.markdown(f"Rolling out is worth **{money(value.total)} a year** (95% range {money(value.total_low)} to "
-                f"{money(value.total_high)}, allowing for the effect's uncertainty, units differing from each other "
+    st.markdown(f"Rolling out is worth **{money(value.total, currency)} a year** (95% range "
+                f"{money(value.total_low, currency)} to {money(value.total_high, currency)}, allowing for the effect's uncertainty, units differing from each other "
                 f"and the share kept at scale), counting "
                 f"{change_words(primary.direction, value.effect_used, primary.unit, primary.aggregation)} per customer "
                 "after shrinking and realisation.")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages._case import money
 from pages._ui import current_actor, database, in_app_shell
-from pilots import charts, export, slides, store
+from pilots import charts, export, org, slides, store
 from pilots.model import STATUSES
 
 in_app_shell()
@@ -59,8 +59,10 @@ columns[0].metric("Pilots", len(shown))
 columns[1].metric("Running", by_status["baseline"] + by_status["running"])
 columns[2].metric("Evaluating", by_status["evaluating"])
 columns[3].metric("Decided", by_status["decided"] + by_status["rolled_out"])
-columns[4].metric("Rollout value a year", money(winners["value"].sum()),
-                  delta=f"range {money(winners['value_low'].sum())} to {money(winners['value_high'].sum())}",
+currency = org.org_settings(db)
+columns[4].metric("Rollout value a year", money(winners["value"].sum(), currency),
+                  delta=f"range {money(winners['value_low'].sum(), currency)} to "
+                        f"{money(winners['value_high'].sum(), currency)}",
                   delta_color="gray", delta_arrow="off",
                   help="The sum of the yearly rollout value of every pilot shown that was decided, or whose evidence "
                        "says, Roll out, with the "
@@ -78,7 +80,7 @@ if len(winners):
     st.subheader("What rolling out the winners is worth")
     st.altair_chart(charts.portfolio_value_chart(pd.DataFrame({
         "pilot": winners["pilot"], "value": winners["value"].astype(float), "low": winners["value_low"].astype(float),
-        "high": winners["value_high"].astype(float)})), width="stretch")
+        "high": winners["value_high"].astype(float)}), currency=currency), width="stretch")
 
 st.subheader("Pipeline per business unit")
 pipeline = (pd.DataFrame({"unit": [p.unit_name for p in shown], "status": [p.status for p in shown]})

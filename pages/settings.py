@@ -1,9 +1,12 @@
-"""Settings: business units and metric definitions."""
+"""Settings: business units, metric definitions, the organisation (name, logo, currency and "prepared
+by" on every deck) and who has access."""
+
+import dataclasses
 
 import streamlit as st
 
 from pages._ui import current_actor, database, form_reset, form_saved, fresh_form, in_app_shell, show_problems, users_section
-from pilots import store
+from pilots import org, store
 from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
 
 in_app_shell()
@@ -90,4 +93,58 @@ if actor.is_editor:
             except ValidationError as refused:
                 show_problems(refused.problems)
 
+
+def organisation_section() -> None:
+    """The organisation's name, logo, currency and "prepared by": set by the CCO office, read by everyone
+    else. A save is checked against the version this session loaded (optimistic locking)."""
+    st.subheader("Organisation")
+    st.caption("On the title slide of every deck (name, logo, date and who prepared it); the currency is how "
+               "money is shown.")
+    stored = org.org_settings(db)
+    if not actor.is_editor:
+        if stored.logo:
+            st.image(stored.logo, width=240, caption="Logo")
+        name_col, prepared_col, code_col, symbol_col = st.columns([3, 3, 1, 1])
+        name_col.text_input("Organisation name", stored.name, disabled=True)
+        prepared_col.text_input("Prepared by", stored.prepared_by or "the person exporting", disabled=True)
+        code_col.text_input("Currency code", stored.currency_code or "none set", disabled=True)
+        symbol_col.text_input("Currency symbol", stored.currency_symbol or "none set", disabled=True)
+        st.caption("Only the CCO office changes these.")
+        return
+    # The settings as this session first showed them: a save made from them is refused if someone saved since.
+    loaded = st.session_state.setdefault("org_opened", stored)
+    if loaded.logo:
+        st.image(loaded.logo, width=240, caption="Current logo")
+    with fresh_form("org_settings"):
+        name_col, prepared_col = st.columns(2)
+        name = name_col.text_input("Organisation name", loaded.name, max_chars=org.MAX_TEXT)
+        prepared = prepared_col.text_input(
+            "Prepared by (default)", loaded.prepared_by, max_chars=org.MAX_TEXT, placeholder="e.g. CCO office",
+            help="Written on every deck's title slide, with the e-mail address of the person exporting it.")
+        code_col, symbol_col = st.columns(2)
+        code = code_col.text_input("Currency code (ISO 4217)", loaded.currency_code, placeholder="e.g. EUR",
+                                   help="Leave empty for no currency: money is then shown as plain numbers.")
+        symbol = symbol_col.text_input("Currency symbol", loaded.currency_symbol, max_chars=org.MAX_SYMBOL,
+                                       placeholder="e.g. €")
+        upload = st.file_uploader(f"Logo (PNG or JPEG, at most {org.MAX_LOGO_BYTES / 1e6:g} MB)",
+                                  type=["png", "jpg", "jpeg"])
+        remove = st.checkbox("Remove the logo") if loaded.logo else False
+        st.caption(f"Money reads: {org.format_money(1_234_567, loaded)} (as saved now).")
+        if st.form_submit_button("Save organisation settings"):
+            logo = upload.getvalue() if upload is not None else None if remove else loaded.logo
+            try:
+                org.save_org_settings(db, actor, dataclasses.replace(
+                    loaded, name=name, prepared_by=prepared, currency_code=code, currency_symbol=symbol, logo=logo),
+                    expected_version=loaded.version)
+                st.session_state.pop("org_opened", None)
+                form_saved("org_settings", "Saved the organisation settings.")
+            except store.StaleEdit as stale:
+                st.session_state.pop("org_opened", None)  # the next run shows the settings as stored now
+                form_reset("org_settings")
+                show_problems(stale.problems)
+            except ValidationError as refused:
+                show_problems(refused.problems)
+
+
+organisation_section()
 users_section(actor)

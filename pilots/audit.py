@@ -1,5 +1,6 @@
-"""Reading the trail: the audit log (who changed what, when, the values before and after) and each
-pilot's decision log with its frozen evidence. Read-only by design: the only write to the audit log
+"""Reading the trail: the audit log (who changed what, when, the values before and after, and the
+same in words: "status: running → evaluating; target effect: 3 → 5") and each pilot's decision
+log with its frozen evidence. Read-only by design: the only write to the audit log
 anywhere is the INSERT in `store.record_audit`, and tests/test_audit.py fails if any code updates
 or deletes its rows or those of the decision log."""
 
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +81,142 @@ def audit_choices(db: Database, actor: Actor) -> dict[str, list[str]]:
         return {column: [row[0] for row in cur.execute(
             f"SELECT DISTINCT {column} FROM audit_log ORDER BY {column}").fetchall()]
             for column in ("actor", "entity", "action")}
+
+
+# ---------------------------------------------------------------- before and after in words
+
+# Bookkeeping a reader of the change list does not need (a record's version, a file's sha256); the
+# full JSON keeps it.
+QUIET_KEYS = frozenset({"version", "sha256"})
+# A value longer than this is cut in the change list (the full JSON has all of it).
+MAX_VALUE_CHARS = 60
+RECORDS_LISTED = 3
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d)(:\d\d(\.\d+)?)?")
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _flat(value: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested objects as dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    flat = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            flat.update(_flat(item, name + "."))
+        else:
+            flat[name] = item
+    return flat
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def value_text(value: Any, max_chars: int | None = MAX_VALUE_CHARS) -> str:
+    """One value as a reader wants it: '—' for nothing, yes/no, 5 not 5.0, lists joined with
+    commas, dates without a midnight time, timestamps to the minute, long text cut with '…'."""
+    if _is_empty(value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(item, dict) for item in value):
+            return f"{len(value)} record{'s' if len(value) != 1 else ''}"
+        return ", ".join(value_text(item, max_chars) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{_label(k)} {value_text(v, max_chars)}" for k, v in _flat(value).items())
+    text = " ".join(str(value).split())
+    stamp = _TIMESTAMP.fullmatch(text)
+    if stamp:
+        text = stamp[1] if stamp[2] == "00:00" and not (stamp[3] or "").strip(":0.") else f"{stamp[1]} {stamp[2]}"
+    return text if max_chars is None or len(text) <= max_chars else text[:max_chars - 1] + "…"
+
+
+def _records_text(records: list, verb: str) -> str:
+    """A list of stored rows (the measurements a batch replaced) in a few words."""
+    shown = []
+    for record in records[:RECORDS_LISTED]:
+        if isinstance(record, dict):
+            what = " ".join(value_text(record[k]) for k in ("metric_key", "period_start") if k in record)
+            shown.append(f"{what}: {value_text(record.get('value'))}" if "value" in record else what)
+    more = f" and {len(records) - RECORDS_LISTED:,} more" if len(records) > RECORDS_LISTED else ""
+    rows = f"{len(records):,} stored row{'s' if len(records) != 1 else ''}"
+    return f"{rows} {verb}" + (f" ({'; '.join(shown)}{more})" if shown else "")
+
+
+def change_list(before: Any, after: Any, max_chars: int | None = MAX_VALUE_CHARS) -> list[str]:
+    """Before and after of one audit entry as a list of changes a person reads:
+    ["status: running → evaluating", "target effect: 3 → 5"]. Only what differs is listed when both
+    sides name the same fields; a record added or removed lists its fields; bookkeeping (version)
+    is left out; a list of stored rows (what an import replaced) is counted and its first named.
+    Values longer than `max_chars` are cut (None: never)."""
+    lines = []
+    if isinstance(before, list):
+        lines.append(_records_text(before, "replaced"))
+        before = None
+    if isinstance(after, list):
+        lines.append(_records_text(after, "written"))
+        after = None
+    old = _flat(before) if isinstance(before, dict) else ({} if before is None else {"value": before})
+    new = _flat(after) if isinstance(after, dict) else ({} if after is None else {"value": after})
+    shared = bool(old.keys() & new.keys())
+    # Fields on both sides: in the order of the new values. A record described before and an act
+    # described after (an undo: the batch, then who undid it): the record first.
+    order = list(new) + [k for k in old if k not in new] if shared else list(old) + list(new)
+
+    def show(value: Any) -> str:
+        return value_text(value, max_chars)
+
+    for key in order:
+        if key.rsplit(".", 1)[-1] in QUIET_KEYS:
+            continue
+        if key in old and key in new:
+            if old[key] != new[key]:
+                lines.append(f"{_label(key)}: {show(old[key])} → {show(new[key])}")
+        elif key in new:
+            if not _is_empty(new[key]):
+                lines.append(f"{_label(key)}: {show(new[key])}")
+        elif shared:
+            lines.append(f"{_label(key)}: {show(old[key])} → —")
+        elif not _is_empty(old[key]):
+            lines.append(f"{_label(key)}: {show(old[key])}")
+    if shared and not lines:
+        lines.append("no value changed")
+    return lines
+
+
+def describe_changes(before: Any, after: Any) -> str:
+    """`change_list` on one line, changes separated by '; '."""
+    return "; ".join(change_list(before, after))
+
+
+def parsed(value: Any) -> Any:
+    """A before or after value as stored (JSON text) or read back (None for SQL NULL) as Python data."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def readable_audit(entries: pd.DataFrame) -> pd.DataFrame:
+    """Entries of `list_audit` as a reader's table: #, when, who, what was done to what
+    ("update pilot 3"), and the changes in words. The raw before and after stay in `entries`."""
+    rows = []
+    for entry in entries.itertuples(index=False):
+        what = " ".join(str(part) for part in (entry.action, entry.entity, entry.entity_id)
+                        if part is not None and not pd.isna(part))
+        rows.append({"audit_id": entry.audit_id, "logged_at": entry.logged_at, "actor": entry.actor,
+                     "what": what, "changes": describe_changes(parsed(entry.before), parsed(entry.after))})
+    return pd.DataFrame(rows, columns=["audit_id", "logged_at", "actor", "what", "changes"])
+
+
+def entry_json(entry: Any) -> str:
+    """One audit entry's before and after as indented JSON, for the detail view."""
+    return json.dumps({"before": parsed(entry["before"]), "after": parsed(entry["after"])}, indent=2,
+                      ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 from scipy import stats
 
-from . import formats
+from . import formats, org
 
 MAX_ROWS = 5_000
 
@@ -438,32 +438,21 @@ def unit_trend(series: pd.DataFrame, unit: str, metric_label: str, direction: st
     return _styled(chart, base_size)
 
 
-def short_number(value: float) -> str:
-    """1,234,567 as '1.2M', 45,600 as '45.6k': money at a glance."""
-    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:,.1f}{suffix}"
-    return f"{value:,.0f}"
-
-
-_SHORT_NUMBER_EXPR = ("abs(datum.value) >= 1e9 ? format(datum.value / 1e9, '~r') + 'bn' : "
-                      "abs(datum.value) >= 1e6 ? format(datum.value / 1e6, '~r') + 'M' : "
-                      "abs(datum.value) >= 1e3 ? format(datum.value / 1e3, '~r') + 'k' : format(datum.value, '~r')")
-
-
 def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | str, title: str | None,
-                subtitle: str | None) -> alt.TopLevelMixin:
-    """Horizontal bars of a yearly value with its interval (columns: `label`, value, low, high)."""
+                subtitle: str | None, currency: org.OrgSettings | None) -> alt.TopLevelMixin:
+    """Horizontal bars of a yearly value with its range (columns: `label`, value, low, high), money in
+    the organisation's currency."""
     frame = _checked(frame).assign(
         reads=lambda f: [effect_class(lo, hi) for lo, hi in zip(f["low"], f["high"])],
-        text=lambda f: [short_number(v) for v in f["value"]])
+        text=lambda f: [org.format_money(v, currency) for v in f["value"]])
     order = frame.sort_values("value", ascending=False)[label].tolist()
     y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=base_size * 40))
     colour = alt.Color("reads:N", scale=alt.Scale(domain=list(EFFECT_CLASSES), range=list(EFFECT_COLOURS)),
                        legend=None)
     tooltip = [alt.Tooltip(f"{label}:N"), alt.Tooltip("value:Q", title="Value a year", format=",.0f"),
                alt.Tooltip("low:Q", title="95% low", format=",.0f"), alt.Tooltip("high:Q", title="95% high", format=",.0f")]
-    x = alt.X("value:Q", title="Value a year (95% range)", axis=alt.Axis(labelExpr=_SHORT_NUMBER_EXPR))
+    code = f", {currency.currency_code}" if currency is not None and currency.currency_code else ""
+    x = alt.X("value:Q", title=f"Value a year{code} (95% range)", axis=alt.Axis(labelExpr=org.money_label_expr(currency)))
     base = alt.Chart(frame).encode(y=y, tooltip=tooltip)
     chart = alt.layer(
         base.mark_bar(opacity=0.75, cornerRadiusEnd=3).encode(x=x, color=colour),
@@ -476,26 +465,27 @@ def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | st
 
 
 def rollout_value_chart(value, base_size: int = 14, width: int | str = "container",
-                        title: str | None = None) -> alt.TopLevelMixin:
+                        title: str | None = None, currency: org.OrgSettings | None = None) -> alt.TopLevelMixin:
     """What rolling a pilot out would be worth a year in each unit (value.RolloutValue), with its
     95% range; the total in the subtitle."""
     frame = pd.DataFrame([{"unit": u.unit, "value": u.value, "low": u.low, "high": u.high} for u in value.units],
                          columns=["unit", "value", "low", "high"])
-    subtitle = (f"Total {short_number(value.total)} a year (95% range {short_number(value.total_low)} to "
-                f"{short_number(value.total_high)})"
+    subtitle = (f"Total {org.format_money(value.total, currency)} a year (95% range "
+                f"{org.format_money(value.total_low, currency)} to {org.format_money(value.total_high, currency)})"
                 if value.total is not None else "; ".join(value.notes))
-    return _value_bars(frame, "unit", base_size, width, title, subtitle)
+    return _value_bars(frame, "unit", base_size, width, title, subtitle, currency)
 
 
 def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int | str = "container",
-                          title: str | None = None) -> alt.TopLevelMixin:
+                          title: str | None = None, currency: org.OrgSettings | None = None) -> alt.TopLevelMixin:
     """The yearly rollout value of several pilots (columns pilot, value, low, high), total in the subtitle.
     The total's range is the sum of each pilot's interval ends: wider than a 95% interval of the total
     would be (the pilots' errors are independent), so it is called a range, not an interval."""
-    subtitle = (f"Total {short_number(values['value'].sum())} a year (range {short_number(values['low'].sum())} to "
-                f"{short_number(values['high'].sum())}, summing each pilot's 95% range ends)"
+    subtitle = (f"Total {org.format_money(values['value'].sum(), currency)} a year (range "
+                f"{org.format_money(values['low'].sum(), currency)} to {org.format_money(values['high'].sum(), currency)}, "
+                "summing each pilot's 95% range ends)"
                 if len(values) else "No pilot has a rollout value yet")
-    return _value_bars(values, "pilot", base_size, width, title, subtitle)
+    return _value_bars(values, "pilot", base_size, width, title, subtitle, currency)
 
 
 def synthetic_chart(sc, unit_name: str, metric_label: str, pilot_start: dt.date, direction: str | None = None,

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("file")
     imports.add_argument("--replace", action="store_true",
                          help="measurements: replace stored values for the same unit, metric and period")
+    imports.add_argument("--allow-duplicate", action="store_true",
+                         help="import a file identical to an earlier batch all the same")
 
     pilots = commands.add_parser("pilots", help="pilots").add_subparsers(dest="action", required=True)
     add_pilot = pilots.add_parser("add", help="register a pilot; prints its id")
@@ -156,7 +158,8 @@ def run(args: argparse.Namespace, out, err) -> int:
             print(f"{metric.key}\t{metric.label}\t{metric.direction}\t{metric.aggregation}", file=out)
     elif command == "import":
         from .ingest import import_file
-        result = import_file(db, actor, args.file, args.kind, replace=args.replace)
+        result = import_file(db, actor, args.file, args.kind, replace=args.replace,
+                             allow_duplicate=args.allow_duplicate)
         print(result, file=out)
     elif command == "pilots" and args.action == "add":
         pilot_id = store.add_pilot(db, actor, PilotDraft(

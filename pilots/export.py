@@ -1,13 +1,23 @@
 """Exports for the meeting and the mail afterwards, rendered offline: a chart as PNG or SVG
 (vl-convert renders Vega-Lite without a browser), and the slides of pilots.slides as a 16:9
 PowerPoint deck (python-pptx) or PDF (reportlab; titles, messages and bullets are real text, charts
-are pictures). One layout for both decks: title, the slide's message, then its chart or its bullets."""
+are pictures). One layout for both decks: title, the slide's message, then its chart or its bullets,
+a page number on every page. The title slide carries the organisation's name and logo (pilots.org),
+the date and who prepared the deck; every PowerPoint slide has speaker notes with its message and
+reasons; the PDF puts the appendix slides after the others, under an "Appendix" heading page.
+
+Text is data: whatever a pilot's name or hypothesis holds, control characters are taken out before
+anything is rendered (the chart renderer aborts the whole process on some of them)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
+import unicodedata
+import uuid
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 import altair as alt
@@ -15,9 +25,10 @@ import vl_convert as vlc
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
+from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from . import charts, slides as slide_model
+from . import charts, org, slides as slide_model
 from .access import Actor
 from .db import Database
 from .slides import Slide
@@ -32,6 +43,10 @@ MARGIN = 0.55
 TITLE_TOP, TITLE_H = 0.35, 0.85
 MESSAGE_TOP, MESSAGE_H = 1.2, 0.9
 BODY_TOP = 2.15
+FOOTER_TOP, FOOTER_H = PAGE_H - 0.45, 0.3  # page number (right) and organisation (left) on every page
+BODY_BOTTOM = PAGE_H - 0.55  # charts and bullets end above the footer
+LOGO_W, LOGO_H = 3.0, 1.1  # the box the logo is fitted into, top right of the title slide
+CAPTION_H = 0.9  # small print under a chart for the bullets of a slide that has both
 INK = (0x22, 0x22, 0x22)
 MUTED = (0x55, 0x55, 0x55)
 VERDICT_INK = {"Roll out": charts.GOOD_COLOUR, "Stop": charts.BAD_COLOUR, "Extend": charts.PILOT_COLOUR}
@@ -39,6 +54,99 @@ VERDICT_INK = {"Roll out": charts.GOOD_COLOUR, "Stop": charts.BAD_COLOUR, "Exten
 # Point sizes: readable on a projector (PowerPoint's own defaults are 44/28/24/18).
 TITLE_PT, MESSAGE_PT, BULLET_PT, APPENDIX_PT = 36, 22, 20, 14
 NUMBER_PT, NUMBER_LABEL_PT, NUMBER_DETAIL_PT = 40, 18, 14
+ORG_PT, COVER_PT, FOOTER_PT = 24, 16, 11
+APPENDIX_HEADING = "Appendix"
+
+
+# ---------------------------------------------------------------- text is data
+
+def plain(text) -> str:
+    """The text without control characters: tabs, new lines and other line breaks become a space, every
+    other control character (and U+FFFE/U+FFFF, which no XML may hold) is dropped. Both decks' XML
+    and the chart renderer refuse or choke on them; a pilot's name or hypothesis may hold anything."""
+    text = "" if text is None else str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff":
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _plain_spec(spec):
+    """Every string of a chart's specification (its data included) without control characters."""
+    if isinstance(spec, dict):
+        return {plain(k): _plain_spec(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_plain_spec(v) for v in spec]
+    return plain(spec) if isinstance(spec, str) else spec
+
+
+# ---------------------------------------------------------------- the title slide's cover lines
+
+@dataclass(frozen=True)
+class Cover:
+    """What the title slide says beyond the slide itself: the organisation, its logo, the date and who
+    prepared the deck."""
+
+    organisation: str
+    date: dt.date
+    prepared_by: str
+    logo: bytes | None = None
+
+    @property
+    def line(self) -> str:
+        return f"{self.date.day} {self.date:%B %Y} · Prepared by {self.prepared_by}"
+
+
+def prepared_by(settings: org.OrgSettings, actor: Actor, explicit: str | None = None) -> str:
+    """Who the deck says prepared it: `explicit` if given; else the organisation's "prepared by"
+    setting and the acting person's e-mail, "CCO office (ana@example.com)", or whichever of the two
+    there is; the command line, acting as no person, without a setting: "the CCO office"."""
+    if explicit and plain(explicit).strip():
+        return plain(explicit).strip()[:org.MAX_TEXT]
+    person = actor.email if "@" in actor.email else None
+    setting = plain(settings.prepared_by).strip()
+    if setting and person:
+        return f"{setting} ({person})"
+    return setting or person or "the CCO office"
+
+
+def deck_cover(db: Database, actor: Actor, today: dt.date | None = None,
+               prepared_by_text: str | None = None) -> Cover:
+    """The cover lines of a deck exported now by `actor`, from the organisation's settings."""
+    settings = org.org_settings(db)
+    return Cover(plain(settings.name).strip() or org.DEFAULT_NAME, today or dt.date.today(),
+                 prepared_by(settings, actor, prepared_by_text), settings.logo)
+
+
+def speaker_notes(slide: Slide, cover: Cover | None = None) -> str:
+    """What the presenter says on a slide, in plain text, one paragraph a line: its message, then its
+    bullets (the reasons, the numbers written out, the status); on the title slide also the cover."""
+    lines = [plain(slide.message).strip(), *(plain(b).strip() for b in slide.bullets)]
+    if cover is not None and slide.kind == slide_model.TITLE:
+        lines += [cover.organisation, cover.line]
+    lines = [line for line in dict.fromkeys(lines) if line]
+    return "\n".join(lines) or plain(slide.title)
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def _logo_box(logo: bytes) -> tuple[float, float, float, float]:
+    """Left, top, width and height (inches) of the logo fitted into its box at the title slide's top right."""
+    w, h = _image_size(logo)
+    factor = min(LOGO_W / w, LOGO_H / h)
+    return PAGE_W - MARGIN - w * factor, 0.4, w * factor, h * factor
 
 
 # ---------------------------------------------------------------- charts
@@ -53,7 +161,7 @@ def _fixed_width(spec, width: int):
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict:
-    return _fixed_width(json.loads(chart.to_json()), CHART_WIDTH)
+    return _plain_spec(_fixed_width(json.loads(chart.to_json()), CHART_WIDTH))
 
 
 def chart_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
@@ -116,7 +224,7 @@ def _text_box(shapes, left, top, width, height, paragraphs, size, colour=INK, bo
     for i, text in enumerate(paragraphs):
         paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         run = paragraph.add_run()
-        run.text = ("•  " if bullet else "") + text
+        run.text = ("•  " if bullet else "") + plain(text)
         run.font.size = Pt(size)
         run.font.bold = bold
         run.font.color.rgb = _rgb(colour)
@@ -138,36 +246,92 @@ def _pptx_numbers(shapes, slide: Slide) -> None:
                   _fitted_pt([detail], tile_w, tile_h - 1.3, NUMBER_DETAIL_PT, minimum=10), MUTED)
 
 
-def deck_pptx(slides: list[Slide], title: str) -> bytes:
+def _slide_number_field(paragraph, number: int) -> None:
+    """A PowerPoint slide-number field (it follows the slide if slides are moved), showing `number`."""
+    field = paragraph._p.makeelement(qn("a:fld"), {"id": "{" + str(uuid.uuid4()).upper() + "}", "type": "slidenum"})
+    props = field.makeelement(qn("a:rPr"), {"lang": "en-GB", "sz": str(FOOTER_PT * 100)})
+    fill = props.makeelement(qn("a:solidFill"), {})
+    fill.append(fill.makeelement(qn("a:srgbClr"), {"val": "%02X%02X%02X" % MUTED}))
+    props.append(fill)
+    field.append(props)
+    text = field.makeelement(qn("a:t"), {})
+    text.text = str(number)
+    field.append(text)
+    paragraph._p.append(field)
+
+
+def _pptx_footer(shapes, number: int, total: int, left_text: str) -> None:
+    """The page number, "3 / 12", at the bottom right; `left_text` (the organisation) at the bottom left."""
+    box = shapes.add_textbox(Inches(PAGE_W - MARGIN - 1.6), Inches(FOOTER_TOP), Inches(1.6), Inches(FOOTER_H))
+    box.text_frame.word_wrap = True
+    paragraph = box.text_frame.paragraphs[0]
+    paragraph.alignment = PP_ALIGN.RIGHT
+    _slide_number_field(paragraph, number)
+    run = paragraph.add_run()
+    run.text = f" / {total}"
+    run.font.size = Pt(FOOTER_PT)
+    run.font.color.rgb = _rgb(MUTED)
+    if left_text:
+        _text_box(shapes, MARGIN, FOOTER_TOP, PAGE_W - 2 * MARGIN - 2.0, FOOTER_H, [left_text], FOOTER_PT, MUTED)
+
+
+def _pptx_cover(shapes, cover: Cover) -> None:
+    """The organisation, the date and who prepared the deck at the top of the title slide; the logo at
+    its top right."""
+    room = PAGE_W - 2 * MARGIN - (LOGO_W + 0.3 if cover.logo else 0)
+    _text_box(shapes, MARGIN, 0.4, room, 0.55, [cover.organisation],
+              _fitted_pt([cover.organisation], room, 0.55, ORG_PT, minimum=14), bold=True)
+    _text_box(shapes, MARGIN, 0.98, room, 0.7, [cover.line], _fitted_pt([cover.line], room, 0.7, COVER_PT), MUTED)
+    if cover.logo:
+        left, top, w, h = _logo_box(cover.logo)
+        shapes.add_picture(io.BytesIO(cover.logo), Inches(left), Inches(top), Emu(int(Inches(w))),
+                           Emu(int(Inches(h))))
+
+
+def deck_pptx(slides: list[Slide], title: str, cover: Cover | None = None) -> bytes:
     """A 16:9 PowerPoint deck: every slide its title, its message, then its chart as a picture (PNG at
-    twice the chart's size) or its bullets or headline numbers."""
+    twice the chart's size, with the slide's bullets as small print below it if it has any) or its
+    bullets or headline numbers; its page number at the bottom; speaker notes with its message and
+    bullets. With `cover`, the title slide carries the organisation, logo, date and "prepared by", and
+    every other slide the organisation's name at the bottom left."""
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(PAGE_W), Inches(PAGE_H)
-    deck.core_properties.title = title
+    deck.core_properties.title = plain(title)
+    if cover is not None:
+        deck.core_properties.author = plain(cover.prepared_by)
     title_only = deck.slide_layouts[5]  # the default template's "Title Only": outline and screen readers see titles
-    for slide in slides:
+    width = PAGE_W - 2 * MARGIN
+    for number, slide in enumerate(slides, start=1):
         page = deck.slides.add_slide(title_only)
         shapes = page.shapes
         is_title = slide.kind == slide_model.TITLE
-        _text_box(shapes, MARGIN, 2.0 if is_title else TITLE_TOP, PAGE_W - 2 * MARGIN, 1.2 if is_title else TITLE_H,
+        _text_box(shapes, MARGIN, 2.0 if is_title else TITLE_TOP, width, 1.2 if is_title else TITLE_H,
                   [slide.title], 44 if is_title else TITLE_PT, bold=True, box=shapes.title)
         shapes.title.text_frame.paragraphs[0].alignment = PP_ALIGN.LEFT
         shapes.title.text_frame.vertical_anchor = MSO_ANCHOR.TOP
-        _text_box(shapes, MARGIN, 3.3 if is_title else MESSAGE_TOP, PAGE_W - 2 * MARGIN, MESSAGE_H,
-                  [slide.message], _fitted_pt([slide.message], PAGE_W - 2 * MARGIN, MESSAGE_H, MESSAGE_PT), MUTED)
+        _text_box(shapes, MARGIN, 3.3 if is_title else MESSAGE_TOP, width, MESSAGE_H,
+                  [slide.message], _fitted_pt([slide.message], width, MESSAGE_H, MESSAGE_PT), MUTED)
         body_top = 4.4 if is_title else BODY_TOP
         if slide.chart is not None:
             png = chart_png(slide.chart)
-            box_w, box_h = PAGE_W - 2 * MARGIN, PAGE_H - body_top - MARGIN / 2
-            w, h = _fit(png, box_w, box_h)
-            shapes.add_picture(io.BytesIO(png), Inches(MARGIN + (box_w - w) / 2), Inches(body_top),
+            caption = CAPTION_H if slide.bullets else 0
+            box_h = BODY_BOTTOM - body_top - caption
+            w, h = _fit(png, width, box_h)
+            shapes.add_picture(io.BytesIO(png), Inches(MARGIN + (width - w) / 2), Inches(body_top),
                                Emu(int(Inches(w))), Emu(int(Inches(h))))
+            if caption:
+                _text_box(shapes, MARGIN, body_top + h + 0.05, width, caption - 0.05, slide.bullets,
+                          _fitted_pt(slide.bullets, width, caption - 0.05, APPENDIX_PT, minimum=10), MUTED)
         elif slide.numbers:
             _pptx_numbers(shapes, slide)
         elif slide.bullets:
-            box_w, box_h = PAGE_W - 2 * MARGIN, PAGE_H - body_top - MARGIN / 2
-            _text_box(shapes, MARGIN, body_top, box_w, box_h, slide.bullets, _bullet_pt(slide, box_w, box_h),
+            box_h = BODY_BOTTOM - body_top
+            _text_box(shapes, MARGIN, body_top, width, box_h, slide.bullets, _bullet_pt(slide, width, box_h),
                       bullet=True)
+        if cover is not None and is_title:
+            _pptx_cover(shapes, cover)
+        _pptx_footer(shapes, number, len(slides), cover.organisation if cover is not None and not is_title else "")
+        page.notes_slide.notes_text_frame.text = speaker_notes(slide, cover)
     out = io.BytesIO()
     deck.save(out)
     return out.getvalue()
@@ -202,8 +366,33 @@ def _pdf_fonts() -> tuple[str, str, bool]:
     return names[0], names[1], full
 
 
-def deck_pdf(slides: list[Slide], title: str) -> bytes:
-    """The same slides as 16:9 PDF pages, text as real text, charts as pictures."""
+def pdf_pages(slides: list[Slide]) -> list[Slide]:
+    """The PDF's pages: the slides other than the appendix in their order; then, if there is an
+    appendix, a page headed "Appendix" listing what it holds, and the appendix slides."""
+    main = [s for s in slides if s.kind != slide_model.APPENDIX]
+    appendix = [s for s in slides if s.kind == slide_model.APPENDIX]
+    if not appendix:
+        return main
+    first = len(main) + 2
+    contents = [f"{_appendix_title(s.title)} (page {first + i})" for i, s in enumerate(appendix)]
+    heading = Slide(APPENDIX_HEADING, "The detail behind the slides: how the numbers were obtained and checked.",
+                    bullets=contents, kind=slide_model.TEXT)
+    return main + [heading] + appendix
+
+
+def _appendix_title(title: str) -> str:
+    """'Appendix: method' as 'Method'."""
+    text = plain(title).strip()
+    if text.lower().startswith(APPENDIX_HEADING.lower()):
+        text = text[len(APPENDIX_HEADING):].lstrip(" :–-")
+    return text[:1].upper() + text[1:] if text else plain(title)
+
+
+def deck_pdf(slides: list[Slide], title: str, cover: Cover | None = None) -> bytes:
+    """The same slides as 16:9 PDF pages (pdf_pages: the appendix last, under an "Appendix" heading),
+    text as real text, charts as pictures with a chart slide's bullets as small print below, a page
+    number on every page, and a bookmark for every page. With `cover`, the title page carries the
+    organisation, logo, date and "prepared by", and every other page the organisation at the bottom left."""
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import inch
     from reportlab.lib.utils import ImageReader
@@ -213,14 +402,16 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
     regular, bold, full = _pdf_fonts()
 
     def clean(text: str) -> str:
+        text = plain(text)
         if not full:
             for glyph, words in _VERA_MISSING.items():
                 text = text.replace(glyph, words)
         return escape(text)
 
-    def style(size: float, font: str = regular, colour=INK, space: float = 0, indent: float = 0) -> ParagraphStyle:
+    def style(size: float, font: str = regular, colour=INK, space: float = 0, indent: float = 0,
+              align: int = 0) -> ParagraphStyle:
         return ParagraphStyle("s", fontName=font, fontSize=size, leading=size * 1.2, spaceAfter=space,
-                              leftIndent=indent, bulletFontName=font, bulletFontSize=size,
+                              leftIndent=indent, bulletFontName=font, bulletFontSize=size, alignment=align,
                               textColor="#%02x%02x%02x" % colour if isinstance(colour, tuple) else colour)
 
     def draw(pdf, left, top, width, height, paragraphs):
@@ -230,12 +421,29 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, showBoundary=0)
         frame.addFromList([KeepInFrame(width * inch, height * inch, list(paragraphs), mode="shrink")], pdf)
 
+    def picture(data: bytes):
+        """A logo for reportlab, whatever its colour mode (CMYK JPEG, palette PNG)."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            return ImageReader(image.convert("RGBA" if alpha else "RGB"))
+
+    pages = pdf_pages(slides)
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(PAGE_W * inch, PAGE_H * inch), pageCompression=1)
-    pdf.setTitle(title)
+    pdf.setTitle(plain(title))
+    if cover is not None:
+        pdf.setAuthor(plain(cover.prepared_by))
     width = PAGE_W - 2 * MARGIN
-    for slide in slides:
+    for number, slide in enumerate(pages, start=1):
         is_title = slide.kind == slide_model.TITLE
+        in_appendix = slide.kind == slide_model.APPENDIX  # after the page headed "Appendix" (pdf_pages)
+        key = f"page{number}"
+        pdf.bookmarkPage(key)
+        pdf.addOutlineEntry(plain(slide.title) or f"Page {number}", key,
+                            level=1 if in_appendix else 0)
         draw(pdf, MARGIN, 2.0 if is_title else TITLE_TOP, width, 1.2 if is_title else TITLE_H,
              [Paragraph(clean(slide.title), style(44 if is_title else TITLE_PT, bold))])
         draw(pdf, MARGIN, 3.3 if is_title else MESSAGE_TOP, width, MESSAGE_H,
@@ -244,10 +452,14 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
         body_top = 4.4 if is_title else BODY_TOP
         if slide.chart is not None:
             png = chart_png(slide.chart)
-            box_h = PAGE_H - body_top - MARGIN / 2
-            w, h = _fit(png, width, box_h)
+            caption = CAPTION_H if slide.bullets else 0
+            w, h = _fit(png, width, BODY_BOTTOM - body_top - caption)
             pdf.drawImage(ImageReader(io.BytesIO(png)), (MARGIN + (width - w) / 2) * inch,
                           (PAGE_H - body_top - h) * inch, w * inch, h * inch)
+            if caption:
+                size = _fitted_pt(slide.bullets, width, caption - 0.05, APPENDIX_PT, minimum=10)
+                draw(pdf, MARGIN, body_top + h + 0.05, width, caption - 0.05,
+                     [Paragraph(clean(b), style(size, colour=MUTED, space=size * 0.3)) for b in slide.bullets])
         elif slide.numbers:
             tile_w = (width - 0.4) / 2
             tile_h = (PAGE_H - BODY_TOP - MARGIN - 0.3) / 2
@@ -261,10 +473,28 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
                     Paragraph(clean(detail), style(_fitted_pt([detail], tile_w, tile_h - 1.3, NUMBER_DETAIL_PT,
                                                               minimum=10), colour=MUTED))])
         elif slide.bullets:
-            size = _bullet_pt(slide, width, PAGE_H - body_top - MARGIN / 2)
-            draw(pdf, MARGIN, body_top, width, PAGE_H - body_top - MARGIN / 2,
+            size = _bullet_pt(slide, width, BODY_BOTTOM - body_top)
+            draw(pdf, MARGIN, body_top, width, BODY_BOTTOM - body_top,
                  [Paragraph(clean(b), style(size, space=size * 0.5, indent=size), bulletText="•")
                   for b in slide.bullets])
+        if cover is not None and is_title:
+            room = width - (LOGO_W + 0.3 if cover.logo else 0)
+            draw(pdf, MARGIN, 0.4, room, 0.55, [Paragraph(clean(cover.organisation), style(
+                _fitted_pt([cover.organisation], room, 0.55, ORG_PT, minimum=14), bold))])
+            draw(pdf, MARGIN, 0.98, room, 0.7, [Paragraph(clean(cover.line), style(
+                _fitted_pt([cover.line], room, 0.7, COVER_PT), colour=MUTED))])
+            if cover.logo:
+                left, top, w, h = _logo_box(cover.logo)
+                pdf.drawImage(picture(cover.logo), left * inch, (PAGE_H - top - h) * inch, w * inch, h * inch,
+                              mask="auto")
+        footer = [] if is_title else [cover.organisation] if cover is not None else []
+        if in_appendix:
+            footer.append(APPENDIX_HEADING)
+        if footer:
+            draw(pdf, MARGIN, FOOTER_TOP, width - 2.0, FOOTER_H,
+                 [Paragraph(clean(" · ".join(footer)), style(FOOTER_PT, colour=MUTED))])
+        draw(pdf, PAGE_W - MARGIN - 1.6, FOOTER_TOP, 1.6, FOOTER_H,
+             [Paragraph(f"{number} / {len(pages)}", style(FOOTER_PT, colour=MUTED, align=2))])
         pdf.showPage()
     pdf.save()
     return out.getvalue()
@@ -272,11 +502,12 @@ def deck_pdf(slides: list[Slide], title: str) -> bytes:
 
 # ---------------------------------------------------------------- one pilot, the portfolio
 
-def _render(slides: list[Slide], title: str, fmt: str, headline: alt.TopLevelMixin | None) -> bytes:
+def _render(slides: list[Slide], title: str, fmt: str, headline: alt.TopLevelMixin | None,
+            cover: Cover | None = None) -> bytes:
     if fmt == "pptx":
-        return deck_pptx(slides, title)
+        return deck_pptx(slides, title, cover)
     if fmt == "pdf":
-        return deck_pdf(slides, title)
+        return deck_pdf(slides, title, cover)
     if fmt == "png":
         if headline is None:
             raise ValueError("there is no chart to export as PNG")
@@ -298,20 +529,27 @@ def headline_chart(slides: list[Slide], title: str, chart_title_starts: str,
         fontWeight="bold", subtitleFontSize=slide_model.SLIDE_BASE_SIZE + 2, subtitlePadding=8, offset=24))
 
 
-def export_pilot(db: Database, actor: Actor, pilot_id: int, fmt: str) -> bytes:
-    """One pilot's presentation: its deck as pptx or pdf, or its headline chart (every metric against
-    its target) as png."""
+def export_pilot(db: Database, actor: Actor, pilot_id: int, fmt: str, *, today: dt.date | None = None,
+                 prepared_by: str | None = None) -> bytes:
+    """One pilot's presentation: its deck as pptx or pdf (title slide dated `today`, default today, and
+    prepared by `prepared_by`, default see export.prepared_by), or its headline chart (every metric
+    against its target) as png."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
     slides = slide_model.pilot_slides(db, actor, pilot_id)
     verdict = next(s.message for s in slides if s.kind == slide_model.NUMBERS)
-    return _render(slides, slides[0].title, fmt, headline_chart(slides, slides[0].title, "Every metric", verdict))
+    cover = deck_cover(db, actor, today, prepared_by) if fmt != "png" else None
+    return _render(slides, slides[0].title, fmt, headline_chart(slides, slides[0].title, "Every metric", verdict),
+                   cover)
 
 
-def export_portfolio(db: Database, actor: Actor, fmt: str) -> bytes:
-    """The portfolio's presentation: its deck as pptx or pdf, or its forest plot as png."""
+def export_portfolio(db: Database, actor: Actor, fmt: str, *, today: dt.date | None = None,
+                     prepared_by: str | None = None) -> bytes:
+    """The portfolio's presentation: its deck as pptx or pdf (cover as for export_pilot), or its forest
+    plot as png."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
-    slides = slide_model.portfolio_slides(db, actor)
+    slides = slide_model.portfolio_slides(db, actor, today=today)
     title = "Customer-experience pilot portfolio"
-    return _render(slides, title, fmt, headline_chart(slides, title, "Every evaluated"))
+    cover = deck_cover(db, actor, today, prepared_by) if fmt != "png" else None
+    return _render(slides, title, fmt, headline_chart(slides, title, "Every evaluated"), cover)

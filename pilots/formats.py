@@ -1,6 +1,6 @@
 """How numbers are written for people, everywhere: at most three significant digits, a true minus
-sign, shares (0–1) as percentage points, money with the organisation's currency, and the chance a
-result shows up when a pilot does nothing instead of a p-value. Pure functions; the wording of a
+sign, shares (0–1) as percentage points, and the chance a result shows up when a pilot does nothing
+instead of a p-value. Money is written by pilots.org.format_money, in the organisation's currency. Pure functions; the wording of a
 pilot's state (pilots.wording) and every page, slide and chart use them."""
 
 from __future__ import annotations
@@ -33,16 +33,6 @@ def amount(x: float | None, unit: str = "", aggregation: str | None = None, sign
     if aggregation in SHARES and x is not None and math.isfinite(x):
         return f"{number(100 * x, signed)} percentage points"
     return f"{number(x, signed)} {unit}".rstrip()
-
-
-def money(x: float | None, symbol: str = "") -> str:
-    """Currency a year in thousands, millions or billions, with the currency symbol when one is set."""
-    if x is None or not math.isfinite(x):
-        return "—"
-    for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
-        if abs(x) >= size:
-            return f"{symbol}{x / size:,.1f}{suffix}".replace("-", "−")
-    return f"{symbol}{x:,.0f}".replace("-", "−")
 
 
 def chance_words(p: float) -> str:

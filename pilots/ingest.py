@@ -1,6 +1,7 @@
 """Getting data in: reading observation and measurement files (CSV or XLSX) and tables typed in the
-app, checking every row, writing a clean file as one batch all-or-nothing, listing and undoing
-batches, example templates, and the coverage of what data exist.
+app, checking every row, writing a clean file as one batch all-or-nothing, recognising a file
+identical to an earlier batch, listing, undoing and redoing batches, example templates, and the
+coverage of what data exist.
 
 One code path serves the command line and the Data page: the file is loaded as text into a
 temporary DuckDB table and every check is one set-based SQL query over it (counted in full, listed
@@ -11,7 +12,9 @@ unless every check passes; then `store.insert_batch` writes the rows in the same
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import math
@@ -49,6 +52,31 @@ Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
+class BatchInfo:
+    """One earlier import, as a person recognises it: id, file, kind, rows, who and when."""
+
+    batch_id: int
+    kind: str
+    source: str
+    rows: int
+    imported_by: str
+    imported_at: dt.datetime
+    undone_at: dt.datetime | None = None
+    undone_by: str | None = None
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_at is not None
+
+    def __str__(self) -> str:
+        text = (f"batch {self.batch_id} ({self.source}, {self.rows:,} {self.kind}) imported on "
+                f"{self.imported_at:%Y-%m-%d %H:%M} by {self.imported_by}")
+        if self.undone:
+            text += f", undone on {self.undone_at:%Y-%m-%d %H:%M} by {self.undone_by}"
+        return text
+
+
+@dataclass(frozen=True)
 class ImportResult:
     """What one import wrote."""
 
@@ -61,6 +89,7 @@ class ImportResult:
     last_date: dt.date | None
     source: str
     replaced: int = 0
+    identical_to: BatchInfo | None = None
 
     def __str__(self) -> str:
         if not self.rows:
@@ -69,6 +98,8 @@ class ImportResult:
                 f"for {', '.join(self.units)} ({', '.join(self.metrics)}), {self.first_date} to {self.last_date}")
         if self.replaced:
             text += f"; replaced {self.replaced:,} stored measurement{'s' if self.replaced != 1 else ''}"
+        if self.identical_to is not None:
+            text += f"; the file is identical to {self.identical_to}"
         return text
 
 
@@ -85,10 +116,20 @@ class Validation:
     problem_count: int
     replace: bool = False
     source: bytes | str | None = field(default=None, repr=False)
+    # The newest earlier batch of this kind whose file had the same bytes (a standing one before an
+    # undone one), or None. Not a problem: importing it again is refused unless confirmed.
+    identical_to: BatchInfo | None = None
+    content_hash: str | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def duplicate(self) -> bool:
+        """Whether the file is identical to a batch whose rows are in use: importing it again would
+        count them twice, so it needs an explicit confirmation (`allow_duplicate`)."""
+        return self.identical_to is not None and not self.identical_to.undone
 
 
 # ---------------------------------------------------------------- reading a file as text
@@ -493,10 +534,45 @@ def _load(cur, source, name: str, kind: str, table: str) -> _Loaded:
     return _load_csv(cur, path, kind, table)
 
 
+def content_hash(source) -> str | None:
+    """sha256 of a file's bytes (a path or the bytes of an upload); None for a table typed in the app."""
+    if isinstance(source, (bytes, bytearray)):
+        return hashlib.sha256(bytes(source)).hexdigest()
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        digest = hashlib.sha256()
+        with open(source, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    return None
+
+
+_BATCH_INFO = "batch_id, kind, source, row_count, imported_by, imported_at, undone_at, undone_by"
+
+
+def _identical_batch(cur, kind: str, digest: str | None) -> BatchInfo | None:
+    """The newest batch of this kind imported from a file with the same bytes; one whose rows are in
+    use comes before an undone one."""
+    if digest is None:
+        return None
+    row = cur.execute(f"SELECT {_BATCH_INFO} FROM import_batches WHERE content_hash = ? AND kind = ? "
+                      f"ORDER BY undone_at IS NULL DESC, batch_id DESC LIMIT 1", [digest, kind]).fetchone()
+    return None if row is None else BatchInfo(*row)
+
+
+def duplicate_problem(identical: BatchInfo, name: str) -> Problem:
+    """Why a file identical to a standing batch is not imported again without a confirmation."""
+    return Problem(f"this file is identical to {identical}: importing it again would count its {identical.rows:,} "
+                   f"{identical.kind} twice. Nothing was imported; to import it again all the same, confirm it on "
+                   f"the Data page (on the command line: --allow-duplicate)", column="file", value=name)
+
+
 def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, replace: bool,
-         progress: Progress | None, write: bool, only_changed: bool = False
+         progress: Progress | None, write: bool, only_changed: bool = False, allow_duplicate: bool = False
          ) -> tuple[Validation, ImportResult | None]:
-    """Load, check and (when `write` and clean) write, all inside one transaction."""
+    """Load, check and (when `write` and clean) write, all inside one transaction. A file identical
+    to a standing batch is written only with `allow_duplicate` (or, for measurements, `replace`:
+    without it such a file is refused anyway, its rows being stored already)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of data '{kind}'; expected one of {', '.join(KINDS)}")
     require_editor(actor, "import data")
@@ -524,13 +600,19 @@ def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, r
                                   f"ORDER BY __rowid LIMIT {PREVIEW_ROWS}").df()
             report(0.3, f"checking the rows of {name}")
             rows, count, problems = _check(db, actor, cur, loaded, kind, replace, checked)
-            validation = Validation(kind, name, rows, preview, problems, count, replace, kept)
-            if problems or not write:
+            digest = content_hash(source)
+            identical = _identical_batch(cur, kind, digest)
+            validation = Validation(kind, name, rows, preview, problems, count, replace, kept, identical, digest)
+            if write and not problems and validation.duplicate and not (allow_duplicate or replace):
+                validation.problems = [duplicate_problem(identical, name)]
+                validation.problem_count = 1
+            if validation.problems or not write:
                 cur.rollback()
                 report(1.0, f"checked {rows:,} rows")
                 return validation, None
             report(0.6, f"writing {rows:,} rows")
-            result = _write(cur, actor, kind, name, checked, replace, only_changed)
+            result = _write(cur, actor, kind, name, checked, replace, only_changed, digest)
+            result = dataclasses.replace(result, identical_to=identical)
             cur.commit()
         except BaseException:
             cur.rollback()
@@ -540,7 +622,7 @@ def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, r
 
 
 def _write(cur, actor: Actor, kind: str, name: str, checked: str, replace: bool,
-           only_changed: bool) -> ImportResult:
+           only_changed: bool, digest: str | None) -> ImportResult:
     if kind == "observations":
         select = f"SELECT unit_id, unit_name, metric_key, day AS obs_date, num AS value FROM {checked}"
     else:
@@ -561,7 +643,7 @@ def _write(cur, actor: Actor, kind: str, name: str, checked: str, replace: bool,
     if kind == "measurements" and replace:
         replaced = cur.execute(f"SELECT count(*) FROM measurements m JOIN {view} r "
                                f"USING (unit_id, metric_key, period_start)").fetchone()[0]
-    batch_id = store.insert_batch(cur, actor, kind, name, view, replace) if rows else None
+    batch_id = store.insert_batch(cur, actor, kind, name, view, replace, content_hash=digest) if rows else None
     return ImportResult(batch_id, kind, rows, tuple(units or ()), tuple(metrics or ()), first, last, name, replaced)
 
 
@@ -571,18 +653,27 @@ def validate_file(db: Database, actor: Actor, path_or_bytes, kind: str, file_nam
     return _run(db, actor, path_or_bytes, kind, file_name, replace, progress, write=False)[0]
 
 
-def commit(db: Database, actor: Actor, validation: Validation, progress: Progress | None = None) -> ImportResult:
+def commit(db: Database, actor: Actor, validation: Validation, progress: Progress | None = None,
+           allow_duplicate: bool = False) -> ImportResult:
     """Write a file checked by `validate_file`. It is checked again in the writing transaction (the
-    data may have changed since), so it is refused with every problem if it is no longer clean."""
+    data may have changed since), so it is refused with every problem if it is no longer clean, and
+    as a duplicate (unless `allow_duplicate`) if an identical file was imported meanwhile."""
     return import_file(db, actor, validation.source, validation.kind, replace=validation.replace,
-                       progress=progress, file_name=validation.file_name)
+                       progress=progress, file_name=validation.file_name, allow_duplicate=allow_duplicate)
 
 
 def import_file(db: Database, actor: Actor, path, kind: str, replace: bool = False,
-                progress: Progress | None = None, file_name: str | None = None) -> ImportResult:
+                progress: Progress | None = None, file_name: str | None = None,
+                allow_duplicate: bool = False) -> ImportResult:
     """Check a CSV or XLSX file and write it as one batch; raises ValidationError with every problem
-    (and writes nothing) if anything is wrong. `path` may also be the bytes of an upload."""
-    validation, result = _run(db, actor, path, kind, file_name, replace, progress, write=True)
+    (and writes nothing) if anything is wrong. `path` may also be the bytes of an upload.
+
+    A file with the same bytes as a batch whose rows are in use is refused (one problem naming that
+    batch, who imported it and when) unless `allow_duplicate`: observations imported twice count
+    twice. Measurements need no flag: stored already, they are refused unless `replace`, which is
+    the choice to write over them. The result names the identical batch either way."""
+    validation, result = _run(db, actor, path, kind, file_name, replace, progress, write=True,
+                              allow_duplicate=allow_duplicate)
     if result is None:
         raise ValidationError(validation.problems)
     return result
@@ -625,6 +716,17 @@ def save_measurements(db: Database, actor: Actor, frame: pd.DataFrame, replace: 
 
 
 # ---------------------------------------------------------------- batches
+#
+# Undo moves a batch's rows, unchanged, from the live table (what every analysis, chart and coverage
+# reads) to its "undone_" twin; redo moves them back. A row is in exactly one of the two places, so
+# the live tables need no filter, and their row counts (part of `cells.data_version`) change with
+# every undo and redo. Measurements a batch replaced are kept in its 'replace' audit entries: an undo
+# puts them back, a redo takes them out again.
+
+_UNDONE = {"observations": "undone_observations", "measurements": "undone_measurements"}
+_ROW_COLUMNS = {"observations": "batch_id, unit_id, metric_key, obs_date, value",
+                "measurements": "batch_id, unit_id, metric_key, period_start, value, n, sd"}
+_KEY = ("unit_id", "metric_key", "period_start")
 
 _BATCH_SUMMARY = """
     SELECT d.batch_id, string_agg(DISTINCT u.name, ', ' ORDER BY u.name) AS units,
@@ -633,30 +735,44 @@ _BATCH_SUMMARY = """
     FROM (SELECT batch_id, unit_id, metric_key, min(obs_date) AS first_date, max(obs_date) AS last_date
           FROM observations {where} GROUP BY ALL
           UNION ALL
+          SELECT batch_id, unit_id, metric_key, min(obs_date), max(obs_date)
+          FROM undone_observations {where} GROUP BY ALL
+          UNION ALL
           SELECT batch_id, unit_id, metric_key, min(period_start), max(period_start)
-          FROM measurements {where} GROUP BY ALL) d
+          FROM measurements {where} GROUP BY ALL
+          UNION ALL
+          SELECT batch_id, unit_id, metric_key, min(period_start), max(period_start)
+          FROM undone_measurements {where} GROUP BY ALL) d
     JOIN business_units u USING (unit_id)
     GROUP BY d.batch_id
 """
 
+BATCH_STATUSES = ("Active", "Undone", "Redone")
+
 
 def list_batches(db: Database, actor: Actor) -> pd.DataFrame:
-    """Every import, newest first: who, when, file, kind, rows, units, metrics, date range, undone.
-    An undone batch's units and dates come from its undo entry in the audit log. The CCO office's
-    view: it names every unit's data."""
+    """Every import, newest first: its status (Active; Undone; Redone: undone, then brought back),
+    who, when, file, kind, rows, units, metrics, date range, when it was undone or redone and by
+    whom, and whether it can be redone (its rows were kept when it was undone). A batch undone
+    before rows were kept takes its units and dates from its undo entry in the audit log. The CCO
+    office's view: it names every unit's data."""
     require_editor(actor, "list the imports")
     sql = f"""
     WITH summary AS ({_BATCH_SUMMARY.format(where='')}),
     undone AS (
         SELECT CAST(entity_id AS INTEGER) AS batch_id, arg_max(before, audit_id) AS before
         FROM audit_log WHERE action = 'undo' AND entity = 'batch' GROUP BY 1)
-    SELECT b.batch_id AS batch, b.imported_at AS imported_at, b.imported_by AS imported_by, b.source AS file,
+    SELECT b.batch_id AS batch,
+           CASE WHEN b.undone_at IS NOT NULL THEN 'Undone' WHEN b.redone_at IS NOT NULL THEN 'Redone'
+                ELSE 'Active' END AS status,
+           b.imported_at AS imported_at, b.imported_by AS imported_by, b.source AS file,
            b.kind, b.row_count AS rows,
            coalesce(s.units, d.before ->> 'units') AS units,
            coalesce(s.metrics, d.before ->> 'metrics') AS metrics,
            coalesce(s.first_date, TRY_CAST(d.before ->> 'first_date' AS DATE)) AS first_date,
            coalesce(s.last_date, TRY_CAST(d.before ->> 'last_date' AS DATE)) AS last_date,
-           b.undone_at IS NOT NULL AS undone, b.undone_at, b.undone_by
+           b.undone_at IS NOT NULL AS undone, b.undone_at, b.undone_by, b.redone_at, b.redone_by,
+           b.undone_at IS NOT NULL AND b.kept_rows IS NOT NULL AS can_redo, b.kept_rows
     FROM import_batches b LEFT JOIN summary s USING (batch_id) LEFT JOIN undone d USING (batch_id)
     ORDER BY b.batch_id DESC
     """
@@ -664,48 +780,118 @@ def list_batches(db: Database, actor: Actor) -> pd.DataFrame:
         return cur.execute(sql).df()
 
 
+def get_batch(db: Database, actor: Actor, batch_id: int) -> BatchInfo:
+    """One import as a person recognises it (for a confirmation that names it)."""
+    require_editor(actor, "look at an import")
+    with db.cursor() as cur:
+        return _batch_info(cur, batch_id)
+
+
+def _batch_info(cur, batch_id: int) -> BatchInfo:
+    row = cur.execute(f"SELECT {_BATCH_INFO} FROM import_batches WHERE batch_id = ?", [batch_id]).fetchone()
+    if row is None:
+        raise ValidationError([Problem(f"there is no import batch {batch_id}", column="batch", value=str(batch_id))])
+    return BatchInfo(*row)
+
+
+def _summary(cur, batch_id: int) -> dict:
+    found = cur.execute(_BATCH_SUMMARY.format(where="WHERE batch_id = $batch"), {"batch": batch_id}).fetchone()
+    keys = ("units", "metrics", "first_date", "last_date")
+    return dict(zip(keys, found[1:])) if found else dict.fromkeys(keys)
+
+
 def undo_batch(db: Database, actor: Actor, batch_id: int) -> int:
-    """Remove every row of one import, mark the batch undone and record it in the audit log.
-    Measurements the batch had replaced are put back. Returns the number of rows removed."""
+    """Take every row of one import out of use, mark the batch undone and record it in the audit
+    log, all or nothing. The rows are kept unchanged (see `redo_batch`); measurements the batch had
+    replaced are put back. Returns the number of rows taken out."""
     require_editor(actor, "undo an import")
     with db.transaction() as cur:
-        found = cur.execute("SELECT kind, source, row_count, undone_at, undone_by FROM import_batches "
-                            "WHERE batch_id = ?", [batch_id]).fetchone()
-        if found is None:
-            raise ValidationError([Problem(f"there is no import batch {batch_id}", column="batch",
+        batch = _batch_info(cur, batch_id)
+        if batch.undone:
+            raise ValidationError([Problem(f"batch {batch_id} was undone already, by {batch.undone_by} at "
+                                           f"{batch.undone_at:%Y-%m-%d %H:%M}", column="batch",
                                            value=str(batch_id))])
-        kind, source, row_count, undone_at, undone_by = found
-        if undone_at is not None:
-            raise ValidationError([Problem(f"batch {batch_id} was undone already, by {undone_by} at "
-                                           f"{undone_at:%Y-%m-%d %H:%M}", column="batch", value=str(batch_id))])
-        summary = cur.execute(_BATCH_SUMMARY.format(where="WHERE batch_id = $batch"),
-                              {"batch": batch_id}).fetchone()
+        summary = _summary(cur, batch_id)
+        kind, columns = batch.kind, _ROW_COLUMNS[batch.kind]
+        cur.execute(f"INSERT INTO {_UNDONE[kind]} ({columns}) SELECT {columns} FROM {kind} WHERE batch_id = ?",
+                    [batch_id])
         removed = cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        cur.execute("UPDATE import_batches SET undone_at = current_timestamp, undone_by = ?, kept_rows = ? "
+                    "WHERE batch_id = ?", [actor.email, removed, batch_id])
         restored = _restore_replaced(cur, batch_id) if kind == "measurements" else 0
-        cur.execute("UPDATE import_batches SET undone_at = current_timestamp, undone_by = ? WHERE batch_id = ?",
-                    [actor.email, batch_id])
-        before = {"kind": kind, "source": source, "rows": removed, "units": summary and summary[1],
-                  "metrics": summary and summary[2], "first_date": summary and summary[3],
-                  "last_date": summary and summary[4]}
+        before = {"kind": kind, "source": batch.source, "rows": removed, **summary}
         store.record_audit(cur, actor, "undo", "batch", batch_id, before=before,
-                           after={"undone_by": actor.email, "restored_measurements": restored})
+                           after={"undone_by": actor.email, "restored_measurements": restored,
+                                  "kept_for_redo": removed})
     return removed
+
+
+def redo_batch(db: Database, actor: Actor, batch_id: int) -> int:
+    """Bring an undone batch's rows back exactly as they were (the same values, the same batch),
+    mark the batch standing again and record it in the audit log, all or nothing. Returns the number
+    of rows brought back.
+
+    Refused (with the reason, nothing written) if there is no such batch, if it is not undone, if
+    it was undone before undone rows were kept, or if a measurement it would bring back has since
+    been stored by another batch (the problem names unit, metric, period and that batch). A
+    measurement this batch had replaced, and which its undo put back, is replaced again (audited,
+    so another undo puts it back again); one a later batch replaced stays with that batch."""
+    require_editor(actor, "redo an import")
+    with db.transaction() as cur:
+        batch = _batch_info(cur, batch_id)
+        kept = cur.execute("SELECT kept_rows FROM import_batches WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        if not batch.undone:
+            raise ValidationError([Problem(f"batch {batch_id} is not undone: its {batch.kind} are in use; only an "
+                                           f"undone batch can be redone", column="batch", value=str(batch_id))])
+        if kept is None:
+            raise ValidationError([Problem(
+                f"batch {batch_id} was undone on {batch.undone_at:%Y-%m-%d %H:%M}, before undone rows were kept, "
+                f"so its rows cannot be brought back: import {batch.source} again instead", column="batch",
+                value=str(batch_id))])
+        kind, columns, undone = batch.kind, _ROW_COLUMNS[batch.kind], _UNDONE[batch.kind]
+        replaced = _reclaim_periods(cur, actor, batch_id) if kind == "measurements" else 0
+        cur.execute(f"INSERT INTO {kind} ({columns}) SELECT {columns} FROM {undone} WHERE batch_id = ?", [batch_id])
+        back = cur.execute(f"DELETE FROM {undone} WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        cur.execute("UPDATE import_batches SET undone_at = NULL, undone_by = NULL, kept_rows = NULL, "
+                    "redone_at = current_timestamp, redone_by = ? WHERE batch_id = ?", [actor.email, batch_id])
+        after = {"kind": kind, "source": batch.source, "rows": back, **_summary(cur, batch_id),
+                 "redone_by": actor.email}
+        if kind == "measurements":
+            after["replaced_measurements"] = replaced
+        store.record_audit(cur, actor, "redo", "batch", batch_id,
+                           before={"undone_at": batch.undone_at, "undone_by": batch.undone_by,
+                                   "kept_for_redo": kept}, after=after)
+    return back
+
+
+def _replaced_records(cur, owners: Iterable[int]) -> pd.DataFrame:
+    """The measurements the given batches replaced, from their 'replace' audit entries: one row per
+    replacing batch (`owner`), unit, metric and period, as the latest entry has it."""
+    owners = sorted({int(o) for o in owners})
+    columns = ["owner", "unit_id", "metric_key", "period_start", "value", "n", "sd", "batch_id"]
+    if not owners:
+        return pd.DataFrame(columns=columns)
+    entries = cur.execute(
+        f"SELECT CAST(entity_id AS INTEGER), before FROM audit_log WHERE action = 'replace' "
+        f"AND entity = 'measurements' AND entity_id IN ({', '.join('?' * len(owners))}) ORDER BY audit_id",
+        [str(o) for o in owners]).fetchall()
+    records = [{**r, "owner": owner} for owner, before in entries for r in json.loads(before)]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame["period_start"] = frame["period_start"].astype(str).str[:10]
+    return frame.drop_duplicates(["owner", *_KEY], keep="last").reset_index(drop=True)
 
 
 def _restore_replaced(cur, batch_id: int) -> int:
     """Put back the measurements this batch replaced (kept in the audit log), where their own batch
-    still stands and nothing newer took their place."""
-    entries = cur.execute("SELECT before FROM audit_log WHERE action = 'replace' AND entity = 'measurements' "
-                          "AND entity_id = ?", [str(batch_id)]).fetchall()
-    records = [r for (before,) in entries for r in json.loads(before)]
-    if not records:
+    still stands and nothing newer took their place. Those of a batch undone meanwhile go with its
+    kept rows, so that its redo brings them back too."""
+    records = _replaced_records(cur, [batch_id])
+    if records.empty:
         return 0
-    frame = pd.DataFrame.from_records(records, columns=["unit_id", "metric_key", "period_start", "value", "n",
-                                                        "sd", "batch_id"])
     view = f"restore_{uuid.uuid4().hex[:12]}"
-    cur.register(view, frame)
+    cur.register(view, records)
     try:
-        return cur.execute(f"""
+        restored = cur.execute(f"""
             INSERT INTO measurements (unit_id, metric_key, period_start, value, n, sd, batch_id)
             SELECT r.unit_id, r.metric_key, CAST(r.period_start AS DATE), r.value, CAST(r.n AS BIGINT),
                    r.sd, r.batch_id
@@ -713,8 +899,77 @@ def _restore_replaced(cur, batch_id: int) -> int:
             WHERE NOT EXISTS (SELECT 1 FROM measurements m WHERE m.unit_id = r.unit_id
                               AND m.metric_key = r.metric_key AND m.period_start = CAST(r.period_start AS DATE))
         """).fetchone()[0]
+        cur.execute(f"""
+            INSERT INTO undone_measurements (batch_id, unit_id, metric_key, period_start, value, n, sd)
+            SELECT r.batch_id, r.unit_id, r.metric_key, CAST(r.period_start AS DATE), r.value, CAST(r.n AS BIGINT), r.sd
+            FROM {view} r JOIN import_batches b ON b.batch_id = r.batch_id AND b.undone_at IS NOT NULL
+                                                 AND b.kept_rows IS NOT NULL
+            WHERE NOT EXISTS (SELECT 1 FROM undone_measurements k WHERE k.batch_id = r.batch_id
+                              AND k.unit_id = r.unit_id AND k.metric_key = r.metric_key
+                              AND k.period_start = CAST(r.period_start AS DATE))""")
+        cur.execute(f"""
+            UPDATE import_batches b SET kept_rows = (SELECT count(*) FROM undone_measurements k
+                                                      WHERE k.batch_id = b.batch_id)
+            WHERE b.undone_at IS NOT NULL AND b.kept_rows IS NOT NULL
+              AND b.batch_id IN (SELECT DISTINCT batch_id FROM {view})""")
+        return restored
     finally:
         cur.unregister(view)
+
+
+def _reclaim_periods(cur, actor: Actor, batch_id: int) -> int:
+    """Before an undone measurements batch comes back: every period it holds that is stored again
+    meanwhile must be one it had replaced (taken out again, audited) or one a later batch replaced
+    (its value stays with that batch). Anything else refuses the redo. Returns how many were taken out."""
+    clashes = cur.execute("""
+        SELECT k.unit_id, k.metric_key, CAST(k.period_start AS VARCHAR), k.value, m.value, m.batch_id, u.name
+        FROM undone_measurements k JOIN measurements m USING (unit_id, metric_key, period_start)
+        JOIN business_units u USING (unit_id)
+        WHERE k.batch_id = ? ORDER BY u.name, k.metric_key, k.period_start""", [batch_id]).fetchall()
+    if not clashes:
+        return 0
+    records = _replaced_records(cur, [batch_id] + [c[5] for c in clashes])
+    ours = set(records.loc[records["owner"] == batch_id, ["unit_id", "metric_key", "period_start", "batch_id"]]
+               .itertuples(index=False, name=None))
+    theirs = set(records.loc[records["batch_id"] == batch_id, ["owner", "unit_id", "metric_key", "period_start"]]
+                 .itertuples(index=False, name=None))
+    take_out, leave, problems = [], [], []
+    for unit_id, metric, period, mine, stored, holder, unit in clashes:
+        if (unit_id, metric, period, holder) in ours:
+            take_out.append((unit_id, metric, period))
+        elif (holder, unit_id, metric, period) in theirs:
+            leave.append((unit_id, metric, period))
+        else:
+            problems.append(Problem(
+                f"{unit}, {metric}, {period}: batch {holder} has stored {stored:g} for this period since; this "
+                f"batch would bring back {mine:g}. Undo batch {holder} first, or correct the value instead",
+                column="period_start", value=period))
+    if problems:
+        if len(problems) > LISTED_PER_CHECK:
+            problems = problems[:LISTED_PER_CHECK] + [Problem(
+                f"and {len(problems) - LISTED_PER_CHECK:,} more periods stored by other batches since",
+                column="period_start")]
+        raise ValidationError(problems)
+    keys = pd.DataFrame(take_out + leave, columns=list(_KEY)).assign(
+        take_out=[True] * len(take_out) + [False] * len(leave))
+    view = f"reclaim_{uuid.uuid4().hex[:12]}"
+    cur.register(view, keys)
+    try:
+        match = ("t.unit_id = {a}.unit_id AND t.metric_key = {a}.metric_key "
+                 "AND CAST(t.period_start AS DATE) = {a}.period_start")
+        if take_out:
+            moved = cur.execute(f"SELECT m.unit_id, m.metric_key, m.period_start, m.value, m.n, m.sd, m.batch_id "
+                                f"FROM measurements m JOIN {view} t ON {match.format(a='m')} AND t.take_out "
+                                f"ORDER BY ALL").df()
+            cur.execute(f"DELETE FROM measurements m USING {view} t WHERE {match.format(a='m')} AND t.take_out")
+            store.record_audit(cur, actor, "replace", "measurements", batch_id,
+                               before=moved.to_dict(orient="records"), after={"batch_id": batch_id, "redo": True})
+        if leave:
+            cur.execute(f"DELETE FROM undone_measurements k USING {view} t WHERE k.batch_id = ? "
+                        f"AND {match.format(a='k')} AND NOT t.take_out", [batch_id])
+    finally:
+        cur.unregister(view)
+    return len(take_out)
 
 
 # ---------------------------------------------------------------- templates

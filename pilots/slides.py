@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import analysis, charts, ingest, store, wording
+from . import analysis, charts, ingest, org, store, wording
 from .access import Actor
 from .db import Database
 from .model import STATUSES
@@ -42,8 +42,8 @@ class Slide:
     numbers: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def _money(value: float | None) -> str:
-    return "—" if value is None else charts.short_number(value)
+def _money(value: float | None, currency: org.OrgSettings | None = None) -> str:
+    return org.format_money(value, currency)
 
 
 def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
@@ -58,7 +58,7 @@ def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
             f"95% interval {charts._fmt(m.ci_low)} to {charts._fmt(m.ci_high)}, {wording.interval_basis(m)}{target}")
 
 
-def _headline(case: analysis.PilotCase, pilot) -> Slide:
+def _headline(case: analysis.PilotCase, pilot, currency: org.OrgSettings | None) -> Slide:
     m, status = case.primary, wording.state(case)
     effect, detail = _effect_words(m)
     value = case.rollout_value
@@ -71,8 +71,8 @@ def _headline(case: analysis.PilotCase, pilot) -> Slide:
         ("Evidence", EVIDENCE_WORDS.get(case.evidence_grade, case.evidence_grade),
          f"{case.evidence_grade}, {controls} control unit{'s' if controls != 1 else ''}; "
          f"{sum(c.n for c in (m.cell(n) for n in analysis.CELL_NAMES) if c is not None):,.0f} answers or cases"),
-        ("Rollout value a year", _money(value.total),
-         f"95% range {_money(value.total_low)} to {_money(value.total_high)}" if value.total is not None
+        ("Rollout value a year", _money(value.total, currency),
+         f"95% range {_money(value.total_low, currency)} to {_money(value.total_high, currency)}" if value.total is not None
          else "; ".join(value.notes)),
     ]
     return Slide("The case in numbers", (f"{status.headline}" + (f" ({status.evidence})." if status.evidence else ".")
@@ -126,7 +126,8 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                  *([f"Owner: {pilot.owner}"] if pilot.owner else []),
                  *([f"Sponsor: {pilot.sponsor}"] if pilot.sponsor else [])],
         kind=TITLE)]
-    slides.append(_headline(case, pilot))
+    currency = org.org_settings(db)
+    slides.append(_headline(case, pilot, currency))
     series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
     slides.append(Slide(
         f"{m.label} week by week",
@@ -148,11 +149,11 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     if value.total is not None and value.units:
         slides.append(Slide(
             "What rolling out is worth",
-            f"{_money(value.total)} a year across {len(value.units)} units (95% range {_money(value.total_low)} "
-            f"to {_money(value.total_high)}), at {value.assumptions.realisation:.0%} of the pilot's effect"
+            f"{_money(value.total, currency)} a year across {len(value.units)} units (95% range "
+            f"{_money(value.total_low, currency)} to {_money(value.total_high, currency)}), at {value.assumptions.realisation:.0%} of the pilot's effect"
             + (f" after shrinking it to {value.shrink_factor:.0%} for the luck in a pilot that looks good."
                if value.shrink_factor is not None else "."),
-            charts.rollout_value_chart(value, base_size=base_size, width=width)))
+            charts.rollout_value_chart(value, base_size=base_size, width=width, currency=currency)))
     if pilot.decision:
         status = wording.state(case)
         decided = f"{status.headline}. The evidence today says {case.verdict}."
@@ -241,10 +242,11 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     today = today or dt.date.today()
     pilots = store.list_pilots(db, actor)
     frame = portfolio_frame(db, actor)
+    currency = org.org_settings(db)
     units = sorted({p.unit_name for p in pilots})
     by_status = {s: sum(p.status == s for p in pilots) for s in STATUSES}
     slides = [Slide("Customer-experience pilots", f"{len(pilots)} pilots in {len(units)} business units, "
-                    f"as of {today:%d %B %Y}.",
+                    f"as of {today.day} {today:%B %Y}.",
                     bullets=[f"{s.replace('_', ' ').capitalize()}: {n}" for s, n in by_status.items() if n],
                     kind=TITLE)]
     slides.append(Slide("Pipeline", f"{by_status['baseline'] + by_status['running']} running, "
@@ -261,11 +263,12 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
                            "low": winners["value_low"].astype(float), "high": winners["value_high"].astype(float)})
     total = values["value"].sum()
     slides.append(Slide("What rolling out is worth",
-                        f"Rolling out the {len(values)} pilots decided or found worth rolling out: {_money(total)} a year "
-                        f"(range {_money(values['low'].sum())} to {_money(values['high'].sum())}, the sums of each pilot's "
+                        f"Rolling out the {len(values)} pilots decided or found worth rolling out: {_money(total, currency)} "
+                        f"a year (range {_money(values['low'].sum(), currency)} to {_money(values['high'].sum(), currency)}, "
+                        f"the sums of each pilot's "
                         f"95% range ends)."
                         if len(values) else "No pilot has earned a rollout yet.",
-                        charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7)
+                        charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7, currency=currency)
                         if len(values) else None))
     decided = [p for p in pilots if p.decision]
     pending = frame[frame["status"].eq("evaluating") & frame["pilot_id"].isin([p.pilot_id for p in pilots

@@ -419,18 +419,19 @@ def is_empty(db: Database) -> bool:
 # ---------------------------------------------------------------- import batches
 
 def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source: str, rows_view: str,
-                 replace: bool = False) -> int:
+                 replace: bool = False, content_hash: str | None = None) -> int:
     """Write rows that have already been checked, as one new batch, inside the caller's transaction.
 
     `rows_view` names a relation visible to `cur` with columns (unit_id, metric_key, obs_date, value)
     for observations, or (unit_id, metric_key, period_start, value, n, sd) for measurements. With
     `replace`, measurements already stored for the same unit, metric and period are replaced, and
-    what they held goes to the audit log. Returns the batch id."""
+    what they held goes to the audit log. `content_hash` (sha256 of the file) is kept with the batch
+    so an identical file is recognised later. Returns the batch id."""
     require_editor(actor, "import data")
     row_count = cur.execute(f"SELECT count(*) FROM {rows_view}").fetchone()[0]
     batch_id = cur.execute(
-        "INSERT INTO import_batches (kind, source, imported_by, row_count) VALUES (?, ?, ?, ?) RETURNING batch_id",
-        [kind, source, actor.email, row_count]).fetchone()[0]
+        "INSERT INTO import_batches (kind, source, imported_by, row_count, content_hash) VALUES (?, ?, ?, ?, ?) "
+        "RETURNING batch_id", [kind, source, actor.email, row_count, content_hash]).fetchone()[0]
     if kind == "observations":
         cur.execute(f"INSERT INTO observations (batch_id, unit_id, metric_key, obs_date, value) "
                     f"SELECT {batch_id}, unit_id, metric_key, obs_date, value FROM {rows_view}")
@@ -448,7 +449,10 @@ def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source
                     f"SELECT unit_id, metric_key, period_start, value, n, sd, {batch_id} FROM {rows_view}")
     else:
         raise ValueError(f"unknown kind of data '{kind}'")
-    record_audit(cur, actor, "import", "batch", batch_id, after={"kind": kind, "source": source, "rows": row_count})
+    after = {"kind": kind, "source": source, "rows": row_count}
+    if content_hash is not None:
+        after["sha256"] = content_hash
+    record_audit(cur, actor, "import", "batch", batch_id, after=after)
     return batch_id
 
 

@@ -110,6 +110,16 @@ def undo_import(db, pilot_id, tmp):
     return start, [("undo", "batch", str(batch), {"kind": "observations", "rows": 1}, {"undone_by": CCO.email})]
 
 
+def redo_import(db, pilot_id, tmp):
+    path = write_csv(tmp / "obs.csv", "unit,metric,date,value\nRetail,nps,2025-01-07,9\n")
+    batch = ingest.import_file(db, COMMAND_LINE, path, "observations").batch_id
+    ingest.undo_batch(db, COMMAND_LINE, batch)
+    start = last_id(db)
+    ingest.redo_batch(db, CCO, batch)
+    return start, [("redo", "batch", str(batch), {"undone_by": COMMAND_LINE.email, "kept_for_redo": 1},
+                    {"kind": "observations", "rows": 1, "redone_by": CCO.email})]
+
+
 def replace_measurements(db, pilot_id, tmp):
     path = write_csv(tmp / "m.csv", "unit,metric,period_start,value,n\nRetail,fcr,2025-01-06,0.70,100\n")
     ingest.import_file(db, COMMAND_LINE, path, "measurements")
@@ -147,7 +157,7 @@ def remove_user(db, pilot_id, tmp):
 
 
 WRITES = [add_unit, update_unit, add_metric, add_pilot, update_pilot, set_status, record_decision, record_rollout,
-          import_observations, undo_import, replace_measurements, save_assumptions, add_comment, set_user,
+          import_observations, undo_import, redo_import, replace_measurements, save_assumptions, add_comment, set_user,
           remove_user]
 
 
@@ -256,3 +266,68 @@ def test_no_code_changes_or_deletes_the_audit_or_decision_log():
     inserts = re.findall(r"def (\w+)\([^)]*\)[^:]*:(?:(?!\ndef ).)*INSERT INTO audit_log",
                          (REPO / "pilots/store.py").read_text(encoding="utf-8"), re.DOTALL)
     assert inserts == ["record_audit"]
+
+
+# ---------------------------------------------------------------- before and after in words
+
+def test_changes_read_as_a_list_not_json():
+    assert audit.describe_changes({"status": "running", "version": 3}, {"status": "evaluating", "version": 4}) == \
+        "status: running → evaluating"
+    assert audit.describe_changes({"status": "running", "target_effect": 3.0, "owner": "Olga"},
+                                  {"status": "evaluating", "target_effect": 5.0, "owner": "Olga"}) == \
+        "status: running → evaluating; target effect: 3 → 5"
+    assert audit.change_list({"controls": ["Online"], "released": False, "cost": None},
+                             {"controls": ["Claims", "Online"], "released": True, "cost": 1200.5}) == \
+        ["controls: Online → Claims, Online", "released: no → yes", "cost: — → 1200.5"]
+    assert audit.change_list(None, {"name": "Field Service", "head": "Fay", "customers": None}) == \
+        ["name: Field Service", "head: Fay"]
+    assert audit.change_list({"role": "steering", "unit_ids": []}, None) == ["role: steering"]
+    assert audit.change_list({"status": "running", "version": 1}, {"status": "running", "version": 2}) == \
+        ["no value changed"]
+    assert audit.change_list({"decided_on": "2025-07-01 00:00:00"}, {"decided_on": "2025-09-01T14:05:09.5"}) == \
+        ["decided on: 2025-07-01 → 2025-09-01 14:05"]
+    replaced = [{"unit_id": 1, "metric_key": "fcr", "period_start": "2025-01-06 00:00:00", "value": 0.7, "n": 100},
+                {"unit_id": 1, "metric_key": "fcr", "period_start": "2025-01-13 00:00:00", "value": 0.72}] * 3
+    assert audit.describe_changes(replaced, {"batch_id": 7}) == \
+        ("6 stored rows replaced (fcr 2025-01-06: 0.7; fcr 2025-01-13: 0.72; fcr 2025-01-06: 0.7 and 3 more); "
+         "batch id: 7")
+    long = "a" * 200
+    (line,) = audit.change_list(None, {"hypothesis": long})
+    assert line == "hypothesis: " + "a" * (audit.MAX_VALUE_CHARS - 1) + "…"
+    assert audit.change_list(None, {"hypothesis": long}, max_chars=None) == ["hypothesis: " + long]
+
+
+def test_the_log_reads_in_words_what_each_write_changed(small_org, tmp_path):
+    db, pilot_id = small_org
+    store.set_status(db, CCO, pilot_id, "running", expected_version=1)
+    draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
+    store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, target_effect=8.0, owner="Olga"), 2)
+    path = write_csv(tmp_path / "obs.csv", "unit,metric,date,value\nRetail,nps,2025-01-07,9\nOnline,nps,2025-01-08,3\n")
+    batch = ingest.import_file(db, CCO, path, "observations").batch_id
+    ingest.undo_batch(db, CCO, batch)
+    ingest.redo_batch(db, CCO, batch)
+    users.set_user(db, CCO, "board@example.com", "steering")
+    users.remove_user(db, CCO, "board@example.com")
+
+    entries = audit.list_audit(db, CCO, limit=7)
+    readable = audit.readable_audit(entries)
+    assert list(readable.columns) == ["audit_id", "logged_at", "actor", "what", "changes"]
+    assert readable["audit_id"].tolist() == entries["audit_id"].tolist()
+    by_what = dict(zip(readable["what"], readable["changes"]))
+    assert by_what[f"status pilot {pilot_id}"] == "status: proposed → running"
+    assert by_what[f"update pilot {pilot_id}"] == "owner: — → Olga; target effect: 5 → 8"
+    assert by_what[f"import batch {batch}"] == "kind: observations; rows: 2; source: obs.csv"
+    assert by_what[f"undo batch {batch}"] == (
+        "first date: 2025-01-07; kind: observations; last date: 2025-01-08; metrics: nps; rows: 2; source: obs.csv; "
+        f"units: Online, Retail; kept for redo: 2; restored measurements: 0; undone by: {CCO.email}")
+    assert re.fullmatch(r"kept for redo: 2; undone at: \d{4}-\d\d-\d\d \d\d:\d\d; undone by: cco@example.com; "
+                        r"first date: 2025-01-07; kind: observations; last date: 2025-01-08; metrics: nps; "
+                        r"redone by: cco@example.com; rows: 2; source: obs.csv; units: Online, Retail",
+                        by_what[f"redo batch {batch}"]), by_what[f"redo batch {batch}"]
+    assert by_what["add user board@example.com"] == "role: steering"
+    assert by_what["remove user board@example.com"] == "role: steering"
+    for changes in readable["changes"]:
+        assert "{" not in changes and '"' not in changes, changes
+
+    full = json.loads(audit.entry_json(entries.iloc[-1]))
+    assert full["before"]["status"] == "proposed" and full["after"] == {"status": "running", "version": 2}

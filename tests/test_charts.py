@@ -11,7 +11,7 @@ import pytest
 import vl_convert
 from scipy import stats
 
-from pilots import analysis, charts, store
+from pilots import org, analysis, charts, store
 from pilots.access import COMMAND_LINE, Actor, AccessDenied
 from pilots.analysis import Cell
 from pilots.value import RolloutValue, UnitValue
@@ -256,7 +256,10 @@ def test_rollout_value_chart_has_a_bar_and_interval_per_unit(demo):
         assert rows[unit.unit]["value"] == pytest.approx(unit.value)
         assert rows[unit.unit]["reads"] == ("better" if unit.low > 0 else "worse" if unit.high < 0 else "unclear")
     titled = charts.rollout_value_chart(value, title="Value").to_dict()
-    assert charts.short_number(value.total) in titled["title"]["subtitle"]
+    assert org.format_money(value.total) in titled["title"]["subtitle"]
+    euros = charts.rollout_value_chart(value, currency=org.OrgSettings(currency_code="EUR", currency_symbol="€"))
+    text = next(l for l in layers(euros.to_dict()) if mark_type(l) == "text")
+    assert all(r["text"].lstrip("-").startswith("€") for r in data_of(euros.to_dict(), text))
 
 
 def test_portfolio_value_total_is_called_a_range_not_an_interval():
@@ -265,13 +268,6 @@ def test_portfolio_value_total_is_called_a_range_not_an_interval():
     subtitle = charts.portfolio_value_chart(values, title="Value").to_dict()["title"]["subtitle"]
     assert "Total 150.0k a year (range 10.0k to 290.0k" in subtitle
     assert "(95% interval" not in subtitle
-
-
-def test_short_number():
-    assert charts.short_number(13_061_942) == "13.1M"
-    assert charts.short_number(-45_600) == "-45.6k"
-    assert charts.short_number(2.4e9) == "2.4bn"
-    assert charts.short_number(512) == "512"
 
 
 # ---------------------------------------------------------------- the row limit

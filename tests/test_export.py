@@ -1,8 +1,13 @@
 """Exports opened back: PNGs are real images of the expected size, SVGs are SVG, decks open in
-python-pptx with the expected slides, titles and pictures, PDFs open in pypdf with the expected
-pages and text, and the command line writes the files."""
+python-pptx with the expected slides, titles, pictures, page numbers and speaker notes, PDFs open in
+pypdf with the expected pages and text and the appendix last under its heading, the title slide
+carries the organisation, date, "prepared by" and logo, text with control characters exports, and
+the command line writes the files."""
 
+import dataclasses
+import datetime as dt
 import io
+import json
 import re
 
 import altair as alt
@@ -14,8 +19,8 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 from pypdf import PdfReader
 
-from pilots import analysis, export, slides
-from pilots.access import COMMAND_LINE
+from pilots import analysis, export, org, slides, store
+from pilots.access import COMMAND_LINE, Actor
 from pilots.cli import main
 
 
@@ -51,6 +56,14 @@ def test_svg_keeps_text_as_text_and_container_charts_get_a_width():
     assert svg_size(svg)[0] > export.CHART_WIDTH
 
 
+def page_number(texts: list[str]) -> tuple[int, int] | None:
+    """The "n / N" footer among a page's texts, as (n, N)."""
+    found = [re.fullmatch(r"\s*(\d+) / (\d+)\s*", t) for t in texts]
+    numbers = [(int(m[1]), int(m[2])) for m in found if m]
+    assert len(numbers) <= 1, texts
+    return numbers[0] if numbers else None
+
+
 def test_pilot_deck_opens_in_powerpoint_with_its_slides_titles_and_pictures(pilot_deck):
     deck = Presentation(io.BytesIO(export.deck_pptx(pilot_deck, "Claim tracker")))
     assert deck.slide_width == Inches(export.PAGE_W) and deck.slide_height == Inches(export.PAGE_H)
@@ -72,18 +85,53 @@ def test_pilot_deck_opens_in_powerpoint_with_its_slides_titles_and_pictures(pilo
         joined = "\n".join(texts)
         for bullet in slide.bullets if slide.chart is None and not slide.numbers else []:
             assert bullet in joined
+        for bullet in slide.bullets if slide.chart is not None else []:
+            assert bullet in joined  # small print under the chart, as present mode shows it
         for label, value, _ in slide.numbers:
             assert label in joined and value in joined
         sizes = [run.font.size.pt for shape in page.shapes if shape.has_text_frame
                  for p in shape.text_frame.paragraphs for run in p.runs]
         assert min(sizes) >= 10 and max(sizes) >= export.TITLE_PT
+    for number, page in enumerate(deck.slides, start=1):
+        assert page_number([s.text_frame.text for s in page.shapes if s.has_text_frame]) == (number, len(deck.slides))
+        # a real slide-number field, so the number follows the slide if the deck is rearranged
+        assert page.shapes[-1].text_frame._txBody.xpath(".//a:fld[@type='slidenum']")
 
 
-def test_pilot_deck_as_pdf_has_one_page_per_slide_with_real_text(pilot_deck):
+def test_every_slide_has_speaker_notes_with_its_message_and_reasons(pilot_deck):
+    deck = Presentation(io.BytesIO(export.deck_pptx(pilot_deck, "Claim tracker")))
+    for page, slide in zip(deck.slides, pilot_deck):
+        assert page.has_notes_slide
+        notes = page.notes_slide.notes_text_frame.text
+        lines = notes.split("\n")
+        assert lines[0] == slide.message
+        assert lines[1:] == [b for b in slide.bullets if b != slide.message]
+        assert "•" not in notes and notes == export.speaker_notes(slide)
+    reasons = next(page for page, s in zip(deck.slides, pilot_deck) if s.title == "Decision and reasons")
+    assert next(s for s in pilot_deck if s.title == "Decision and reasons").bullets[-1] in \
+        reasons.notes_slide.notes_text_frame.text
+
+
+def test_pilot_deck_as_pdf_has_one_page_per_slide_with_real_text_and_the_appendix_last(pilot_deck):
     reader = PdfReader(io.BytesIO(export.deck_pdf(pilot_deck, "Claim tracker")))
-    assert len(reader.pages) == len(pilot_deck)
+    pages = export.pdf_pages(pilot_deck)
+    appendix = [s for s in pilot_deck if s.kind == slides.APPENDIX]
+    assert appendix and len(pages) == len(pilot_deck) + 1  # the slides, and a page headed "Appendix"
+    assert pages == [s for s in pilot_deck if s.kind != slides.APPENDIX] + [pages[-len(appendix) - 1]] + appendix
+    assert len(reader.pages) == len(pages)
     assert reader.metadata.title == "Claim tracker"
-    for page, slide in zip(reader.pages, pilot_deck):
+    texts = [" ".join(page.extract_text().split()) for page in reader.pages]
+    heading = len(pages) - len(appendix) - 1
+    assert texts[heading].startswith("Appendix ")
+    for i, slide in enumerate(appendix, start=heading + 2):  # the heading page lists what follows, with its page
+        assert f"{export._appendix_title(slide.title)} (page {i})" in texts[heading]
+        assert texts[i - 1].startswith(" ".join(slide.title.split()))
+    for number, text in enumerate(texts, start=1):
+        assert text.endswith(f"{number} / {len(pages)}")
+    assert [o.title for o in reader.outline if not isinstance(o, list)] == \
+        [s.title for s in pages if s.kind != slides.APPENDIX]  # bookmarks: the appendix slides under "Appendix"
+    assert [o.title for o in next(o for o in reader.outline if isinstance(o, list))] == [s.title for s in appendix]
+    for page, slide in zip(reader.pages, pages):
         box = page.mediabox
         assert abs(float(box.width) / float(box.height) - 16 / 9) < 0.01
         text = " ".join(page.extract_text().split())
@@ -91,9 +139,11 @@ def test_pilot_deck_as_pdf_has_one_page_per_slide_with_real_text(pilot_deck):
         assert " ".join(slide.message.split())[:40] in text
         if slide.chart is not None:
             assert page.images  # the chart as a picture
-    decision = next(i for i, s in enumerate(pilot_deck) if s.title == "Decision and reasons")
+        for bullet in slide.bullets if not slide.numbers else []:  # numbers slides: their tiles say the same
+            assert " ".join(bullet.split())[:40] in text  # every reason is on the page, also under a chart
+    decision = next(i for i, s in enumerate(pages) if s.title == "Decision and reasons")
     text = " ".join(reader.pages[decision].extract_text().split())
-    assert " ".join(pilot_deck[decision].bullets[-1].split())[:40] in text
+    assert " ".join(pages[decision].bullets[-1].split())[:40] in text
 
 
 def test_export_pilot_in_every_format(demo):
@@ -104,7 +154,6 @@ def test_export_pilot_in_every_format(demo):
     assert png.size[1] > Image.open(io.BytesIO(export.chart_png(bare))).size[1]  # room for the title
     case = analysis.analyze_pilot(demo, COMMAND_LINE, 1)
     headline = next(s for s in deck if s.kind == slides.NUMBERS)
-    assert headline.message.startswith(f"{case.verdict}: ")
     titled = export.headline_chart(deck, case.pilot, "Every metric", headline.message)
     assert titled.to_dict()["title"]["subtitle"] == headline.message
     assert export.export_pilot(demo, COMMAND_LINE, 1, "png") == export.chart_png(titled)  # the picture says both
@@ -132,7 +181,7 @@ def test_command_line_writes_each_format(demo, tmp_path, capsys):
             pages = PdfReader(io.BytesIO(data)).pages
             expected = slides.portfolio_slides(demo, COMMAND_LINE) if target == "portfolio" \
                 else slides.pilot_slides(demo, COMMAND_LINE, 2)
-            assert len(pages) == len(expected)
+            assert len(pages) == len(export.pdf_pages(expected))
         else:
             assert Image.open(io.BytesIO(data)).format == "PNG"
 
@@ -144,3 +193,124 @@ def test_command_line_refuses_an_unknown_pilot_and_writes_nothing(demo, tmp_path
     assert not out.exists()
     with pytest.raises(SystemExit):
         main(["--db", str(demo.path), "export", "everything", "--format", "pptx", "--out", str(out)])
+
+
+# ---------------------------------------------------------------- the organisation, text as data
+
+def logo_png() -> bytes:
+    image = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
+    image.paste((0, 90, 160, 255), (20, 20, 580, 180))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_title_slide_carries_the_organisation_date_prepared_by_and_logo(demo_org):
+    logo = logo_png()
+    org.save_org_settings(demo_org, COMMAND_LINE, org.OrgSettings(
+        name="Northwind Insurance", prepared_by="CCO office", currency_code="EUR", currency_symbol="€", logo=logo),
+        expected_version=0)
+    ana = Actor("ana@example.com", "steering")
+    deck_slides = slides.pilot_slides(demo_org, ana, 2)
+    day = dt.date(2026, 3, 5)
+
+    deck = Presentation(io.BytesIO(export.export_pilot(demo_org, ana, 2, "pptx", today=day)))
+    assert len(deck.slides) == len(deck_slides)
+    title = [s.text_frame.text for s in deck.slides[0].shapes if s.has_text_frame]
+    assert title[0] == deck_slides[0].title
+    assert "Northwind Insurance" in title
+    assert "5 March 2026 · Prepared by CCO office (ana@example.com)" in title
+    pictures = [s for s in deck.slides[0].shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    assert [p.image.blob for p in pictures] == [logo]
+    assert pictures[0].left + pictures[0].width <= deck.slide_width and pictures[0].top >= 0
+    assert abs(pictures[0].width / pictures[0].height - 3) < 0.01  # the logo keeps its shape
+    assert deck.core_properties.author == "CCO office (ana@example.com)"
+    for number, page in enumerate(deck.slides, start=1):
+        texts = [s.text_frame.text for s in page.shapes if s.has_text_frame]
+        assert page_number(texts) == (number, len(deck.slides))
+        assert "Northwind Insurance" in texts  # on the title slide's top, at the foot of every other slide
+        assert page.notes_slide.notes_text_frame.text.strip()
+    assert "Prepared by CCO office (ana@example.com)" in deck.slides[0].notes_slide.notes_text_frame.text
+
+    reader = PdfReader(io.BytesIO(export.export_pilot(demo_org, ana, 2, "pdf", today=day,
+                                                      prepared_by="Ana Lima, CX lead")))
+    pages = export.pdf_pages(deck_slides)
+    assert len(reader.pages) == len(pages)
+    texts = [" ".join(p.extract_text().split()) for p in reader.pages]
+    assert "Northwind Insurance" in texts[0] and "5 March 2026 · Prepared by Ana Lima, CX lead" in texts[0]
+    assert len(reader.pages[0].images) == 1  # the logo
+    assert reader.metadata.author == "Ana Lima, CX lead"
+    for number, text in enumerate(texts, start=1):
+        assert text.endswith(f"{number} / {len(pages)}")
+    heading = texts.index(next(t for t in texts if t.startswith("Appendix The detail")))
+    assert all(s.kind == slides.APPENDIX for s in pages[heading + 1:])
+    assert all(s.kind != slides.APPENDIX for s in pages[:heading])
+    assert all("Northwind Insurance · Appendix" in t for t in texts[heading + 1:])
+
+    portfolio = Presentation(io.BytesIO(export.export_portfolio(demo_org, COMMAND_LINE, "pptx", today=day)))
+    title = [s.text_frame.text for s in portfolio.slides[0].shapes if s.has_text_frame]
+    assert "5 March 2026 · Prepared by CCO office" in title and "as of 5 March 2026" in " ".join(title)
+
+
+def test_without_settings_a_deck_names_the_default_organisation_and_who_exported_it(demo_org):
+    cover = export.deck_cover(demo_org, Actor("ben@example.com", "editor"), dt.date(2026, 1, 9))
+    assert cover == export.Cover("Our organisation", dt.date(2026, 1, 9), "ben@example.com", None)
+    assert cover.line == "9 January 2026 · Prepared by ben@example.com"
+    assert export.deck_cover(demo_org, COMMAND_LINE).prepared_by == "the CCO office"
+
+
+@pytest.mark.parametrize("setting, actor, explicit, shown", [
+    ("", Actor("ana@example.com", "editor"), None, "ana@example.com"),
+    ("CCO office", Actor("ana@example.com", "editor"), None, "CCO office (ana@example.com)"),
+    ("CCO office", COMMAND_LINE, None, "CCO office"),
+    ("", COMMAND_LINE, None, "the CCO office"),
+    ("CCO office", COMMAND_LINE, "Ana\x00 Lima\n", "Ana Lima"),
+    ("CCO office", COMMAND_LINE, "  ", "CCO office"),
+])
+def test_who_a_deck_says_prepared_it(setting, actor, explicit, shown):
+    assert export.prepared_by(org.OrgSettings(prepared_by=setting), actor, explicit) == shown
+
+
+def test_plain_takes_control_characters_out():
+    assert export.plain("Claim\x00 tracker\x07\x1b[31m\tred\r\nline\u2028two\x7f\x85end\ufffe") == \
+        "Claim tracker[31m red  line two end"
+    assert export.plain("Café – 5 € → ✓") == "Café – 5 € → ✓"
+    assert export.plain(None) == ""
+
+
+def test_text_with_control_characters_exports_cleanly(demo_org):
+    """A pilot's name and hypothesis and a unit's name are typed by people: whatever they hold, every
+    export works and shows the text without the control characters (the chart renderer would abort
+    the whole process on some of them)."""
+    pilot = store.get_pilot(demo_org, COMMAND_LINE, 2)
+    store.update_pilot(demo_org, COMMAND_LINE, 2, dataclasses.replace(
+        store.pilot_draft(pilot), name="Claim\x00 tracker\x07\x1b", hypothesis="Line one\nline two\x0b\x0cend\x7f"),
+        pilot.version)
+    unit = store.unit_lookup(store.list_units(demo_org, COMMAND_LINE))[pilot.unit_name.casefold()]
+    store.update_unit(demo_org, COMMAND_LINE, dataclasses.replace(unit, name=f"{unit.name}\x00\x01"))
+    deck_slides = slides.pilot_slides(demo_org, COMMAND_LINE, 2)
+    assert "\x00" in deck_slides[0].title and any(s.chart is not None for s in deck_slides)
+    spec = export._spec(next(s.chart for s in deck_slides if s.chart is not None))
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", json.dumps(spec, ensure_ascii=False))
+
+    deck = Presentation(io.BytesIO(export.export_pilot(demo_org, COMMAND_LINE, 2, "pptx")))
+    assert deck.slides[0].shapes.title.text_frame.text == "Claim tracker"
+    assert deck.core_properties.title == "Claim tracker"
+    title_texts = [s.text_frame.text for s in deck.slides[0].shapes if s.has_text_frame]
+    assert f"{unit.name}: Line one line two  end" in title_texts
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in PdfReader(io.BytesIO(export.export_pilot(demo_org, COMMAND_LINE, 2, "pdf"))).pages)
+    assert "Claim tracker" in text and "\x00" not in text and "\x07" not in text
+    assert Image.open(io.BytesIO(export.export_pilot(demo_org, COMMAND_LINE, 2, "png"))).format == "PNG"
+    assert Image.open(io.BytesIO(export.export_portfolio(demo_org, COMMAND_LINE, "png"))).format == "PNG"
+
+
+def test_a_deck_without_an_appendix_has_no_appendix_heading():
+    plain_slides = [slides.Slide("Title", "Message", kind=slides.TITLE, bullets=["One"]),
+                    slides.Slide("Decisions", "None yet.", kind=slides.TEXT, bullets=["a", "b"])]
+    assert export.pdf_pages(plain_slides) == plain_slides
+    reader = PdfReader(io.BytesIO(export.deck_pdf(plain_slides, "Deck")))
+    assert [" ".join(p.extract_text().split())[-5:] for p in reader.pages] == ["1 / 2", "2 / 2"]
+    mixed = [plain_slides[0], slides.Slide("Appendix: data", "Rows.", kind=slides.APPENDIX, bullets=["x"]),
+             plain_slides[1]]
+    assert [s.title for s in export.pdf_pages(mixed)] == ["Title", "Decisions", "Appendix", "Appendix: data"]

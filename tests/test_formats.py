@@ -1,5 +1,5 @@
 """Numbers as people read them: three significant digits, a true minus sign, shares as percentage
-points, money with its currency, and p-values as chances."""
+points, and p-values as chances."""
 
 import math
 
@@ -19,12 +19,6 @@ def test_shares_read_as_percentage_points():
     assert formats.amount(0.0841, "share resolved", "rate", signed=True) == "+8.41 percentage points"
     assert formats.amount(-2.03, "days") == "−2.03 days"
     assert formats.amount(5.0, "") == "5.00"
-
-
-def test_money_with_its_currency():
-    assert formats.money(528_200_000, "€") == "€528.2 M"
-    assert formats.money(-72_300) == "−72.3 k"
-    assert formats.money(None) == "—"
 
 
 def test_p_values_as_chances():

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pilots import analysis, audit, cells, comments, ingest, store, users
+from pilots import org as organisation
 from pilots.access import COMMAND_LINE, AccessDenied
 from pilots.cli import main
 from pilots.model import Metric, PilotDraft
@@ -62,6 +63,9 @@ def forbidden_writes(o, pilot_id):
         "roll out": lambda a: store.record_rollout(db, a, pilot_id, ["Claims"], dt.date(2025, 8, 1)),
         "import": lambda a: ingest.import_file(db, a, o["tmp"] / "answers.csv", "observations"),
         "undo import": lambda a: ingest.undo_batch(db, a, o["batch"]),
+        "redo import": lambda a: ingest.redo_batch(db, a, o["batch"]),
+        "organisation settings": lambda a: organisation.save_org_settings(db, a, organisation.OrgSettings(name="Mine"),
+                                                                         expected_version=0),
         "correct measurements": lambda a: ingest.save_measurements(db, a, frame),
         "rollout assumptions": lambda a: cells.save_assumptions(db, a, pilot_id, cells.RolloutAssumptions(1.0)),
         "give access": lambda a: users.set_user(db, a, "x@example.com", "editor"),
@@ -71,7 +75,8 @@ def forbidden_writes(o, pilot_id):
 
 WRITES = [
     "add unit", "update unit", "add metric", "add pilot", "update pilot", "set status", "decide", "roll out",
-    "import", "undo import", "correct measurements", "rollout assumptions", "give access", "remove access"]
+    "import", "undo import", "redo import", "organisation settings", "correct measurements", "rollout assumptions",
+    "give access", "remove access"]
 
 
 @pytest.mark.parametrize("write", WRITES)

@@ -4,7 +4,7 @@ analysis, charts at slide size, and what a unit head may not see."""
 import pytest
 import vl_convert
 
-from pilots import analysis, charts, slides, store, wording
+from pilots import analysis, charts, org, slides, store, wording
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 
 
@@ -28,7 +28,7 @@ def test_pilot_slides_tell_the_case_in_order(demo):
     assert numbers["Decision"] == (status.label, status.headline) and status.headline.startswith("Decided: Roll out")
     assert numbers["Effect on Net Promoter Score"][0] == f"+{case.primary.effect:.2f} points"
     assert f"{case.primary.ci_low:.2f} to {case.primary.ci_high:.2f}" in numbers["Effect on Net Promoter Score"][1]
-    assert numbers["Rollout value a year"][0] == charts.short_number(case.rollout_value.total)
+    assert numbers["Rollout value a year"][0] == org.format_money(case.rollout_value.total, org.org_settings(demo))
     assert len(deck[1].bullets) == len(deck[1].numbers)
     decision = deck[6]
     assert decision.message.startswith("Decided: Roll out")
@@ -89,7 +89,7 @@ def test_portfolio_slides_add_up_the_pilots(demo):
     assert winners
     total = sum(c.rollout_value.total for c in winners)
     assert f"Rolling out the {len(winners)} pilots" in deck[3].message
-    assert charts.short_number(total) in deck[3].message
+    assert org.format_money(total, org.org_settings(demo)) in deck[3].message
     spec = deck[3].chart.to_dict()
     bars = spec["datasets"][spec["data"]["name"]]
     assert sorted(b["pilot"] for b in bars) == sorted(c.pilot for c in winners)
