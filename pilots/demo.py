@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from . import analysis, store
+from . import analysis, org, store
 from .access import Actor
 from .db import Database
 from .model import STATUSES, PilotDraft, Problem, ValidationError
@@ -43,6 +43,7 @@ FIRST_WEEK = dt.date(2023, 11, 27)
 WEEKS = 156  # the last week starts on 2026-11-16
 LAST_DAY = FIRST_WEEK + dt.timedelta(weeks=WEEKS) - dt.timedelta(days=1)
 ACTOR = Actor("demo-loader", "editor")
+ORGANISATION = "Northwind Services (demo)"
 
 # name, head, customers, annual revenue per customer
 _UNITS = [
@@ -393,6 +394,8 @@ def _load_demo(db: Database) -> DemoSummary:
             "the database already holds business units; the demo organisation loads only into an empty "
             "database (use a new --db file)", column="database", value=str(db.path))])
     rng = np.random.default_rng(SEED)
+    org.save_org_settings(db, ACTOR, org.OrgSettings(name=ORGANISATION, currency_code="EUR", currency_symbol="€",
+                                                     prepared_by="CCO office"), expected_version=None)
     unit_ids = [store.add_unit(db, ACTOR, name, head=head, customers=customers,
                                revenue_per_customer=revenue).unit_id
                 for name, head, customers, revenue in _UNITS]
