@@ -72,8 +72,8 @@ st.subheader("Effect of every evaluated pilot on its primary metric")
 if evaluated.empty:
     st.info("No pilot shown has data in both windows yet.")
 else:
-    st.caption(f"{len(evaluated)} pilot{'s' if len(evaluated) != 1 else ''}, 95% intervals, coloured by verdict; "
-               f"click a pilot to open its case.")
+    st.caption(f"{len(evaluated)} pilot{'s' if len(evaluated) != 1 else ''}, 95% intervals, coloured by what the "
+               f"evidence says today (a decided pilot's decision is on its page); click a pilot to open its case.")
     st.altair_chart(charts.forest_plot(evaluated), width="stretch")
 
 if len(winners):

@@ -156,7 +156,7 @@ BETTER, WORSE, UNCLEAR = "better", "worse", "unclear"
 EFFECT_CLASSES = (BETTER, WORSE, UNCLEAR)
 EFFECT_COLOURS = (GOOD_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR)
 VERDICT_COLOURS = {"Roll out": GOOD_COLOUR, "Extend": PILOT_SHADE, "Stop": BAD_COLOUR, "Inconclusive": NEUTRAL_COLOUR,
-                   "Interim": NEUTRAL_COLOUR}
+                   "Interim": "#9a7fc4"}  # violet, as the Interim badge on the pages
 ARM_LABELS = {"treated": "Pilot unit", "control": "Controls"}
 WINDOW_LABELS = {"before": "Baseline", "after": "Pilot window"}
 COUNTERFACTUAL = "Pilot unit, had it moved like its controls"
