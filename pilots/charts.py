@@ -488,6 +488,16 @@ def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int 
     return _value_bars(values, "pilot", base_size, width, title, subtitle, currency)
 
 
+def _pilot_starts(pilot_start: dt.date, base_size: int) -> tuple[alt.Chart, alt.Chart]:
+    """A dashed rule where the pilot window starts, and its label."""
+    start = pd.DataFrame({"start": pd.to_datetime([pilot_start])})
+    rule = alt.Chart(start).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(x="start:T")
+    label = alt.Chart(start).mark_text(
+        align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
+        text="pilot starts").encode(x="start:T", y=alt.value(0))
+    return rule, label
+
+
 def synthetic_chart(sc, unit_name: str, metric_label: str, pilot_start: dt.date, direction: str | None = None,
                     base_size: int = 14, width: int | str = "container", height: int = 360,
                     title: str | None = None) -> alt.TopLevelMixin:
@@ -513,11 +523,7 @@ def synthetic_chart(sc, unit_name: str, metric_label: str, pilot_start: dt.date,
         tooltip=[alt.Tooltip("series:N", title="Line"), alt.Tooltip("week:T", title="Week of"),
                  alt.Tooltip("value:Q", title=metric_label, format=",.3~r"),
                  alt.Tooltip("gap:Q", title=f"{unit_name} − twin", format="+,.3~r")])
-    start = pd.DataFrame({"start": pd.to_datetime([pilot_start])})
-    rule = alt.Chart(start).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(x="start:T")
-    rule_label = alt.Chart(start).mark_text(
-        align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
-        text="pilot starts").encode(x="start:T", y=alt.value(0))
+    rule, rule_label = _pilot_starts(pilot_start, base_size)
     if title is None:
         title = f"{unit_name} against its synthetic twin"
         subtitle = (f"The twin blends the control units that moved like {unit_name} before the pilot; in the pilot "
@@ -553,11 +559,7 @@ def placebo_chart(sc, unit_names: dict, metric_label: str, pilot_start: dt.date,
     others = base.transform_filter(alt.datum.role == placebos).mark_line(strokeWidth=1.5, opacity=0.9)
     pilot = base.transform_filter(alt.datum.role == pilot_name).mark_line(strokeWidth=3.5)
     zero = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeWidth=1.5, color="#555555").encode(y="gap:Q")
-    start = pd.DataFrame({"start": pd.to_datetime([pilot_start])})
-    rule = alt.Chart(start).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(x="start:T")
-    rule_label = alt.Chart(start).mark_text(
-        align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
-        text="pilot starts").encode(x="start:T", y=alt.value(0))
+    rule, rule_label = _pilot_starts(pilot_start, base_size)
     if title is None:
         title = f"Did {pilot_name} leave its twin more than the control units left theirs?"
         subtitle = (f"{pilot_name} ranks {sc.placebo_rank} of {sc.placebo_units} on how far it moved from its twin in "

@@ -16,26 +16,9 @@ from pilots.access import COMMAND_LINE, Actor, AccessDenied
 from pilots.analysis import Cell
 from pilots.value import RolloutValue, UnitValue
 from pilots.inference import unit_effect
+
+from vega import data_of, layers, mark_type
 from pilots.cells import RolloutAssumptions
-
-
-def layers(spec: dict, data: dict | None = None) -> list[dict]:
-    """Every unit spec (with a mark) in a Vega-Lite spec, however layered or concatenated, each with
-    the data it inherits."""
-    data = spec.get("data", data)
-    found = [dict(spec, data=data)] if "mark" in spec else []
-    for key in ("layer", "vconcat", "hconcat", "concat"):
-        for part in spec.get(key, []):
-            found += layers(part, data)
-    return found
-
-
-def mark_type(layer: dict) -> str:
-    return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
-
-
-def data_of(spec: dict, layer: dict) -> list[dict]:
-    return spec["datasets"][layer["data"]["name"]]
 
 
 def from_cells(metric, cells: dict, target=None):

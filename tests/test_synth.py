@@ -12,6 +12,8 @@ import vl_convert
 
 from pilots import charts, synth
 
+from vega import data_of, layers, mark_type
+
 PILOT = "pilot"
 
 
@@ -410,24 +412,6 @@ def test_proposition_99_matches_the_published_synthetic_control():
 
 
 # ---------------------------------------------------------------- charts
-
-def layers(spec: dict, data: dict | None = None) -> list[dict]:
-    """Every unit spec (with a mark) in a Vega-Lite spec, each with the data it inherits."""
-    data = spec.get("data", data)
-    found = [dict(spec, data=data)] if "mark" in spec else []
-    for key in ("layer", "vconcat", "hconcat", "concat"):
-        for part in spec.get(key, []):
-            found += layers(part, data)
-    return found
-
-
-def mark_type(layer: dict) -> str:
-    return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
-
-
-def data_of(spec: dict, layer: dict) -> list[dict]:
-    return spec["datasets"][layer["data"]["name"]]
-
 
 def test_synthetic_chart_draws_the_pilot_unit_against_its_twin():
     wide, post = blended(jump=5.0)
