@@ -5,7 +5,7 @@ its charts, checks, assumptions (editable by editors only), planning and the way
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import analysis, cells, planning, store, wording
+from pilots import analysis, cells, org, planning, store, wording
 from pilots.access import COMMAND_LINE
 
 from apptest_charts import chart_frames, chart_rows
@@ -90,7 +90,7 @@ def test_editor_saves_assumptions_and_the_value_follows(demo_org):
     case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
     after = metrics_of(at)["Rollout value a year"]
     assert after != before
-    assert after == f"{case.rollout_value.total / 1e6:,.1f} M"
+    assert after == org.format_money(case.rollout_value.total, org.org_settings(demo_org)) and after.startswith("€")
 
 
 def test_steering_sees_the_assumptions_but_no_editor(demo_org):
