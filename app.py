@@ -6,10 +6,11 @@ whatever the page."""
 
 import streamlit as st
 
-from pages._ui import access_state, database, identity_bar, load_demo_once, no_access_page, sign_in_page
+from pages._ui import PAGE_ICON, access_state, database, identity_bar, load_demo_once, no_access_page, sign_in_page
 from pilots import store
 
-st.set_page_config(page_title="CX Pilot Tracker", page_icon=":material/insights:", layout="wide")
+# The icon is a file the app serves itself: no request for it leaves this machine.
+st.set_page_config(page_title="CX Pilot Tracker", page_icon=PAGE_ICON, layout="wide")
 
 db = database()
 actor, how = access_state()
@@ -25,9 +26,6 @@ if how == "demo" and store.is_empty(db):
         summary = load_demo_once(db)
     if summary is not None:
         st.session_state["demo_loaded"] = str(summary)
-if "demo_loaded" in st.session_state:
-    st.success(f"The database was empty, so the demo organisation was loaded: {st.session_state['demo_loaded']}",
-               icon=":material/info:")
 pilots_pages = [
     st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", url_path="home", default=True),
     st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", url_path="pilots"),
@@ -51,6 +49,14 @@ if actor.is_editor:
         st.Page("pages/audit.py", title="Audit log", icon=":material/history:", url_path="audit"),
     ]
 page = st.navigation({"Pilots": pilots_pages, "Administration": admin_pages})
-# In present mode the slides fill the screen: the demo notice goes to the (collapsed) sidebar.
-identity_bar(actor, how, banner=page.url_path != "present")
+presenting = page.url_path == "present"
+# Present mode collapses the sidebar; every other page opens it again, so Exit brings it back. The
+# browser acts only on a change of this setting, so a sidebar someone closes on a page stays closed.
+st.set_page_config(initial_sidebar_state="collapsed" if presenting else "expanded")
+# In present mode the slides fill the screen: the demo notices go to the (collapsed) sidebar.
+if "demo_loaded" in st.session_state:
+    (st.sidebar if presenting else st).success(
+        f"The database was empty, so the demo organisation was loaded: {st.session_state['demo_loaded']}",
+        icon=":material/info:")
+identity_bar(actor, how, banner=not presenting)
 page.run()

@@ -412,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=50, help="business units at the large scale")
     parser.add_argument("--pilots", type=int, default=500, help="pilots at the large scale")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--no-browser", action="store_true", help="skip the timings in a real browser")
     parser.add_argument("--child", choices=["analysis", "pages"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--pilot", type=int, help=argparse.SUPPRESS)
@@ -444,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
         if paths[scale].exists():
             section(rows, f"analysis · {scale}", lambda scale=scale: measure_analysis(paths[scale], scale))
             section(rows, f"pages · {scale}", lambda scale=scale: measure_pages(paths[scale], scale))
+    if "realistic" in scales and paths["realistic"].exists() and not args.no_browser:
+        # What a person feels, in a real browser: first screens, page to page, a slide step (on the demo).
+        from browser_timing import browser_timings
+        section(rows, "browser · realistic", lambda: browser_timings(paths["realistic"]))
     rows.append(("total", "benchmark run time", f"{time.perf_counter() - started:.0f} s on {os.cpu_count()} cores"))
     print_table(rows)
     return 0

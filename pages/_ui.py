@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import runpy
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from pilots import audit, comments, store, users
@@ -276,3 +279,217 @@ def load_demo_once(db: Database):
 
     with _demo_lock:
         return load_demo(db) if store.is_empty(db) else None
+
+
+# ---------------------------------------------------------------- present mode and assets
+
+PAGE_ICON = Path(__file__).resolve().parents[1] / "static" / "favicon.png"
+"""The browser tab's icon, served by the app itself: a Material icon as page icon makes the browser
+fetch it from Google's font host on every visit, which a machine without internet cannot reach."""
+
+# Present mode turns the page into a slide for a meeting room. A fixed stylesheet (it holds no text of
+# anyone's): Streamlit's header, toolbar, "Deploy", main menu, running indicator, Stop button and
+# decoration go; elements being rerun keep their look instead of fading; the type scales with the
+# screen, so a slide laid out for 1366 x 768 looks the same, only larger, on 1920 x 1080 or 3840 x
+# 2160 (one rem is 1/85.375 of the width or 1/48 of the height, whichever is smaller, and at least
+# 16 px: exactly 16 px at 1366 x 768). Room below does the same sums in Python.
+PRESENT_CSS = """<style>
+html { font-size: max(16px, min(100vw / 85.375, 100vh / 48)) !important; }
+header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+[data-testid="stStatusWidget"], [data-testid="stAppDeployButton"], [data-testid="stMainMenu"],
+[data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"], .st-key-present_viewport
+{ display: none !important; }
+[data-testid="stMainBlockContainer"] { padding: 0.75rem 2.5rem 0.5rem !important; max-width: none !important; }
+[data-testid="stMain"] [data-stale="true"], [data-testid="stMain"] .stale-element
+{ opacity: 1 !important; transition: none !important; filter: none !important; }
+[data-testid="stMain"] h1 { font-size: 2.25rem !important; line-height: 1.2 !important; padding: 0 !important;
+  margin: 0 !important; }
+[data-testid="stMain"] h4 { font-size: 1.35rem !important; line-height: 1.35 !important;
+  padding: 0.25rem 0 0.5rem !important; margin: 0 !important; font-weight: 600 !important; }
+[data-testid="stMain"] li h4 { padding: 0 !important; }
+.st-key-present_cover h1 { font-size: 3.5rem !important; padding-bottom: 0.5rem !important; }
+.st-key-present_cover [data-testid="stLayoutWrapper"], .st-key-present_cover { border: none !important; }
+[data-testid="stMain"] [data-testid="stMetricValue"] { font-size: 3.25rem !important; }
+[data-testid="stMain"] [data-testid="stMetricLabel"] p { font-size: 1.15rem !important; }
+[data-testid="stMain"] [data-testid="stMetricDelta"] { font-size: 1.1rem !important; }
+.st-key-present_slide [data-testid="stMarkdown"] p, .st-key-present_slide [data-testid="stMarkdown"] li
+{ font-size: 1.15rem; }
+</style>"""
+
+
+def present_mode_style() -> None:
+    """Turn this page into a slide (PRESENT_CSS); it goes with the page when the presenter leaves."""
+    st.html(PRESENT_CSS)
+
+
+REM_AT_REFERENCE = 16.0  # px: the type size of a 1366 x 768 screen, the smallest present mode is laid out for
+REFERENCE_REMS = (85.375, 48.0)  # that screen in rem
+
+
+def present_rem(width: float, height: float) -> float:
+    """The pixels in one rem in present mode on a screen of `width` x `height` CSS pixels (PRESENT_CSS)."""
+    return max(REM_AT_REFERENCE, min(width / REFERENCE_REMS[0], height / REFERENCE_REMS[1]))
+
+
+# ---------------------------------------------------------------- present mode's layout
+
+CHART_TYPE = 22  # chart type size (px) on a 1366 x 768 screen, readable from the back of a meeting room; scales up
+ROW_GROWTH = 2.5  # how much taller than drawn for a deck a chart's rows may grow to fill a screen
+STEP_EXTRA = 5  # a chart drawn row by row: its axes, axis title and legend take about this many type sizes
+# The slide's layout in rem, as PRESENT_CSS sets it (measured in Chromium on the rendered page).
+PAD_TOP, PAD_BOTTOM, SIDE = 0.75, 0.5, 2.5  # main area padding
+GAP = 1.0  # Streamlit's gap between elements (headings and text take it back with a negative margin)
+BAR = 2.5  # the row of Exit, Previous, Next and the page number
+# Line height, type size (rem) and average character width (em; measured 0.46-0.47 for titles and
+# 0.41-0.43 for messages in Chromium, rounded up) of a slide's title, and of its message and bullets.
+TITLE_LINE, TITLE_EM, TITLE_CHAR = 2.25 * 1.2, 2.25, 0.5
+MESSAGE_PAD, MESSAGE_LINE, MESSAGE_EM, MESSAGE_CHAR = 0.75, 1.35 * 1.35, 1.35, 0.46
+BULLETS_PAD = 0.75  # a list's own margins
+SLACK = 0.5  # room kept free at the bottom, so that rounding never makes the page scroll
+
+
+@dataclass(frozen=True)
+class Room:
+    """The screen a deck is laid out for: its size in CSS pixels and one rem in pixels."""
+
+    width: int
+    height: int
+
+    @property
+    def rem(self) -> float:
+        return present_rem(self.width, self.height)
+
+    @property
+    def chart_type(self) -> int:
+        return round(CHART_TYPE * self.rem / REM_AT_REFERENCE)
+
+    def lines(self, text: str, em: float, char: float = MESSAGE_CHAR) -> int:
+        """Lines `text` takes at type size `em` (rem) across the slide, wrapped at spaces, if a
+        character is `char` em wide."""
+        per_line = max(10, int((self.width / self.rem - 2 * SIDE) / (em * char)))
+        lines, used = 1, 0
+        for word in text.split():
+            if used and used + 1 + len(word) > per_line:
+                lines, used = lines + 1, len(word)
+            else:
+                used += len(word) + (1 if used else 0)
+        return lines
+
+    def heading(self, title: str, message: str) -> float:
+        """Rem from the top of the screen to the bottom of a slide's title and message."""
+        return self._heading(self.lines(title, TITLE_EM, TITLE_CHAR),
+                             self.lines(message, MESSAGE_EM) if message else 0)
+
+    @staticmethod
+    def _heading(title_lines: int, message_lines: int) -> float:
+        return (PAD_TOP + BAR + GAP + title_lines * TITLE_LINE
+                + (MESSAGE_PAD + message_lines * MESSAGE_LINE if message_lines else 0))
+
+    def card_height(self, title: str, message: str, rows: int) -> int:
+        """Pixels for each of `rows` rows of headline figures under `title` and `message`."""
+        free = self.height / self.rem - self.heading(title, message) - PAD_BOTTOM - SLACK
+        return int(max(8.0, (free - GAP * (rows - 1)) / rows) * self.rem)
+
+    def cover_height(self) -> int:
+        """Pixels for a cover slide under the bar."""
+        return self._left(PAD_TOP + BAR + GAP)
+
+    def _left(self, used: float) -> int:
+        return max(160, int((self.height / self.rem - used - PAD_BOTTOM - SLACK) * self.rem))
+
+    def chart_height(self, title: str, message: str, bullets: list[str] = ()) -> int:
+        """Pixels left for a chart under `title` and `message` (and above `bullets`)."""
+        used = self.heading(title, message)
+        if bullets:
+            used += GAP + BULLETS_PAD + sum(self.lines(b, MESSAGE_EM) for b in bullets) * MESSAGE_LINE
+        return self._left(used)
+
+    def typical_chart_height(self) -> int:
+        """The height a deck's charts are built for: under a one-line title and a two-line message."""
+        return self._left(self._heading(1, 2))
+
+
+def fitted_chart(chart, height: int, base_size: int):
+    """`chart` within `height` pixels: a single or layered chart is laid out by Streamlit to fit its
+    height whole (axes and legends included), so one with a height in pixels gets all of `height`,
+    and one with a height per row (alt.Step) gets the rows' share of it: a few rows grow (to at most
+    ROW_GROWTH times their height) so that they do not leave half the screen empty, rows that would
+    run off the screen are squeezed (present mode first draws them in smaller type: natural_height)."""
+    if not isinstance(chart, (alt.Chart, alt.LayerChart)):
+        return chart
+    if isinstance(chart.height, (int, float)):
+        return chart.properties(height=height)
+    natural = natural_height(chart, base_size)
+    if natural is not None:
+        rows = _rows(chart)
+        return chart.properties(height=int(min(height, natural + rows * chart.height.step * (ROW_GROWTH - 1))))
+    return chart
+
+
+def natural_height(chart, base_size: int) -> int | None:
+    """About how tall a chart with a height per row (alt.Step) draws itself, axes and legend
+    included (STEP_EXTRA type sizes); None for any other chart."""
+    if not isinstance(chart, (alt.Chart, alt.LayerChart)) or not isinstance(chart.height, alt.Step):
+        return None
+    rows = _rows(chart)
+    return int(rows * chart.height.step + STEP_EXTRA * base_size) if rows else None
+
+
+def _rows(chart) -> int:
+    """The rows of a chart with a height per row: distinct values of the field on its y axis."""
+    rows = 0
+    for part in chart.layer if isinstance(chart, alt.LayerChart) else [chart]:
+        data = part.data if isinstance(part.data, pd.DataFrame) else chart.data
+        encoding = getattr(part, "encoding", alt.Undefined)
+        y = alt.Undefined if encoding is alt.Undefined else encoding.y
+        if not isinstance(y, alt.Y) or not isinstance(data, pd.DataFrame):
+            continue
+        field = y.to_dict(validate=False).get("field")
+        if field in data.columns:
+            rows = max(rows, int(data[field].nunique()))
+    return rows
+
+
+_VIEWPORT_JS = """
+export default function (component) {
+  const { setStateValue, data } = component;
+  let last = data && data.known ? data.known.join("x") : null;
+  let timer = null;
+  const report = () => {
+    const size = [window.innerWidth, window.innerHeight];
+    if (size[0] > 0 && size[1] > 0) {
+      document.cookie = "cx_viewport=" + size.join("x") + "; path=/; max-age=31536000; SameSite=Strict";
+    }
+    if (size[0] > 0 && size[1] > 0 && size.join("x") !== last) {
+      last = size.join("x");
+      setStateValue("size", size);
+    }
+  };
+  report();
+  const later = () => { clearTimeout(timer); timer = setTimeout(report, 300); };
+  window.addEventListener("resize", later);
+  return () => { clearTimeout(timer); window.removeEventListener("resize", later); };
+}
+"""
+_viewport = st.components.v2.component("cx_pilot_tracker_viewport", js=_VIEWPORT_JS)
+
+
+def viewport(known: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """The browser window's inner size in CSS pixels (width, height), as its JavaScript reports it
+    once shown and after each resize; None until it has (and always under AppTest, which runs no
+    JavaScript). `known`: the size this session already knows (remembered_viewport), which the
+    browser then reports only if it differs, so that entering present mode again costs no rerun.
+    The browser also keeps the size in a cookie for the next visit."""
+    reported = _viewport(key="present_viewport", data={"known": list(known) if known else None},
+                         default={"size": None}, on_size_change=lambda: None)
+    size = reported.get("size")
+    return (int(size[0]), int(size[1])) if size else None
+
+
+def remembered_viewport() -> tuple[int, int] | None:
+    """The window size this browser reported on an earlier visit (its cookie), if any."""
+    try:
+        width, height = (int(part) for part in st.context.cookies.get("cx_viewport", "").split("x"))
+    except ValueError:
+        return None
+    return (width, height) if 0 < width < 20_000 and 0 < height < 20_000 else None
