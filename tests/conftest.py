@@ -68,7 +68,8 @@ def demo_org(demo_file, tmp_path, monkeypatch):
 # Markers by kind of test, so a quick subset can run while working (README: "Test"):
 #   pytest -m "not browser and not apptest and not slow"
 _BROWSER = {"test_journeys.py", "test_journey_import.py", "test_journey_present.py", "test_signin.py",
-            "test_journey_batches.py", "test_journey_offline.py", "test_journey_guardrail.py"}
+            "test_journey_batches.py", "test_journey_offline.py", "test_journey_guardrail.py",
+            "test_bench_browser.py"}
 _SLOW = {"test_demo.py", "test_calibration.py", "test_bench_smoke.py", "test_analysis.py", "test_export.py",
          "test_slides.py", "test_cli_import.py", "test_ingest_properties.py", "test_roles.py"}
 

@@ -4,7 +4,7 @@ analysis, charts at slide size, and what a unit head may not see."""
 import pytest
 import vl_convert
 
-from pilots import analysis, charts, org, slides, store, wording
+from pilots import analysis, org, slides, store, wording
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 
 
