@@ -3,12 +3,27 @@
 import datetime as dt
 import shutil
 
+import duckdb
 import pytest
 
 from pilots import store
 from pilots.access import COMMAND_LINE
-from pilots.db import Database
+from pilots.db import Database, migrations
 from pilots.model import PilotDraft
+
+
+def database_before(path, version: int) -> duckdb.DuckDBPyConnection:
+    """A raw connection to a database file migrated only up to the migrations before `version`, as
+    an older release left it: to test what a later migration does to stored rows."""
+    handle = duckdb.connect(str(path))
+    handle.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                   "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    for migration in migrations():
+        if migration.version < version:
+            handle.execute(migration.sql)
+            handle.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                           [migration.version, migration.name])
+    return handle
 
 
 @pytest.fixture

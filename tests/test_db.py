@@ -5,6 +5,8 @@ import pytest
 
 from pilots.db import Database, migrations
 
+from conftest import database_before
+
 
 def test_fresh_file_is_migrated_to_the_latest_version(tmp_path):
     db = Database(tmp_path / "new" / "p.duckdb")
@@ -104,17 +106,8 @@ def test_extension_autoinstall_is_off(db):
 
 def test_upgrade_from_version_4_keeps_observations(tmp_path):
     """Migration 5 rebuilds the observations table: rows stored before it must survive it."""
-    import duckdb as raw
-
     path = tmp_path / "old.duckdb"
-    handle = raw.connect(str(path))
-    handle.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-                   "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
-    for migration in migrations():
-        if migration.version < 5:
-            handle.execute(migration.sql)
-            handle.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                           [migration.version, migration.name])
+    handle = database_before(path, 5)
     handle.execute("INSERT INTO business_units (name) VALUES ('Retail')")
     handle.execute("INSERT INTO import_batches (kind, source, imported_by, row_count) "
                    "VALUES ('observations', 'old.csv', 'x', 2)")

@@ -7,14 +7,15 @@ batch is flagged and imported again only when allowed."""
 import datetime as dt
 import json
 
-import duckdb
 import pandas as pd
 import pytest
 
 from pilots import cells, ingest, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
-from pilots.db import Database, migrations
+from pilots.db import Database
 from pilots.model import ValidationError
+
+from conftest import database_before
 
 CCO = Actor("cco@example.com", "editor")
 OBSERVATIONS = ("unit,metric,date,value\n"
@@ -182,14 +183,7 @@ def test_a_redo_that_would_overwrite_a_newer_value_is_refused_naming_the_period_
 
 def test_a_batch_undone_before_rows_were_kept_says_it_cannot_be_redone(tmp_path):
     path = tmp_path / "old.duckdb"
-    handle = duckdb.connect(str(path))
-    handle.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-                   "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
-    for migration in migrations():
-        if migration.version < 6:
-            handle.execute(migration.sql)
-            handle.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",
-                           [migration.version, migration.name])
+    handle = database_before(path, 6)
     handle.execute("INSERT INTO business_units (name) VALUES ('Retail')")
     handle.execute("INSERT INTO import_batches (kind, source, imported_by, row_count, undone_at, undone_by) VALUES "
                    "('observations', 'old.csv', 'x', 2, TIMESTAMP '2025-06-01 10:00', 'x'), "
