@@ -205,7 +205,7 @@ def _volumes(design: Design, units: int) -> np.ndarray:
     return np.full(units, design.answers_per_week)
 
 
-def simulate_panel(rng, design: Design, reps: int, effect: float, final_weeks: int | None = None):
+def simulate_panel(rng, design: Design, reps: int, effect: float):
     """Weekly rows (reps, units, weeks) of one metric: n, mean, within-week sum of squares; unit 0
     is the pilot unit, which moves by `effect` in the pilot window. Also the share of clipped NPS
     shifts."""

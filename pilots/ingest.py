@@ -747,8 +747,6 @@ _BATCH_SUMMARY = """
     GROUP BY d.batch_id
 """
 
-BATCH_STATUSES = ("Active", "Undone", "Redone")
-
 
 def list_batches(db: Database, actor: Actor) -> pd.DataFrame:
     """Every import, newest first: its status (Active; Undone; Redone: undone, then brought back),
