@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import math
-import unicodedata
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,9 +23,10 @@ from .access import Actor, require_editor
 from .db import Database
 from .model import Problem, ValidationError
 from .store import StaleEdit, record_audit
+from .text import MAX_NAME, checked_text, refused_characters
 
 DEFAULT_NAME = "Our organisation"
-MAX_TEXT = 120  # characters of the organisation name and of "prepared by"
+MAX_TEXT = MAX_NAME  # characters of the organisation name and of "prepared by"
 MAX_SYMBOL = 8  # characters of a currency symbol: "€", "US$", "CHF", "kr"
 MAX_LOGO_BYTES = 1_000_000
 MAX_LOGO_SIDE = 4000  # pixels; a logo is small, and this keeps a hostile file from filling memory when decoded
@@ -93,30 +93,6 @@ def _from_row(row: tuple) -> OrgSettings:
 
 # ---------------------------------------------------------------- checking what is saved
 
-def control_characters(text: str) -> list[str]:
-    """The control characters in `text` (tab and new line included; also line and paragraph
-    separators and the non-characters U+FFFE/U+FFFF), as 'U+0007', in order of appearance."""
-    return [f"U+{ord(ch):04X}" for ch in text
-            if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029\ufffe\uffff"]
-
-
-def _text(problems: list[Problem], value: str | None, column: str, words: str, limit: int,
-          required: bool = False) -> str:
-    """The field's text trimmed, with a problem added for each way it is wrong."""
-    text = (value or "").strip()
-    if required and not text:
-        problems.append(Problem(f"the {words} must not be empty", column=column))
-    if len(text) > limit:
-        problems.append(Problem(f"the {words} is {len(text)} characters long; at most {limit} are allowed",
-                                column=column, value=text[:40] + "…"))
-    found = control_characters(text)
-    if found:
-        problems.append(Problem(
-            f"the {words} contains control character{'s' if len(found) > 1 else ''} "
-            f"({', '.join(dict.fromkeys(found))}): type it on one line without them", column=column))
-    return text
-
-
 def check_logo(data: bytes) -> str:
     """The logo's format, "PNG" or "JPEG", after opening it with Pillow and decoding it whole;
     ValidationError (column 'logo') for anything else: too large, not a picture, another kind of
@@ -152,11 +128,11 @@ def check_settings(settings: OrgSettings) -> OrgSettings:
     """The settings as they would be saved (text trimmed, the currency code in capitals, the logo's
     format read from the logo); ValidationError listing every problem, each naming its field."""
     problems: list[Problem] = []
-    name = _text(problems, settings.name, "name", "organisation name", MAX_TEXT, required=True)
-    prepared_by = _text(problems, settings.prepared_by, "prepared_by", '"prepared by" text', MAX_TEXT)
-    code = _text(problems, settings.currency_code, "currency_code", "currency code", MAX_TEXT).upper()
-    symbol = _text(problems, settings.currency_symbol, "currency_symbol", "currency symbol", MAX_SYMBOL)
-    if code and code not in CURRENCY_CODES and not control_characters(code):
+    name = checked_text(problems, settings.name, "name", "organisation name", limit=MAX_TEXT, required=True)
+    prepared_by = checked_text(problems, settings.prepared_by, "prepared_by", '"prepared by" text', limit=MAX_TEXT)
+    code = checked_text(problems, settings.currency_code, "currency_code", "currency code", limit=MAX_TEXT).upper()
+    symbol = checked_text(problems, settings.currency_symbol, "currency_symbol", "currency symbol", limit=MAX_SYMBOL)
+    if code and code not in CURRENCY_CODES and not refused_characters(code):
         problems.append(Problem("the currency code is not an ISO 4217 code: three letters such as EUR, USD, GBP "
                                 "or CHF", column="currency_code", value=code[:40]))
     if any(ch.isdigit() for ch in symbol):

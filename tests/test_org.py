@@ -79,13 +79,13 @@ def test_a_jpeg_logo_is_accepted_and_known_as_jpeg(db):
 @pytest.mark.parametrize("field, value, words", [
     ("name", "x" * 121, "organisation name is 121 characters long; at most 120"),
     ("name", "   ", "organisation name must not be empty"),
-    ("name", "Acme\x07 Corp", "organisation name contains control character (U+0007)"),
-    ("name", "Acme\nCorp", "organisation name contains control character (U+000A)"),
+    ("name", "Acme\x07 Corp", "organisation name contains control or invisible character (U+0007)"),
+    ("name", "Acme\nCorp", "organisation name contains control or invisible character (U+000A)"),
     ("prepared_by", "p" * 121, '"prepared by" text is 121 characters long; at most 120'),
-    ("prepared_by", "CCO\x00office\x1b", '"prepared by" text contains control characters (U+0000, U+001B)'),
+    ("prepared_by", "CCO\x00office\x1b", '"prepared by" text contains control or invisible characters (U+0000, U+001B)'),
     ("currency_code", "EURO", "currency code is not an ISO 4217 code"),
     ("currency_code", "XYZ", "currency code is not an ISO 4217 code"),
-    ("currency_code", "E\tU", "currency code contains control character (U+0009)"),
+    ("currency_code", "E\tU", "currency code contains control or invisible character (U+0009)"),
     ("currency_symbol", "€€€€€€€€€", "currency symbol is 9 characters long; at most 8"),
     ("currency_symbol", "1$", "currency symbol must not contain digits"),
 ])
