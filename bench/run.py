@@ -157,11 +157,12 @@ def build_large(path: Path, units: int, pilots: int, observations: int) -> str:
     db = Database(path)
     try:
         add_units(db, units)
-        with db.transaction() as cur:
+        with db.write(ACTOR, "load the benchmark's data") as w:
+            cur = w.cursor
             cur.execute(f"CREATE TEMP VIEW bench_answers AS {survey_rows_sql(observations, units, by_name=False)}")
-            store.insert_batch(cur, ACTOR, "observations", "bench: generated survey answers", "bench_answers")
+            store.insert_batch(w, "observations", "bench: generated survey answers", "bench_answers")
             cur.execute(f"CREATE TEMP VIEW bench_figures AS {_figure_rows_sql(units)}")
-            store.insert_batch(cur, ACTOR, "measurements", "bench: generated weekly figures", "bench_figures")
+            store.insert_batch(w, "measurements", "bench: generated weekly figures", "bench_figures")
             cur.execute("DROP VIEW bench_answers")
             cur.execute("DROP VIEW bench_figures")
         for draft, decision, rolled_out in _large_pilots(units, pilots):

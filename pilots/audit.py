@@ -1,8 +1,8 @@
 """Reading the trail: the audit log (who changed what, when, the values before and after, and the
-same in words: "status: running → evaluating; target effect: 3 → 5") and each pilot's decision
-log with its frozen evidence. Read-only by design: the only write to the audit log
-anywhere is the INSERT in `store.record_audit`, and tests/test_audit.py fails if any code updates
-or deletes its rows or those of the decision log."""
+same in words: "status: running → evaluating; target effect: 3 → 5"), the check that its hash
+chain is whole, and each pilot's decision log with its frozen evidence. Read-only by design: the
+only write to the audit log anywhere is the INSERT of the write path (`pilots.db`), and
+tests/test_audit.py fails if any code updates or deletes its rows or those of the decision log."""
 
 from __future__ import annotations
 
@@ -16,10 +16,51 @@ from typing import Any
 import pandas as pd
 
 from .access import Actor, require_editor
-from .db import Database
+from .db import AUDIT_FIELDS, Database, audit_digest
 from .store import get_pilot
 
 AUDIT_COLUMNS = ["audit_id", "logged_at", "actor", "action", "entity", "entity_id", "before", "after"]
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What `verify_chain` found: how many entries it checked, the first entry (by id) whose hash
+    does not follow from the ones before it (an entry changed, removed before it, or inserted around
+    the write path), and the hash of the last entry: keep it elsewhere (the backups do), and a log
+    cut short after that point shows too."""
+
+    entries: int
+    broken_at: int | None
+    reason: str | None
+    head: str
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+    def __str__(self) -> str:
+        if self.intact:
+            return f"the audit log is intact: {self.entries:,} entries, each sealed onto the one before (head {self.head[:16]})"
+        return f"the audit log has been altered at entry {self.broken_at}: {self.reason}"
+
+
+def verify_chain(db: Database, actor: Actor) -> ChainCheck:
+    """Recompute every entry's hash from the one before it. Editors only."""
+    require_editor(actor, "verify the audit log")
+    previous, checked = "", 0
+    with db.cursor() as cur:
+        rows = cur.execute(f"SELECT {', '.join(AUDIT_FIELDS[:7])}, CAST(before AS VARCHAR), CAST(after AS VARCHAR), "
+                           f"entry_hash FROM audit_log ORDER BY audit_id")
+        while batch := rows.fetchmany(10_000):
+            for *entry, stored in batch:
+                if stored is None:
+                    return ChainCheck(checked, entry[0], "the entry has no seal (written around the write path)",
+                                      previous)
+                if audit_digest(previous, tuple(entry)) != stored:
+                    return ChainCheck(checked, entry[0], "its content or the entry before it is not what was "
+                                      "sealed (changed, deleted or inserted afterwards)", previous)
+                previous, checked = stored, checked + 1
+    return ChainCheck(checked, None, None, previous)
 
 
 @dataclass(frozen=True)

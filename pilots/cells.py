@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from . import store
-from .access import Actor, require_editor
+from .access import Actor
 from .db import Database
 from .model import Pilot, Problem, ValidationError
 
@@ -294,11 +294,11 @@ def save_assumptions(db: Database, actor: Actor, pilot_id: int, assumptions: Rol
                      expected_version: int | None = None) -> None:
     """Store a pilot's rollout assumptions (value per point on the pilot, the rest beside it), audited,
     refused if the pilot changed since the editor loaded it."""
-    require_editor(actor, "change a pilot's rollout assumptions")
-    problems = assumptions.problems()
-    if problems:
-        raise ValidationError(problems)
-    with db.transaction() as cur:
+    with db.write(actor, "change a pilot's rollout assumptions") as w:
+        problems = assumptions.problems()
+        if problems:
+            raise ValidationError(problems)
+        cur = w.cursor
         _, _, version = store._locked_pilot(cur, pilot_id, expected_version)
         before = cur.execute(
             "SELECT p.value_per_point, a.revenue_share_per_point, a.realisation, a.unit_ids FROM pilots p "
@@ -309,7 +309,7 @@ def save_assumptions(db: Database, actor: Actor, pilot_id: int, assumptions: Rol
                     "(pilot_id, revenue_share_per_point, realisation, unit_ids, updated_by) VALUES (?, ?, ?, ?, ?)",
                     [pilot_id, assumptions.revenue_share_per_point, assumptions.realisation,
                      None if assumptions.unit_ids is None else list(assumptions.unit_ids), actor.email])
-        store.record_audit(cur, actor, "assumptions", "pilot", pilot_id,
-                           before={"value_per_point": before[0], "revenue_share_per_point": before[1],
-                                   "realisation": before[2], "unit_ids": before[3], "version": version},
-                           after={**asdict(assumptions), "version": version + 1})
+        w.audit("assumptions", "pilot", pilot_id,
+                before={"value_per_point": before[0], "revenue_share_per_point": before[1],
+                        "realisation": before[2], "unit_ids": before[3], "version": version},
+                after={**asdict(assumptions), "version": version + 1})

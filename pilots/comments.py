@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from .access import Actor
 from .db import Database
 from .model import Problem, ValidationError
-from .store import get_pilot, record_audit
+from .store import get_pilot
+from .text import checked_text
 
 MAX_LENGTH = 4000
 
@@ -34,17 +35,15 @@ def list_comments(db: Database, actor: Actor, pilot_id: int) -> list[Comment]:
 
 def add_comment(db: Database, actor: Actor, pilot_id: int, body: str) -> Comment:
     """Add a comment to a pilot the actor may see; AccessDenied otherwise."""
-    get_pilot(db, actor, pilot_id)
-    body = (body or "").strip()
-    if not body:
-        raise ValidationError([Problem("a comment needs some text", column="comment")])
-    if len(body) > MAX_LENGTH:
-        raise ValidationError([Problem(f"a comment is at most {MAX_LENGTH} characters; this one has {len(body)}",
-                                       column="comment")])
-    with db.transaction() as cur:
-        row = cur.execute("INSERT INTO comments (pilot_id, author, body) VALUES (?, ?, ?) "
-                          "RETURNING comment_id, pilot_id, author, body, created_at",
-                          [pilot_id, actor.email, body]).fetchone()
+    with db.write(actor, "comment on a pilot", permitted=None) as w:
+        get_pilot(db, actor, pilot_id)
+        problems: list[Problem] = []
+        body = checked_text(problems, body, "comment", "comment", limit=MAX_LENGTH, required=True, multiline=True)
+        if problems:
+            raise ValidationError(problems)
+        row = w.execute("INSERT INTO comments (pilot_id, author, body) VALUES (?, ?, ?) "
+                        "RETURNING comment_id, pilot_id, author, body, created_at",
+                        [pilot_id, actor.email, body]).fetchone()
         comment = Comment(*row)
-        record_audit(cur, actor, "add", "comment", comment.comment_id, after={"pilot_id": pilot_id, "body": body})
+        w.audit("add", "comment", comment.comment_id, after={"pilot_id": pilot_id, "body": body})
     return comment

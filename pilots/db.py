@@ -1,22 +1,37 @@
-"""The one way to open the database: a DuckDB file, one handle per process and path, a fresh
-cursor for every use, and the numbered migrations that create and upgrade its schema.
+"""The one way to open the database and the one way to write to it: a DuckDB file, one handle per
+process and path, a fresh cursor for every read, the numbered migrations that create and upgrade
+its schema, and `Database.write`, the single door every write goes through.
 
 Streamlit serves each browser session on its own thread; one DuckDB connection shared by threads
 fails or returns empty results, while cursors of one handle are safe, so every caller goes
-through `Database.cursor()` or `Database.transaction()`.
+through `Database.cursor()` or `Database.write()`.
+
+A write (`with db.write(actor, "edit a pilot") as w:`) is one transaction; writers of this process
+take turns (so two sessions saving at once never meet DuckDB's "Conflict on update"); the audit
+entries the write leaves are appended by `w.audit(...)` as the acting user and with the operating
+system's user, each sealed into a hash chain (`entry_hash` = SHA-256 of the previous entry's hash
+and this entry) that `pilots.audit.verify_chain` checks. A write refused for lack of rights leaves
+an entry saying so; a write that leaves no audit entry at all is a bug and is rolled back.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import getpass
+import hashlib
+import json
 import os
 import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
+
+from .access import AccessDenied, Actor, require_editor
 
 DEFAULT_PATH = "data/pilots.duckdb"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -55,6 +70,101 @@ def migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+# ---------------------------------------------------------------- the audit chain
+
+def json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+AUDIT_FIELDS = ("audit_id", "logged_at", "actor", "os_user", "action", "entity", "entity_id", "before", "after")
+
+
+def audit_digest(previous: str, entry: tuple) -> str:
+    """The hash sealing one audit entry (its AUDIT_FIELDS, before and after as their JSON text) onto
+    the hash of the entry before it ('' for the first)."""
+    audit_id, logged_at, *rest = entry
+    stamp = logged_at.isoformat(timespec="microseconds") if isinstance(logged_at, dt.datetime) else str(logged_at)
+    text = json.dumps([int(audit_id), stamp, *[None if v is None else str(v) for v in rest]], ensure_ascii=False)
+    return hashlib.sha256((previous + "\n" + text).encode("utf-8")).hexdigest()
+
+
+def _last_hash(cur: duckdb.DuckDBPyConnection) -> str:
+    row = cur.execute("SELECT entry_hash FROM audit_log ORDER BY audit_id DESC LIMIT 1").fetchone()
+    return "" if row is None or row[0] is None else row[0]
+
+
+def _append_audit(cur: duckdb.DuckDBPyConnection, actor: str, os_user: str, action: str, entity: str,
+                  entity_id: Any, before: Any, after: Any) -> int:
+    audit_id = cur.execute("SELECT nextval('audit_id_seq')").fetchone()[0]
+    entry = (audit_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), actor, os_user, action, entity,
+             None if entity_id is None else str(entity_id), json_text(before), json_text(after))
+    cur.execute(f"INSERT INTO audit_log ({', '.join(AUDIT_FIELDS)}, entry_hash) VALUES "
+                f"({', '.join('?' * (len(AUDIT_FIELDS) + 1))})", [*entry, audit_digest(_last_hash(cur), entry)])
+    return audit_id
+
+
+def _seal_existing_audit(cur: duckdb.DuckDBPyConnection) -> None:
+    """Migration 8 starts the chain: the entries written before it are sealed in their order, once,
+    inside the migration's transaction (an entry without a hash later is a break in the chain)."""
+    previous = ""
+    rows = cur.execute(f"SELECT {', '.join(AUDIT_FIELDS)}, CAST(before AS VARCHAR), CAST(after AS VARCHAR) "
+                       f"FROM audit_log ORDER BY audit_id").fetchall()
+    for row in rows:
+        entry = (*row[:7], row[9], row[10])
+        previous = audit_digest(previous, entry)
+        cur.execute("UPDATE audit_log SET entry_hash = ? WHERE audit_id = ?", [previous, row[0]])
+
+
+_AFTER_MIGRATION: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {8: _seal_existing_audit}
+
+
+def os_user() -> str:
+    """Who runs this process on the machine: kept with every audit entry, so a command-line write
+    (which acts as the CCO office) still names the person or scheduler behind it."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+# ---------------------------------------------------------------- writing
+
+class WriteConflict(RuntimeError):
+    """Another save got in first, or the database stayed busy; nothing of this write was stored."""
+
+
+@dataclass
+class Write:
+    """An open write: its cursor (reads through it see what the write has done so far) and the
+    audit entries it leaves, always as the acting user."""
+
+    cursor: duckdb.DuckDBPyConnection
+    actor: Actor
+    entries: int = 0
+
+    def execute(self, sql: str, parameters: Any = None) -> duckdb.DuckDBPyConnection:
+        return self.cursor.execute(sql, parameters)
+
+    def audit(self, action: str, entity: str, entity_id: Any = None, before: Any = None, after: Any = None) -> int:
+        """Leave an audit entry for what this write did; returns its id."""
+        self.entries += 1
+        return _append_audit(self.cursor, self.actor.email, os_user(), action, entity, entity_id, before, after)
+
+
+# How long a writer waits for the one before it before giving up with WriteConflict.
+WRITE_WAIT_SECONDS = 60.0
+_write_locks: dict[str, threading.RLock] = {}
+
+
+def _write_lock(key: str) -> threading.RLock:
+    with _handles_lock:
+        return _write_locks.setdefault(key, threading.RLock())
+
+
 def migrate(handle: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply every migration not yet recorded; each in its own transaction. Returns those applied."""
     cur = handle.cursor()
@@ -72,6 +182,8 @@ def migrate(handle: duckdb.DuckDBPyConnection) -> list[int]:
             cur.begin()
             try:
                 cur.execute(migration.sql)
+                if migration.version in _AFTER_MIGRATION:
+                    _AFTER_MIGRATION[migration.version](cur)
                 cur.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                     [migration.version, migration.name],
@@ -123,14 +235,47 @@ class Database:
             cur.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside one transaction: committed when the block ends, rolled back on error.
-        A transaction opened inside another on the same thread joins it, so several domain calls
-        (loading the demo, say) commit or roll back as one."""
+    def write(self, actor: Actor, doing: str,
+              permitted: Callable[[Actor, str], None] | None = require_editor) -> Iterator[Write]:
+        """The one way to write: `doing` says what, in words ("edit a pilot"). The actor's right is
+        checked by `permitted` (editors only unless told otherwise; None when the caller checks inside
+        the block); a refusal raised inside the block is rolled back and leaves a "refused" audit entry.
+        Writers of this process wait their turn; a conflict with a writer elsewhere, or a wait over
+        WRITE_WAIT_SECONDS, raises WriteConflict. The block must leave at least one audit entry.
+        A write opened inside another on the same thread joins it (loading the demo commits as one)."""
         ambient = self._open_transaction()
         if ambient is not None:
-            yield ambient
+            write = Write(ambient, actor)
+            if permitted is not None:
+                permitted(actor, doing)
+            yield write
             return
+        lock = _write_lock(str(self.path))
+        if not lock.acquire(timeout=WRITE_WAIT_SECONDS):
+            raise WriteConflict(f"the database stayed busy for {WRITE_WAIT_SECONDS:.0f} s, so nothing was saved "
+                                f"({doing}): try again in a moment")
+        try:
+            try:
+                with self._transaction() as cur:
+                    write = Write(cur, actor)
+                    if permitted is not None:
+                        permitted(actor, doing)
+                    yield write
+                    if write.entries == 0:
+                        raise RuntimeError(f"a write that leaves no audit entry ({doing}) is not allowed")
+            except AccessDenied as refused:
+                with self._transaction() as cur:
+                    _append_audit(cur, actor.email, os_user(), "refused", "access", None, None,
+                                  {"doing": doing, "role": actor.role, "reason": str(refused)})
+                raise
+            except duckdb.TransactionException as conflict:
+                raise WriteConflict(f"someone else saved at the same moment, so nothing was saved ({doing}): "
+                                    f"load the latest and try again") from conflict
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         key = str(self.path)
         with self.cursor() as cur:
             cur.begin()

@@ -24,6 +24,7 @@ currency (an NPS point, a whole share of 1.0, a day, one unit of currency per we
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from scipy.special import ndtr
 
 from . import analysis, org, store
 from .access import Actor
-from .db import Database
+from .db import Database, Write
 from .model import STATUSES, PilotDraft, Problem, ValidationError
 
 SEED = 10  # fixed; with it no truth of the model is masked by sampling luck (tests check each)
@@ -371,21 +372,23 @@ def _weekly_figures(rng: np.random.Generator, key: str, level: np.ndarray) -> pd
 
 # ---------------------------------------------------------------- loading
 
-def _insert(cur, kind: str, source: str, frame: pd.DataFrame, unit_ids: list[int]) -> int:
+def _insert(w: Write, kind: str, source: str, frame: pd.DataFrame, unit_ids: list[int]) -> int:
     frame = frame.assign(unit_id=np.asarray(unit_ids)[frame.pop("unit_row").to_numpy()])
-    cur.register("demo_rows", frame)
+    w.cursor.register("demo_rows", frame)
     try:
-        store.insert_batch(cur, ACTOR, kind, source, "demo_rows")
+        store.insert_batch(w, kind, source, "demo_rows")
     finally:
-        cur.unregister("demo_rows")
+        w.cursor.unregister("demo_rows")
     return len(frame)
 
 
 def load_demo(db: Database) -> DemoSummary:
     """Load the demo organisation into an empty database, in one transaction (all of it or none);
     refused if the database already holds units."""
-    with db.transaction():
-        return _load_demo(db)
+    with db.write(ACTOR, "load the demo organisation") as w:
+        summary = _load_demo(db)
+        w.audit("load", "demo", None, after=dataclasses.asdict(summary))
+        return summary
 
 
 def _load_demo(db: Database) -> DemoSummary:
@@ -401,13 +404,13 @@ def _load_demo(db: Database) -> DemoSummary:
                 for name, head, customers, revenue in _UNITS]
     levels = _true_levels(rng)
     answers = figures = 0
-    with db.transaction() as cur:
+    with db.write(ACTOR, "load the demo's data") as w:
         for key in _SCALES:
-            answers += _insert(cur, "observations", f"demo: survey answers ({key})",
+            answers += _insert(w, "observations", f"demo: survey answers ({key})",
                                _survey_answers(rng, key, levels[key]), unit_ids)
         for key in _BEHAVIOUR:
             if key not in _SCALES:
-                figures += _insert(cur, "measurements", f"demo: weekly figures ({key})",
+                figures += _insert(w, "measurements", f"demo: weekly figures ({key})",
                                    _weekly_figures(rng, key, levels[key]), unit_ids)
     statuses: dict[str, int] = {}
     for pilot in _PILOTS:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import store
 from .access import Actor, require_editor
-from .db import Database
+from .db import Database, Write
 from .model import Metric, Problem, ValidationError
 
 KINDS = ("observations", "measurements")
@@ -575,7 +575,6 @@ def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, r
     without it such a file is refused anyway, its rows being stored already)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of data '{kind}'; expected one of {', '.join(KINDS)}")
-    require_editor(actor, "import data")
     if db.in_transaction():
         # An import commits or rolls back on its own (it must, to report a refused file); inside
         # another transaction it would end that one too.
@@ -586,16 +585,17 @@ def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, r
     raw, checked = f"ingest_raw_{tag}", f"ingest_checked_{tag}"
     kept = os.fspath(source) if isinstance(source, (str, os.PathLike)) else \
         bytes(source) if isinstance(source, (bytes, bytearray)) else None
-    with db.cursor() as cur:
-        cur.begin()
-        try:
+    try:
+        # Checking happens inside the write too: the rows are checked against the units, metrics
+        # and batches as they stand when they are written, and a refused file rolls everything back.
+        with db.write(actor, "import data") as w:
+            cur = w.cursor
             report(0.0, f"reading {name}")
             try:
                 loaded = _load(cur, source, name, kind, raw)
             except ValidationError as refused:
-                cur.rollback()
-                return Validation(kind, name, 0, pd.DataFrame(), refused.problems, len(refused.problems),
-                                  replace, kept), None
+                raise _NotWritten(Validation(kind, name, 0, pd.DataFrame(), refused.problems,
+                                             len(refused.problems), replace, kept)) from None
             preview = cur.execute(f"SELECT __rowid + 1 AS row, * EXCLUDE (__rowid) FROM {loaded.table} "
                                   f"ORDER BY __rowid LIMIT {PREVIEW_ROWS}").df()
             report(0.3, f"checking the rows of {name}")
@@ -607,22 +607,28 @@ def _run(db: Database, actor: Actor, source, kind: str, file_name: str | None, r
                 validation.problems = [duplicate_problem(identical, name)]
                 validation.problem_count = 1
             if validation.problems or not write:
-                cur.rollback()
                 report(1.0, f"checked {rows:,} rows")
-                return validation, None
+                raise _NotWritten(validation)
             report(0.6, f"writing {rows:,} rows")
-            result = _write(cur, actor, kind, name, checked, replace, only_changed, digest)
+            result = _write(w, kind, name, checked, replace, only_changed, digest)
             result = dataclasses.replace(result, identical_to=identical)
-            cur.commit()
-        except BaseException:
-            cur.rollback()
-            raise
+    except _NotWritten as checked_only:
+        return checked_only.validation, None
     report(1.0, f"imported {result.rows:,} rows")
     return validation, result
 
 
-def _write(cur, actor: Actor, kind: str, name: str, checked: str, replace: bool,
+class _NotWritten(Exception):
+    """Ends an import's write without writing (a refused file, or a check only), with what was found."""
+
+    def __init__(self, validation: Validation):
+        super().__init__("not written")
+        self.validation = validation
+
+
+def _write(w: Write, kind: str, name: str, checked: str, replace: bool,
            only_changed: bool, digest: str | None) -> ImportResult:
+    cur = w.cursor
     if kind == "observations":
         select = f"SELECT unit_id, unit_name, metric_key, day AS obs_date, num AS value FROM {checked}"
     else:
@@ -643,7 +649,10 @@ def _write(cur, actor: Actor, kind: str, name: str, checked: str, replace: bool,
     if kind == "measurements" and replace:
         replaced = cur.execute(f"SELECT count(*) FROM measurements m JOIN {view} r "
                                f"USING (unit_id, metric_key, period_start)").fetchone()[0]
-    batch_id = store.insert_batch(cur, actor, kind, name, view, replace, content_hash=digest) if rows else None
+    if not rows:
+        # Nothing new (a typed table whose rows are all stored already): the write says so.
+        w.audit("import", "batch", None, after={"kind": kind, "source": name, "rows": 0})
+    batch_id = store.insert_batch(w, kind, name, view, replace, content_hash=digest) if rows else None
     return ImportResult(batch_id, kind, rows, tuple(units or ()), tuple(metrics or ()), first, last, name, replaced)
 
 
@@ -802,8 +811,8 @@ def undo_batch(db: Database, actor: Actor, batch_id: int) -> int:
     """Take every row of one import out of use, mark the batch undone and record it in the audit
     log, all or nothing. The rows are kept unchanged (see `redo_batch`); measurements the batch had
     replaced are put back. Returns the number of rows taken out."""
-    require_editor(actor, "undo an import")
-    with db.transaction() as cur:
+    with db.write(actor, "undo an import") as w:
+        cur = w.cursor
         batch = _batch_info(cur, batch_id)
         if batch.undone:
             raise ValidationError([Problem(f"batch {batch_id} was undone already, by {batch.undone_by} at "
@@ -816,11 +825,10 @@ def undo_batch(db: Database, actor: Actor, batch_id: int) -> int:
         removed = cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id]).fetchone()[0]
         cur.execute("UPDATE import_batches SET undone_at = current_timestamp, undone_by = ?, kept_rows = ? "
                     "WHERE batch_id = ?", [actor.email, removed, batch_id])
-        restored = _restore_replaced(cur, batch_id) if kind == "measurements" else 0
+        restored = _restore_replaced(w, batch_id) if kind == "measurements" else 0
         before = {"kind": kind, "source": batch.source, "rows": removed, **summary}
-        store.record_audit(cur, actor, "undo", "batch", batch_id, before=before,
-                           after={"undone_by": actor.email, "restored_measurements": restored,
-                                  "kept_for_redo": removed})
+        w.audit("undo", "batch", batch_id, before=before,
+                after={"undone_by": actor.email, "restored_measurements": restored, "kept_for_redo": removed})
     return removed
 
 
@@ -834,8 +842,8 @@ def redo_batch(db: Database, actor: Actor, batch_id: int) -> int:
     been stored by another batch (the problem names unit, metric, period and that batch). A
     measurement this batch had replaced, and which its undo put back, is replaced again (audited,
     so another undo puts it back again); one a later batch replaced stays with that batch."""
-    require_editor(actor, "redo an import")
-    with db.transaction() as cur:
+    with db.write(actor, "redo an import") as w:
+        cur = w.cursor
         batch = _batch_info(cur, batch_id)
         kept = cur.execute("SELECT kept_rows FROM import_batches WHERE batch_id = ?", [batch_id]).fetchone()[0]
         if not batch.undone:
@@ -847,7 +855,7 @@ def redo_batch(db: Database, actor: Actor, batch_id: int) -> int:
                 f"so its rows cannot be brought back: import {batch.source} again instead", column="batch",
                 value=str(batch_id))])
         kind, columns, undone = batch.kind, _ROW_COLUMNS[batch.kind], _UNDONE[batch.kind]
-        replaced = _reclaim_periods(cur, actor, batch_id) if kind == "measurements" else 0
+        replaced = _reclaim_periods(w, batch_id) if kind == "measurements" else 0
         cur.execute(f"INSERT INTO {kind} ({columns}) SELECT {columns} FROM {undone} WHERE batch_id = ?", [batch_id])
         back = cur.execute(f"DELETE FROM {undone} WHERE batch_id = ?", [batch_id]).fetchone()[0]
         cur.execute("UPDATE import_batches SET undone_at = NULL, undone_by = NULL, kept_rows = NULL, "
@@ -856,9 +864,8 @@ def redo_batch(db: Database, actor: Actor, batch_id: int) -> int:
                  "redone_by": actor.email}
         if kind == "measurements":
             after["replaced_measurements"] = replaced
-        store.record_audit(cur, actor, "redo", "batch", batch_id,
-                           before={"undone_at": batch.undone_at, "undone_by": batch.undone_by,
-                                   "kept_for_redo": kept}, after=after)
+        w.audit("redo", "batch", batch_id,
+                before={"undone_at": batch.undone_at, "undone_by": batch.undone_by, "kept_for_redo": kept}, after=after)
     return back
 
 
@@ -879,10 +886,11 @@ def _replaced_records(cur, owners: Iterable[int]) -> pd.DataFrame:
     return frame.drop_duplicates(["owner", *_KEY], keep="last").reset_index(drop=True)
 
 
-def _restore_replaced(cur, batch_id: int) -> int:
+def _restore_replaced(w: Write, batch_id: int) -> int:
     """Put back the measurements this batch replaced (kept in the audit log), where their own batch
     still stands and nothing newer took their place. Those of a batch undone meanwhile go with its
     kept rows, so that its redo brings them back too."""
+    cur = w.cursor
     records = _replaced_records(cur, [batch_id])
     if records.empty:
         return 0
@@ -915,10 +923,11 @@ def _restore_replaced(cur, batch_id: int) -> int:
         cur.unregister(view)
 
 
-def _reclaim_periods(cur, actor: Actor, batch_id: int) -> int:
+def _reclaim_periods(w: Write, batch_id: int) -> int:
     """Before an undone measurements batch comes back: every period it holds that is stored again
     meanwhile must be one it had replaced (taken out again, audited) or one a later batch replaced
     (its value stays with that batch). Anything else refuses the redo. Returns how many were taken out."""
+    cur = w.cursor
     clashes = cur.execute("""
         SELECT k.unit_id, k.metric_key, CAST(k.period_start AS VARCHAR), k.value, m.value, m.batch_id, u.name
         FROM undone_measurements k JOIN measurements m USING (unit_id, metric_key, period_start)
@@ -960,8 +969,8 @@ def _reclaim_periods(cur, actor: Actor, batch_id: int) -> int:
                                 f"FROM measurements m JOIN {view} t ON {match.format(a='m')} AND t.take_out "
                                 f"ORDER BY ALL").df()
             cur.execute(f"DELETE FROM measurements m USING {view} t WHERE {match.format(a='m')} AND t.take_out")
-            store.record_audit(cur, actor, "replace", "measurements", batch_id,
-                               before=moved.to_dict(orient="records"), after={"batch_id": batch_id, "redo": True})
+            w.audit("replace", "measurements", batch_id,
+                    before=moved.to_dict(orient="records"), after={"batch_id": batch_id, "redo": True})
         if leave:
             cur.execute(f"DELETE FROM undone_measurements k USING {view} t WHERE k.batch_id = ? "
                         f"AND {match.format(a='k')} AND NOT t.take_out", [batch_id])

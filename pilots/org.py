@@ -17,12 +17,11 @@ import json
 import math
 from dataclasses import dataclass, field
 
-import duckdb
 
-from .access import Actor, require_editor
+from .access import Actor
 from .db import Database
 from .model import Problem, ValidationError
-from .store import StaleEdit, record_audit
+from .store import StaleEdit
 from .text import MAX_NAME, checked_text, refused_characters
 
 DEFAULT_NAME = "Our organisation"
@@ -172,31 +171,25 @@ def save_org_settings(db: Database, actor: Actor, settings: OrgSettings,
     checked by check_settings (ValidationError); audited. `expected_version` is the version the
     editor loaded (0 before the first save): if someone else has saved since, StaleEdit and nothing is
     overwritten. None skips that check (scripts that mean to overwrite). Returns the settings saved."""
-    require_editor(actor, "change the organisation settings")
-    checked = check_settings(settings)
-    try:
-        with db.transaction() as cur:
-            row = cur.execute(f"SELECT {_COLUMNS} FROM org_settings WHERE settings_id = 1").fetchone()
-            before = None if row is None else _from_row(row)
-            version = 0 if before is None else before.version
-            if expected_version is not None and expected_version != version:
-                raise _stale(expected_version, version, before)
-            saved = dataclasses.replace(checked, version=version + 1, updated_by=actor.email)
-            values = [saved.name, saved.currency_code, saved.currency_symbol, saved.prepared_by, saved.logo,
-                      saved.logo_format, saved.version, saved.updated_by]
-            if before is None:
-                cur.execute("INSERT INTO org_settings (settings_id, name, currency_code, currency_symbol, prepared_by, "
-                            "logo, logo_format, version, updated_by) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)", values)
-            else:
-                cur.execute("UPDATE org_settings SET name = ?, currency_code = ?, currency_symbol = ?, prepared_by = ?, "
-                            "logo = ?, logo_format = ?, version = ?, updated_by = ?, updated_at = current_timestamp "
-                            "WHERE settings_id = 1", values)
-            record_audit(cur, actor, "update", "org_settings", 1, before=_audited(before), after=_audited(saved))
-    except (duckdb.TransactionException, duckdb.ConstraintException) as clash:
-        # Two saves at the same moment: DuckDB lets the first commit and refuses the other.
-        if "conflict" not in str(clash).lower() and "duplicate key" not in str(clash).lower():
-            raise
-        raise _stale(expected_version, None, None) from None
+    with db.write(actor, "change the organisation settings") as w:
+        checked = check_settings(settings)
+        cur = w.cursor
+        row = cur.execute(f"SELECT {_COLUMNS} FROM org_settings WHERE settings_id = 1").fetchone()
+        before = None if row is None else _from_row(row)
+        version = 0 if before is None else before.version
+        if expected_version is not None and expected_version != version:
+            raise _stale(expected_version, version, before)
+        saved = dataclasses.replace(checked, version=version + 1, updated_by=actor.email)
+        values = [saved.name, saved.currency_code, saved.currency_symbol, saved.prepared_by, saved.logo,
+                  saved.logo_format, saved.version, saved.updated_by]
+        if before is None:
+            cur.execute("INSERT INTO org_settings (settings_id, name, currency_code, currency_symbol, prepared_by, "
+                        "logo, logo_format, version, updated_by) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        else:
+            cur.execute("UPDATE org_settings SET name = ?, currency_code = ?, currency_symbol = ?, prepared_by = ?, "
+                        "logo = ?, logo_format = ?, version = ?, updated_by = ?, updated_at = current_timestamp "
+                        "WHERE settings_id = 1", values)
+        w.audit("update", "org_settings", 1, before=_audited(before), after=_audited(saved))
     return org_settings(db)
 
 

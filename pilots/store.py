@@ -1,41 +1,25 @@
-"""Reading and writing the domain's records: business units, metric definitions, pilots, import
-batches and the audit trail. All SQL of these lives here; every write records an audit entry in
-the same transaction, and every call takes the acting user so roles hold whatever the caller."""
+"""Reading and writing the domain's records: business units, metric definitions, pilots, their
+lifecycle and decisions, and import batches. All SQL of these lives here; every write goes through
+`Database.write` (one transaction, the audit entry, the role check), every text a person typed is
+checked by `pilots.text`, and every call takes the acting user so roles hold whatever the caller."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import difflib
-import json
 from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
 
-from .access import Actor, require_editor, require_unit
-from .db import Database
+from .access import Actor, require_unit
+from .db import Database, Write, json_text
+from .text import MAX_TEXT, checked_text
 from .model import (
     BARRIER_TYPES, DIRECTIONS, AGGREGATIONS, STATUSES,
     Metric, Pilot, PilotDraft, Problem, Unit, ValidationError,
 )
-
-
-def _json(value: Any) -> str | None:
-    if value is None:
-        return None
-    if dataclasses.is_dataclass(value):
-        value = dataclasses.asdict(value)
-    return json.dumps(value, default=str, sort_keys=True)
-
-
-def record_audit(cur: duckdb.DuckDBPyConnection, actor: Actor, action: str, entity: str,
-                 entity_id: Any, before: Any = None, after: Any = None) -> None:
-    """Append one entry to the audit log, inside the caller's transaction."""
-    cur.execute(
-        "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-        [actor.email, action, entity, None if entity_id is None else str(entity_id), _json(before), _json(after)],
-    )
 
 
 # ---------------------------------------------------------------- business units
@@ -69,12 +53,13 @@ def unknown_unit_problem(name: str, units: Iterable[Unit], column: str, row: int
     return Problem(f"unknown unit '{name}'{hint}", row=row, column=column, value=name)
 
 
-def _check_unit(cur: duckdb.DuckDBPyConnection, name: str, customers: int | None,
+def _check_unit(cur: duckdb.DuckDBPyConnection, name: str, head: str | None, customers: int | None,
                 revenue_per_customer: float | None, unit_id: int | None = None) -> None:
-    """Refuse a unit without a name, with the name of another unit, or with negative size figures."""
-    problems = []
-    if not name:
-        problems.append(Problem("a unit needs a name", column="name"))
+    """Refuse a unit without a name, with the name of another unit (whatever its capitals), with a
+    name or head that is not plain text, or with negative size figures."""
+    problems: list[Problem] = []
+    checked_text(problems, name, "name", "unit name", required=True)
+    checked_text(problems, head, "head", "unit head")
     if customers is not None and customers < 0:
         problems.append(Problem("must not be negative", column="customers", value=str(customers)))
     if revenue_per_customer is not None and revenue_per_customer < 0:
@@ -87,26 +72,37 @@ def _check_unit(cur: duckdb.DuckDBPyConnection, name: str, customers: int | None
         raise ValidationError(problems)
 
 
+def _claim_name(w: Write, name: str, unit_id: int) -> None:
+    """Hold the unit's name, folded, in `unit_name_keys`: its primary key makes a second unit of the
+    same name impossible even for two writers who both checked before either wrote."""
+    w.execute("DELETE FROM unit_name_keys WHERE unit_id = ?", [unit_id])
+    try:
+        w.execute("INSERT INTO unit_name_keys VALUES (lower(trim(?)), ?)", [name, unit_id])
+    except duckdb.ConstraintException:
+        raise ValidationError([Problem(f"a unit named '{name}' exists already", column="name", value=name)]) from None
+
+
 def add_unit(db: Database, actor: Actor, name: str, head: str | None = None,
              customers: int | None = None, revenue_per_customer: float | None = None) -> Unit:
-    require_editor(actor, "add a business unit")
     name = (name or "").strip()
-    with db.transaction() as cur:
-        _check_unit(cur, name, customers, revenue_per_customer)
+    with db.write(actor, "add a business unit") as w:
+        cur = w.cursor
+        _check_unit(cur, name, head, customers, revenue_per_customer)
         unit_id = cur.execute(
             "INSERT INTO business_units (name, head, customers, revenue_per_customer) VALUES (?, ?, ?, ?) "
             "RETURNING unit_id", [name, head, customers, revenue_per_customer]).fetchone()[0]
+        _claim_name(w, name, unit_id)
         unit = Unit(unit_id, name, head, customers, revenue_per_customer)
-        record_audit(cur, actor, "add", "unit", unit_id, after=unit)
+        w.audit("add", "unit", unit_id, after=unit)
     return unit
 
 
 def update_unit(db: Database, actor: Actor, unit: Unit, expected: Unit | None = None) -> Unit:
     """Change a unit's name, head and size figures, checked as when it was added. With `expected`
     (the unit as the editor loaded it), refused as stale if it has changed since: nothing is overwritten."""
-    require_editor(actor, "change a business unit")
     unit = dataclasses.replace(unit, name=(unit.name or "").strip())
-    with db.transaction() as cur:
+    with db.write(actor, "change a business unit") as w:
+        cur = w.cursor
         row = cur.execute(f"SELECT {_UNIT_COLUMNS} FROM business_units WHERE unit_id = ?", [unit.unit_id]).fetchone()
         if row is None:
             raise ValidationError([Problem(f"no unit with id {unit.unit_id}", column="unit_id")])
@@ -114,11 +110,12 @@ def update_unit(db: Database, actor: Actor, unit: Unit, expected: Unit | None = 
         if expected is not None and before != expected:
             raise StaleEdit([Problem(f"{before.name} was changed by someone else after you opened it; nothing was "
                                      "saved: load it again and redo your change", column="unit")])
-        _check_unit(cur, unit.name, unit.customers, unit.revenue_per_customer, unit.unit_id)
+        _check_unit(cur, unit.name, unit.head, unit.customers, unit.revenue_per_customer, unit.unit_id)
+        _claim_name(w, unit.name, unit.unit_id)
         cur.execute("UPDATE business_units SET name = ?, head = ?, customers = ?, revenue_per_customer = ? "
                     "WHERE unit_id = ?", [unit.name, unit.head, unit.customers, unit.revenue_per_customer,
                                           unit.unit_id])
-        record_audit(cur, actor, "update", "unit", unit.unit_id, before=before, after=unit)
+        w.audit("update", "unit", unit.unit_id, before=before, after=unit)
     return unit
 
 
@@ -139,8 +136,10 @@ def metric_lookup(db: Database) -> dict[str, Metric]:
 
 
 def add_metric(db: Database, actor: Actor, metric: Metric) -> Metric:
-    require_editor(actor, "define a metric")
-    problems = []
+    problems: list[Problem] = []
+    checked_text(problems, metric.label, "label", "metric label", required=True)
+    checked_text(problems, metric.unit, "unit", "metric unit")
+    checked_text(problems, metric.description, "description", "metric description", limit=MAX_TEXT, multiline=True)
     if metric.direction not in DIRECTIONS:
         problems.append(Problem(f"must be one of {', '.join(DIRECTIONS)}", column="direction", value=metric.direction))
     if metric.aggregation not in AGGREGATIONS:
@@ -162,23 +161,26 @@ def add_metric(db: Database, actor: Actor, metric: Metric) -> Metric:
     if metric.aggregation == "rate":
         metric = dataclasses.replace(metric, min_value=0.0 if metric.min_value is None else metric.min_value,
                                      max_value=1.0 if metric.max_value is None else metric.max_value)
-    with db.transaction() as cur:
+    with db.write(actor, "define a metric") as w:
+        cur = w.cursor
         if cur.execute("SELECT 1 FROM metrics WHERE metric_key = ?", [metric.key]).fetchone():
             problems.append(Problem(f"a metric with key '{metric.key}' exists already", column="key", value=metric.key))
         if problems:
             raise ValidationError(problems)
         cur.execute(f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     list(dataclasses.astuple(metric)))
-        record_audit(cur, actor, "add", "metric", metric.key, after=metric)
+        w.audit("add", "metric", metric.key, after=metric)
     return metric
 
 
 # ---------------------------------------------------------------- pilots
 
 def _check_draft(draft: PilotDraft, units: dict[str, Unit], metrics: dict[str, Metric]) -> list[Problem]:
-    problems = []
-    if not draft.name.strip():
-        problems.append(Problem("a pilot needs a name", column="name"))
+    problems: list[Problem] = []
+    checked_text(problems, draft.name, "name", "pilot name", required=True)
+    for column, words in (("owner", "owner"), ("sponsor", "sponsor"), ("journey_stage", "journey stage")):
+        checked_text(problems, getattr(draft, column), column, words)
+    checked_text(problems, draft.hypothesis, "hypothesis", "hypothesis", limit=MAX_TEXT, multiline=True)
     unit = units.get(draft.unit.strip().casefold())
     if unit is None:
         problems.append(unknown_unit_problem(draft.unit, units.values(), column="unit"))
@@ -226,16 +228,16 @@ def _check_draft(draft: PilotDraft, units: dict[str, Unit], metrics: dict[str, M
 
 def add_pilot(db: Database, actor: Actor, draft: PilotDraft) -> int:
     """Register a pilot; returns its id. Refused whole, with every problem, if anything is wrong."""
-    require_editor(actor, "register a pilot")
-    units = unit_lookup(list_units(db, actor))
-    metrics = metric_lookup(db)
-    problems = _check_draft(draft, units, metrics)
-    if draft.status in ("decided", "rolled_out"):
-        problems.append(Problem("a pilot is registered before it is decided", column="status", value=draft.status))
-    if problems:
-        raise ValidationError(problems)
-    unit = units[draft.unit.strip().casefold()]
-    with db.transaction() as cur:
+    with db.write(actor, "register a pilot") as w:
+        units = unit_lookup(list_units(db, actor))
+        problems = _check_draft(draft, units, metric_lookup(db))
+        if draft.status in ("decided", "rolled_out"):
+            problems.append(Problem("a pilot is registered before it is decided", column="status",
+                                    value=draft.status))
+        if problems:
+            raise ValidationError(problems)
+        unit = units[draft.unit.strip().casefold()]
+        cur = w.cursor
         pilot_id = cur.execute(
             """INSERT INTO pilots (name, unit_id, owner, sponsor, hypothesis, journey_stage, barrier_type,
                    baseline_start, baseline_end, pilot_start, pilot_end, primary_metric, target_effect, cost,
@@ -250,7 +252,7 @@ def add_pilot(db: Database, actor: Actor, draft: PilotDraft) -> int:
         for role, keys in (("secondary", draft.secondary_metrics), ("guardrail", draft.guardrail_metrics)):
             for key in keys:
                 cur.execute("INSERT INTO pilot_metrics VALUES (?, ?, ?)", [pilot_id, key, role])
-        record_audit(cur, actor, "add", "pilot", pilot_id, after=draft)
+        w.audit("add", "pilot", pilot_id, after=draft)
     return pilot_id
 
 
@@ -418,16 +420,16 @@ def is_empty(db: Database) -> bool:
 
 # ---------------------------------------------------------------- import batches
 
-def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source: str, rows_view: str,
-                 replace: bool = False, content_hash: str | None = None) -> int:
-    """Write rows that have already been checked, as one new batch, inside the caller's transaction.
+def insert_batch(w: Write, kind: str, source: str, rows_view: str, replace: bool = False,
+                 content_hash: str | None = None) -> int:
+    """Write rows that have already been checked, as one new batch, inside the caller's write.
 
     `rows_view` names a relation visible to `cur` with columns (unit_id, metric_key, obs_date, value)
     for observations, or (unit_id, metric_key, period_start, value, n, sd) for measurements. With
     `replace`, measurements already stored for the same unit, metric and period are replaced, and
     what they held goes to the audit log. `content_hash` (sha256 of the file) is kept with the batch
     so an identical file is recognised later. Returns the batch id."""
-    require_editor(actor, "import data")
+    cur, actor = w.cursor, w.actor
     row_count = cur.execute(f"SELECT count(*) FROM {rows_view}").fetchone()[0]
     batch_id = cur.execute(
         "INSERT INTO import_batches (kind, source, imported_by, row_count, content_hash) VALUES (?, ?, ?, ?, ?) "
@@ -443,8 +445,8 @@ def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source
             if len(replaced):
                 cur.execute(f"DELETE FROM measurements m USING {rows_view} r WHERE m.unit_id = r.unit_id "
                             f"AND m.metric_key = r.metric_key AND m.period_start = r.period_start")
-                record_audit(cur, actor, "replace", "measurements", batch_id,
-                             before=replaced.to_dict(orient="records"), after={"batch_id": batch_id})
+                w.audit("replace", "measurements", batch_id, before=replaced.to_dict(orient="records"),
+                        after={"batch_id": batch_id})
         cur.execute(f"INSERT INTO measurements (unit_id, metric_key, period_start, value, n, sd, batch_id) "
                     f"SELECT unit_id, metric_key, period_start, value, n, sd, {batch_id} FROM {rows_view}")
     else:
@@ -452,7 +454,7 @@ def insert_batch(cur: duckdb.DuckDBPyConnection, actor: Actor, kind: str, source
     after = {"kind": kind, "source": source, "rows": row_count}
     if content_hash is not None:
         after["sha256"] = content_hash
-    record_audit(cur, actor, "import", "batch", batch_id, after=after)
+    w.audit("import", "batch", batch_id, after=after)
     return batch_id
 
 
@@ -475,62 +477,60 @@ def _locked_pilot(cur: duckdb.DuckDBPyConnection, pilot_id: int, expected_versio
 
 def set_status(db: Database, actor: Actor, pilot_id: int, status: str, expected_version: int | None = None) -> None:
     """Move a pilot to a lifecycle state before its decision (decisions go through record_decision)."""
-    require_editor(actor, "change a pilot's status")
-    if status not in STATUSES[:4]:
-        raise ValidationError([Problem(f"must be one of {', '.join(STATUSES[:4])}; a decision is recorded "
-                                       f"with its rationale", column="status", value=status)])
-    with db.transaction() as cur:
+    with db.write(actor, "change a pilot's status") as w:
+        if status not in STATUSES[:4]:
+            raise ValidationError([Problem(f"must be one of {', '.join(STATUSES[:4])}; a decision is recorded "
+                                           f"with its rationale", column="status", value=status)])
+        cur = w.cursor
         before, _, version = _locked_pilot(cur, pilot_id, expected_version)
         cur.execute("UPDATE pilots SET status = ?, version = version + 1, updated_at = current_timestamp "
                     "WHERE pilot_id = ?", [status, pilot_id])
-        record_audit(cur, actor, "status", "pilot", pilot_id, before={"status": before, "version": version},
-                     after={"status": status, "version": version + 1})
+        w.audit("status", "pilot", pilot_id, before={"status": before, "version": version},
+                after={"status": status, "version": version + 1})
 
 
 def record_decision(db: Database, actor: Actor, pilot_id: int, decision: str, rationale: str, approved_by: str,
                     decided_on: dt.date, evidence: Any = None, expected_version: int | None = None) -> int:
     """Decide a pilot: roll out, extend or stop, with its rationale, approving body, date and a frozen
     snapshot of the evidence. Returns the decision's id."""
-    require_editor(actor, "record a decision")
-    problems = []
+    problems: list[Problem] = []
     if decision not in ("roll_out", "extend", "stop"):
         problems.append(Problem("must be roll_out, extend or stop", column="decision", value=decision))
-    if not (rationale or "").strip():
-        problems.append(Problem("a decision needs its rationale", column="rationale"))
-    if not (approved_by or "").strip():
-        problems.append(Problem("a decision names the body that approved it", column="approved_by"))
-    if problems:
-        raise ValidationError(problems)
-    with db.transaction() as cur:
+    checked_text(problems, rationale, "rationale", "rationale", limit=MAX_TEXT, multiline=True, required=True)
+    checked_text(problems, approved_by, "approved_by", "approving body", required=True)
+    with db.write(actor, "record a decision") as w:
+        if problems:
+            raise ValidationError(problems)
+        cur = w.cursor
         status, before_decision, version = _locked_pilot(cur, pilot_id, expected_version)
         decision_id = cur.execute(
             "INSERT INTO decision_log (pilot_id, decision, rationale, approved_by, decided_on, recorded_by, evidence) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING decision_id",
             [pilot_id, decision, rationale.strip(), approved_by.strip(), decided_on, actor.email,
-             _json(evidence)]).fetchone()[0]
+             json_text(evidence)]).fetchone()[0]
         cur.execute("UPDATE pilots SET status = 'decided', decision = ?, decision_rationale = ?, "
                     "version = version + 1, updated_at = current_timestamp WHERE pilot_id = ?",
                     [decision, rationale.strip(), pilot_id])
-        record_audit(cur, actor, "decide", "pilot", pilot_id,
-                     before={"status": status, "decision": before_decision, "version": version},
-                     after={"status": "decided", "decision": decision, "rationale": rationale.strip(),
-                            "approved_by": approved_by, "decided_on": decided_on, "version": version + 1})
+        w.audit("decide", "pilot", pilot_id,
+                before={"status": status, "decision": before_decision, "version": version},
+                after={"status": "decided", "decision": decision, "rationale": rationale.strip(),
+                       "approved_by": approved_by, "decided_on": decided_on, "version": version + 1})
     return decision_id
 
 
 def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterable[str], adopted_on: dt.date,
                    expected_version: int | None = None) -> None:
     """Record which units adopted a pilot decided for roll-out, and when."""
-    require_editor(actor, "record a rollout")
-    units = unit_lookup(list_units(db, actor))
-    names = list(unit_names)
-    problems = [unknown_unit_problem(n, units.values(), column="units") for n in names
-                if n.strip().casefold() not in units]
-    if not names:
-        problems.append(Problem("name at least one unit that adopts the change", column="units"))
-    if problems:
-        raise ValidationError(problems)
-    with db.transaction() as cur:
+    with db.write(actor, "record a rollout") as w:
+        units = unit_lookup(list_units(db, actor))
+        names = list(unit_names)
+        problems = [unknown_unit_problem(n, units.values(), column="units") for n in names
+                    if n.strip().casefold() not in units]
+        if not names:
+            problems.append(Problem("name at least one unit that adopts the change", column="units"))
+        if problems:
+            raise ValidationError(problems)
+        cur = w.cursor
         status, decision, version = _locked_pilot(cur, pilot_id, expected_version)
         if decision != "roll_out":
             raise ValidationError([Problem("only a pilot decided for roll-out can be rolled out", column="status",
@@ -540,8 +540,8 @@ def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterab
                         [pilot_id, units[name.strip().casefold()].unit_id, adopted_on])
         cur.execute("UPDATE pilots SET status = 'rolled_out', version = version + 1, updated_at = current_timestamp "
                     "WHERE pilot_id = ?", [pilot_id])
-        record_audit(cur, actor, "roll out", "pilot", pilot_id, before={"status": status, "version": version},
-                     after={"status": "rolled_out", "units": names, "adopted_on": adopted_on, "version": version + 1})
+        w.audit("roll out", "pilot", pilot_id, before={"status": status, "version": version},
+                after={"status": "rolled_out", "units": names, "adopted_on": adopted_on, "version": version + 1})
 
 
 def pipeline(db: Database, actor: Actor) -> pd.DataFrame:
@@ -576,11 +576,14 @@ def update_pilot(db: Database, actor: Actor, pilot_id: int, draft: PilotDraft, e
     registration (a pilot judged on a metric picked after its data came in is no evidence; DuckDB
     also cannot change those indexed columns of a referenced row), and the status moves only through
     set_status, record_decision and record_rollout."""
-    require_editor(actor, "edit a pilot")
+    with db.write(actor, "edit a pilot") as w:
+        return _update_pilot(db, w, pilot_id, draft, expected_version)
+
+
+def _update_pilot(db: Database, w: Write, pilot_id: int, draft: PilotDraft, expected_version: int) -> int:
+    actor, cur = w.actor, w.cursor
     current = get_pilot(db, actor, pilot_id)
-    if current.version != expected_version:
-        with db.cursor() as cur:
-            _locked_pilot(cur, pilot_id, expected_version)
+    _locked_pilot(cur, pilot_id, expected_version)
     units = unit_lookup(list_units(db, actor))
     problems = _check_draft(draft, units, metric_lookup(db))
     unit = units.get(draft.unit.strip().casefold())
@@ -596,25 +599,23 @@ def update_pilot(db: Database, actor: Actor, pilot_id: int, draft: PilotDraft, e
                                 column="status", value=draft.status))
     if problems:
         raise ValidationError(problems)
-    with db.transaction() as cur:
-        _, _, version = _locked_pilot(cur, pilot_id, expected_version)
-        cur.execute(
-            """UPDATE pilots SET name = ?, owner = ?, sponsor = ?, hypothesis = ?, journey_stage = ?,
-                   barrier_type = ?, baseline_start = ?, baseline_end = ?, pilot_start = ?, pilot_end = ?,
-                   target_effect = ?, cost = ?, randomised = ?, released = ?, value_per_point = ?,
-                   version = version + 1, updated_at = current_timestamp
-               WHERE pilot_id = ?""",
-            [draft.name.strip(), draft.owner, draft.sponsor, draft.hypothesis, draft.journey_stage,
-             draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
-             draft.target_effect, draft.cost, draft.randomised, draft.released, draft.value_per_point, pilot_id])
-        cur.execute("DELETE FROM pilot_controls WHERE pilot_id = ?", [pilot_id])
-        for control in draft.controls:
-            cur.execute("INSERT INTO pilot_controls VALUES (?, ?)", [pilot_id, units[control.strip().casefold()].unit_id])
-        cur.execute("DELETE FROM pilot_metrics WHERE pilot_id = ?", [pilot_id])
-        for role, keys in (("secondary", draft.secondary_metrics), ("guardrail", draft.guardrail_metrics)):
-            for key in keys:
-                cur.execute("INSERT INTO pilot_metrics VALUES (?, ?, ?)", [pilot_id, key, role])
-        record_audit(cur, actor, "update", "pilot", pilot_id,
-                     before={**dataclasses.asdict(pilot_draft(current)), "version": version},
-                     after={**dataclasses.asdict(draft), "version": version + 1})
+    version = expected_version
+    cur.execute(
+        """UPDATE pilots SET name = ?, owner = ?, sponsor = ?, hypothesis = ?, journey_stage = ?,
+               barrier_type = ?, baseline_start = ?, baseline_end = ?, pilot_start = ?, pilot_end = ?,
+               target_effect = ?, cost = ?, randomised = ?, released = ?, value_per_point = ?,
+               version = version + 1, updated_at = current_timestamp
+           WHERE pilot_id = ?""",
+        [draft.name.strip(), draft.owner, draft.sponsor, draft.hypothesis, draft.journey_stage,
+         draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
+         draft.target_effect, draft.cost, draft.randomised, draft.released, draft.value_per_point, pilot_id])
+    cur.execute("DELETE FROM pilot_controls WHERE pilot_id = ?", [pilot_id])
+    for control in draft.controls:
+        cur.execute("INSERT INTO pilot_controls VALUES (?, ?)", [pilot_id, units[control.strip().casefold()].unit_id])
+    cur.execute("DELETE FROM pilot_metrics WHERE pilot_id = ?", [pilot_id])
+    for role, keys in (("secondary", draft.secondary_metrics), ("guardrail", draft.guardrail_metrics)):
+        for key in keys:
+            cur.execute("INSERT INTO pilot_metrics VALUES (?, ?, ?)", [pilot_id, key, role])
+    w.audit("update", "pilot", pilot_id, before={**dataclasses.asdict(pilot_draft(current)), "version": version},
+            after={**dataclasses.asdict(draft), "version": version + 1})
     return version + 1

@@ -183,7 +183,9 @@ def test_every_kind_of_write_is_audited_with_who_what_before_and_after(small_org
                 assert {k: entry[side].get(k) for k in wanted} == wanted, (side, entry)
 
 
-def test_a_refused_write_leaves_no_audit_entry(small_org):
+def test_a_refused_write_leaves_no_change_and_only_a_refusal_of_access_is_logged(small_org):
+    """A write refused for bad input or a stale version leaves nothing; one refused for lack of
+    rights leaves a "refused" entry naming who tried what (nothing else of it is written)."""
     db, pilot_id = small_org
     start = last_id(db)
     draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
@@ -194,7 +196,14 @@ def test_a_refused_write_leaves_no_audit_entry(small_org):
         store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, owner="Late"), 1)
     with pytest.raises(ValidationError):
         users.set_user(db, CCO, "bad", "steering")
-    assert [(e["action"], e["entity"]) for e in entries_after(db, start)] == [("status", "pilot")]
+    head = Actor("omar@example.com", "unit_head", frozenset({1}))
+    with pytest.raises(AccessDenied):
+        store.update_pilot(db, head, pilot_id, dataclasses.replace(draft, owner="Omar"), 2)
+    entries = entries_after(db, start)
+    assert [(e["action"], e["entity"], e["actor"]) for e in entries] == [
+        ("status", "pilot", CCO.email), ("refused", "access", "omar@example.com")]
+    assert entries[1]["after"]["doing"] == "edit a pilot" and entries[1]["after"]["role"] == "unit_head"
+    assert store.get_pilot(db, CCO, pilot_id).owner == draft.owner
 
 
 def test_filters_find_entries_by_who_what_action_id_date_and_value(small_org):
@@ -253,19 +262,27 @@ _TRAIL = r"\b(audit_log|decision_log)\b"
 
 def test_no_code_changes_or_deletes_the_audit_or_decision_log():
     """DuckDB has no triggers or grants to forbid it, so the guarantee is that no code path does it:
-    every statement naming these tables in the project's code is a read or record_audit's INSERT."""
+    every statement naming these tables in the project's code is a read or the write path's INSERT.
+    The two exceptions are migration 8, which adds the chain's columns and seals the entries written
+    before it, once, inside the migration; the hash chain makes any other change visible."""
     sources = [*REPO.glob("pilots/**/*.py"), *REPO.glob("pilots/migrations/*.sql"), *REPO.glob("pages/*.py"),
                REPO / "app.py", *REPO.glob("bench/**/*.py")]
     changes = re.compile(r"\b(UPDATE|DELETE\s+FROM|TRUNCATE|DROP\s+TABLE|ALTER\s+TABLE|INSERT\s+OR\s+\w+\s+INTO)"
                          r"\s+(IF\s+EXISTS\s+)?" + _TRAIL, re.IGNORECASE)
     texts = {path.relative_to(REPO).as_posix(): path.read_text(encoding="utf-8") for path in sources}
-    assert [(name, m.group(0)) for name, text in texts.items() for m in changes.finditer(text)] == []
+    found = [(name, m.group(0)) for name, text in texts.items() for m in changes.finditer(text)]
+    assert found == [("pilots/db.py", "UPDATE audit_log"),
+                     ("pilots/migrations/008_audit_chain_and_unique_names.sql", "ALTER TABLE audit_log"),
+                     ("pilots/migrations/008_audit_chain_and_unique_names.sql", "ALTER TABLE audit_log")]
+    db_source = texts["pilots/db.py"]
+    assert re.findall(r"def (\w+)\([^)]*\)[^:]*:(?:(?!\ndef ).)*UPDATE audit_log", db_source, re.DOTALL) == \
+        ["_seal_existing_audit"]
+    assert re.search(r"_AFTER_MIGRATION[^=]*= \{8: _seal_existing_audit\}", db_source)
     audit_inserts = [name for name, text in texts.items()
                      for _ in re.finditer(r"INSERT\s+INTO\s+audit_log", text, re.IGNORECASE)]
-    assert audit_inserts == ["pilots/store.py"]
-    inserts = re.findall(r"def (\w+)\([^)]*\)[^:]*:(?:(?!\ndef ).)*INSERT INTO audit_log",
-                         (REPO / "pilots/store.py").read_text(encoding="utf-8"), re.DOTALL)
-    assert inserts == ["record_audit"]
+    assert audit_inserts == ["pilots/db.py"]
+    assert re.findall(r"def (\w+)\([^)]*\)[^:]*:(?:(?!\ndef ).)*INSERT INTO audit_log", db_source, re.DOTALL) == \
+        ["_append_audit"]
 
 
 # ---------------------------------------------------------------- before and after in words

@@ -3,6 +3,7 @@ import threading
 import duckdb
 import pytest
 
+from pilots.access import COMMAND_LINE
 from pilots.db import Database, migrations
 
 from conftest import database_before
@@ -37,8 +38,9 @@ def test_path_comes_from_environment(tmp_path, monkeypatch):
 
 
 def test_one_handle_serves_many_threads(db):
-    with db.transaction() as cur:
-        cur.execute("INSERT INTO business_units (name) SELECT 'unit ' || i FROM range(50) t(i)")
+    with db.write(COMMAND_LINE, "add units") as w:
+        w.execute("INSERT INTO business_units (name) SELECT 'unit ' || i FROM range(50) t(i)")
+        w.audit("add", "unit")
     counts, errors = [], []
 
     def read():
@@ -57,27 +59,32 @@ def test_one_handle_serves_many_threads(db):
     assert errors == [] and counts == [50] * 160
 
 
-def test_transaction_rolls_back_on_error(db):
+def test_a_write_rolls_back_on_error(db):
     with pytest.raises(duckdb.ConstraintException):
-        with db.transaction() as cur:
-            cur.execute("INSERT INTO business_units (name) VALUES ('kept only if committed')")
-            cur.execute("INSERT INTO business_units (name, customers) VALUES ('bad', -1)")
+        with db.write(COMMAND_LINE, "add units") as w:
+            w.execute("INSERT INTO business_units (name) VALUES ('kept only if committed')")
+            w.audit("add", "unit")
+            w.execute("INSERT INTO business_units (name, customers) VALUES ('bad', -1)")
     with db.cursor() as cur:
         assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
 
 
-def test_a_transaction_inside_another_joins_it(db):
+def test_a_write_inside_another_joins_it(db):
     with pytest.raises(RuntimeError, match="after the inner block"):
-        with db.transaction():
-            with db.transaction() as inner:
+        with db.write(COMMAND_LINE, "outer") as outer:
+            with db.write(COMMAND_LINE, "inner") as inner:
                 inner.execute("INSERT INTO business_units (name) VALUES ('inner')")
-            with db.cursor() as cur:  # a read inside the transaction sees its own writes
+                inner.audit("add", "unit", 1)
+            with db.cursor() as cur:  # a read inside the write sees its own writes
                 assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 1
+            outer.audit("test", "unit")
             raise RuntimeError("after the inner block")
     with db.cursor() as cur:
         assert cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
-    with db.transaction() as cur:  # the next transaction on this thread is a new one
-        cur.execute("INSERT INTO business_units (name) VALUES ('kept')")
+        assert cur.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+    with db.write(COMMAND_LINE, "kept") as w:  # the next write on this thread is a new one
+        w.execute("INSERT INTO business_units (name) VALUES ('kept')")
+        w.audit("add", "unit", 1)
     with db.cursor() as cur:
         assert cur.execute("SELECT name FROM business_units").fetchall() == [("kept",)]
 

@@ -291,7 +291,7 @@ def test_roles_only_editors_import_and_unit_heads_see_their_coverage(org):
 def test_an_import_refuses_to_run_inside_another_transaction(org):
     before = store.table_counts(org)
     with pytest.raises(RuntimeError, match="transaction of its own"):
-        with org.transaction():
+        with org.write(COMMAND_LINE, "something else"):
             ingest.import_file(org, COMMAND_LINE, b"unit,metric,date,value\nRetail,nps,2025-01-06,9\n",
                                "observations", file_name="one.csv")
     assert store.table_counts(org) == before

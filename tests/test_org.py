@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import threading
+import time
 
 import altair as alt
 import pandas as pd
@@ -143,7 +144,8 @@ def test_only_the_cco_office_saves_them(db, who):
     before = store.table_counts(db)
     with pytest.raises(AccessDenied, match="only the CCO office edits"):
         org.save_org_settings(db, who, org.OrgSettings(name="Mine"), expected_version=0)
-    assert store.table_counts(db) == before and stored_row_count(db) == 0
+    assert store.table_counts(db) == {**before, "audit_log": before["audit_log"] + 1}  # the refusal, logged
+    assert stored_row_count(db) == 0
     assert org.org_settings(db).name == "Our organisation"  # every role reads them
 
 
@@ -165,16 +167,17 @@ def test_a_stale_save_is_refused_and_overwrites_nothing(db):
                                  expected_version=None).version == 3
 
 
-def test_a_save_racing_another_uncommitted_one_is_refused_as_stale(db):
+def test_a_save_racing_another_uncommitted_one_waits_for_it_and_is_refused_as_stale(db):
     org.save_org_settings(db, CCO, org.OrgSettings(name="Northwind"), expected_version=0)
-    other_ready, other_done = threading.Event(), threading.Event()
+    other_ready = threading.Event()
 
     def other_session():
-        # Another editor's save, in the middle of its transaction when ours runs.
-        with db.transaction() as cur:
-            cur.execute("UPDATE org_settings SET name = 'Westwind', version = 2 WHERE settings_id = 1")
+        # Another editor's save, in the middle of its write when ours starts: ours waits its turn.
+        with db.write(Actor("ben@example.com", "editor"), "change the organisation settings") as w:
+            w.execute("UPDATE org_settings SET name = 'Westwind', version = 2 WHERE settings_id = 1")
+            w.audit("update", "org_settings", 1)
             other_ready.set()
-            other_done.wait(10)
+            time.sleep(0.5)
 
     thread = threading.Thread(target=other_session)
     thread.start()
@@ -183,7 +186,6 @@ def test_a_save_racing_another_uncommitted_one_is_refused_as_stale(db):
         with pytest.raises(store.StaleEdit, match="someone else just saved"):
             org.save_org_settings(db, CCO, org.OrgSettings(name="Southwind"), expected_version=1)
     finally:
-        other_done.set()
         thread.join()
     assert (org.org_settings(db).name, org.org_settings(db).version) == ("Westwind", 2)
 

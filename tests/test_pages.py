@@ -23,9 +23,9 @@ def app_db(small_org, monkeypatch):
     frames = [pd.DataFrame({"unit_id": units[name].unit_id, "metric_key": "nps",
                             "obs_date": np.repeat(days.date, 5), "value": rng.integers(0, 11, 5 * len(days))})
               for name in ("retail", "online")]
-    with db.transaction() as cur:
-        cur.register("answers", pd.concat(frames, ignore_index=True))
-        store.insert_batch(cur, COMMAND_LINE, "observations", "test answers", "answers")
+    with db.write(COMMAND_LINE, "load test answers") as w:
+        w.cursor.register("answers", pd.concat(frames, ignore_index=True))
+        store.insert_batch(w, "observations", "test answers", "answers")
     monkeypatch.setenv("PILOTS_DB", str(db.path))
     return db, pilot_id
 
