@@ -40,6 +40,8 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 _handles: dict[str, duckdb.DuckDBPyConnection] = {}
+# The file (device, inode) each handle opened: a file deleted or swapped under the app is noticed.
+_identities: dict[str, tuple[int, int] | None] = {}
 _handles_lock = threading.Lock()
 # The cursor of the transaction each thread has open, per database path.
 _open_transactions = threading.local()
@@ -122,9 +124,27 @@ def _seal_existing_audit(cur: duckdb.DuckDBPyConnection) -> None:
 _AFTER_MIGRATION: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {8: _seal_existing_audit}
 
 
+_handed_off = threading.local()
+
+
+@contextmanager
+def on_behalf_of(machine_user: str) -> Iterator[None]:
+    """Writes of this thread inside the block name `machine_user` as their OS user: a command handed
+    to the app (pilots.handoff) is logged as run by whoever ran it, not by the app's own account."""
+    _handed_off.user = machine_user
+    try:
+        yield
+    finally:
+        _handed_off.user = None
+
+
 def os_user() -> str:
-    """Who runs this process on the machine: kept with every audit entry, so a command-line write
-    (which acts as the CCO office) still names the person or scheduler behind it."""
+    """Who runs this process on the machine (or handed it the command being run): kept with every
+    audit entry, so a command-line write (which acts as the CCO office) still names the person or
+    scheduler behind it."""
+    handed = getattr(_handed_off, "user", None)
+    if handed:
+        return handed
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -198,8 +218,74 @@ def migrate(handle: duckdb.DuckDBPyConnection) -> list[int]:
         cur.close()
 
 
+class DatabaseInUse(RuntimeError):
+    """Another process holds the database file (DuckDB lets one process write a file)."""
+
+
+class DatabaseDamaged(RuntimeError):
+    """The file is there but is not a readable database."""
+
+
+class DatabaseLost(RuntimeError):
+    """The file this process opened was deleted, replaced or damaged since: writes would vanish."""
+
+
+def _latest_backup_words(path: Path) -> str:
+    from .backup import latest_backup  # the backups know this module; asked only when something is wrong
+
+    latest = latest_backup(path)
+    return (f"the latest backup is {latest.path} (taken {latest.taken_at:%Y-%m-%d %H:%M}): "
+            f"restore it with `pilots --db {path} restore {latest.path} --force`" if latest else
+            "there is no backup beside it")
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    existed = path.exists()
+    try:
+        handle = duckdb.connect(str(path), config=_CONFIG)
+    except duckdb.IOException as error:
+        message = str(error).splitlines()[0]
+        if "lock" in message.lower():
+            holder = re.search(r"PID (\d+)", message)
+            raise DatabaseInUse(f"{path} is in use by another process"
+                                f"{f' (process {holder[1]})' if holder else ''}") from None
+        raise DatabaseDamaged(f"{path} cannot be opened as a database ({message.removeprefix('IO Error: ')}); "
+                              f"{_latest_backup_words(path)}") from None
+    except duckdb.Error as error:
+        raise DatabaseDamaged(f"{path} cannot be opened as a database ({str(error).splitlines()[0]}); "
+                              f"{_latest_backup_words(path)}") from None
+    try:
+        pending = _pending_migrations(handle)
+        if existed and pending and pending[0] > 1:
+            from .backup import backup_folder, copy_database
+
+            copy_database(handle, path, backup_folder(path), f"before migration {pending[0]}")
+        migrate(handle)
+    except Exception:
+        handle.close()
+        raise
+    return handle
+
+
+def _pending_migrations(handle: duckdb.DuckDBPyConnection) -> list[int]:
+    known = {r[0] for r in handle.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    done = set() if "schema_migrations" not in known else {
+        r[0] for r in handle.execute("SELECT version FROM schema_migrations").fetchall()}
+    return [m.version for m in migrations() if m.version not in done]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Database:
-    """A DuckDB file, migrated on first open. Cheap to create: handles are shared per process."""
+    """A DuckDB file, migrated on first open (after a backup, when the file held an older schema).
+    Cheap to create: handles are shared per process. DatabaseInUse when another process holds the
+    file, DatabaseDamaged when it is not a database."""
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = database_path(path)
@@ -208,10 +294,42 @@ class Database:
             handle = _handles.get(key)
             if handle is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                handle = duckdb.connect(key, config=_CONFIG)
-                migrate(handle)
+                handle = _open(self.path)
                 _handles[key] = handle
+                _identities[key] = _identity(self.path)
         self._handle = handle
+
+    @property
+    def handle(self) -> duckdb.DuckDBPyConnection:
+        """The process's one connection to the file (for backups; reads and writes use cursor/write)."""
+        return self._handle
+
+    def file_problem(self) -> str | None:
+        """None while the file on disk is the one this process opened; else what happened to it."""
+        now = _identity(self.path)
+        if now is None:
+            return f"the database file {self.path} has been deleted while the app was using it"
+        if now != _identities.get(str(self.path)):
+            return f"the database file {self.path} has been replaced by another file while the app was using it"
+        return None
+
+    def ensure_file(self) -> None:
+        """DatabaseLost, naming the latest backup, if the file is no longer the one opened."""
+        problem = self.file_problem()
+        if problem:
+            raise DatabaseLost(f"{problem}, so nothing more can be saved: {_latest_backup_words(self.path)}, "
+                               f"then restart the app")
+
+    @contextmanager
+    def writes_paused(self) -> Iterator[None]:
+        """No write of this process runs inside the block (a backup copies the file meanwhile)."""
+        lock = _write_lock(str(self.path))
+        if not lock.acquire(timeout=WRITE_WAIT_SECONDS):
+            raise WriteConflict(f"the database stayed busy for {WRITE_WAIT_SECONDS:.0f} s; try again in a moment")
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _open_transaction(self) -> duckdb.DuckDBPyConnection | None:
         return getattr(_open_transactions, str(self.path), None)
@@ -250,6 +368,7 @@ class Database:
                 permitted(actor, doing)
             yield write
             return
+        self.ensure_file()
         lock = _write_lock(str(self.path))
         if not lock.acquire(timeout=WRITE_WAIT_SECONDS):
             raise WriteConflict(f"the database stayed busy for {WRITE_WAIT_SECONDS:.0f} s, so nothing was saved "
@@ -298,5 +417,6 @@ class Database:
         """Close the shared handle for this file (tests and the command line use this)."""
         with _handles_lock:
             handle = _handles.pop(str(self.path), None)
+            _identities.pop(str(self.path), None)
         if handle is not None:
             handle.close()
