@@ -1,12 +1,12 @@
 """Settings: business units, metric definitions, the organisation (name, logo, currency and "prepared
-by" on every deck) and who has access."""
+by" on every deck, who sees the units' commercial figures), who has access, and the backups."""
 
 import dataclasses
 
 import streamlit as st
 
 from pages._ui import current_actor, database, form_reset, form_saved, fresh_form, in_app_shell, show_problems, users_section
-from pilots import org, store
+from pilots import backup, org, store
 from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
 
 in_app_shell()
@@ -129,12 +129,17 @@ def organisation_section() -> None:
         upload = st.file_uploader(f"Logo (PNG or JPEG, at most {org.MAX_LOGO_BYTES / 1e6:g} MB)",
                                   type=["png", "jpg", "jpeg"])
         remove = st.checkbox("Remove the logo") if loaded.logo else False
+        open_figures = st.checkbox(
+            "Unit heads see every unit's customers and revenue per customer", loaded.unit_figures_for_unit_heads,
+            help="Off: a unit head sees these figures for their own units only. Editors and the steering "
+                 "committee always see them.")
         st.caption(f"Money reads: {org.format_money(1_234_567, loaded)} (as saved now).")
         if st.form_submit_button("Save organisation settings"):
             logo = upload.getvalue() if upload is not None else None if remove else loaded.logo
             try:
                 org.save_org_settings(db, actor, dataclasses.replace(
-                    loaded, name=name, prepared_by=prepared, currency_code=code, currency_symbol=symbol, logo=logo),
+                    loaded, name=name, prepared_by=prepared, currency_code=code, currency_symbol=symbol, logo=logo,
+                    unit_figures_for_unit_heads=open_figures),
                     expected_version=loaded.version)
                 st.session_state.pop("org_opened", None)
                 form_saved("org_settings", "Saved the organisation settings.")
@@ -146,5 +151,27 @@ def organisation_section() -> None:
                 show_problems(refused.problems)
 
 
+def backups_section() -> None:
+    """The backups beside the database file, newest first, and one taken on demand (CCO office only)."""
+    st.subheader("Backups")
+    folder = backup.backup_folder(db.path)
+    st.caption(f"Kept in {folder}: one before every upgrade and every undo of an import, and whenever someone "
+               f"makes one; the newest {backup.keep_count()} are kept. Restore one with "
+               f"`pilots restore PATH --force` while the app is stopped.")
+    if st.button("Make a backup now", icon=":material/backup:"):
+        with st.spinner("Copying the database…"):
+            made = backup.make_backup(db, actor)
+        st.success(f"Backup made: {made.name} ({made.bytes / 1e6:,.1f} MB in {made.seconds:.1f} s).")
+    listed = backup.list_backups(db.path)
+    if listed:
+        st.dataframe([{"backup": b.name, "taken": b.taken_at, "why": b.reason, "size (MB)": round(b.bytes / 1e6, 1),
+                       "pilots": b.rows.get("pilots"), "audit entries": b.rows.get("audit_log")} for b in listed],
+                     hide_index=True, width="stretch")
+    else:
+        st.info("No backup yet.")
+
+
 organisation_section()
 users_section(actor)
+if actor.is_editor:
+    backups_section()

@@ -508,7 +508,7 @@ def _evidence(db: Database) -> _Evidence:
 def _all_evidence(db: Database) -> _Evidence:
     pilots = store.list_pilots(db, COMMAND_LINE)
     metrics = store.metric_lookup(db)
-    cell_rows, weekly = cellstore.pilot_cells(db, pilots)
+    cell_rows, weekly = cellstore.pilot_cells(db, COMMAND_LINE, pilots)
     # Rows are grouped once here: slicing data frames pilot by pilot costs more than the SQL.
     rows_of: dict[tuple[int, str], list] = {}
     for row in cell_rows.itertuples(index=False):
@@ -556,12 +556,12 @@ def _cases(db: Database, actor: Actor, pilots: list[Pilot],
     if not pilots:
         return []
     evidence = _evidence(db)
-    units = store.list_units(db, actor)
+    units = store.list_units(db, COMMAND_LINE)  # every unit's figures: the value of a rollout is computed from them
     overlaps_of: dict[int, list] = {}
     for row in cellstore.overlapping_pilots(db, actor, pilots).itertuples(index=False):
         overlaps_of.setdefault(row.for_pilot, []).append(row)
-    stored = cellstore.load_assumptions(db, pilots)
-    decided = cellstore.decision_dates(db, pilots)
+    stored = cellstore.load_assumptions(db, actor, pilots)
+    decided = cellstore.decision_dates(db, actor, pilots)
     on = today()
     return [_case(pilot, evidence.results[pilot.pilot_id], units, overlaps_of.get(pilot.pilot_id, []),
                   assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id], evidence.prior, on,

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from . import store
-from .access import Actor
+from .access import Actor, require_unit
 from .db import Database
 from .model import Pilot, Problem, ValidationError
 
@@ -143,14 +143,14 @@ def _run(db: Database, arms: str, params: list, weekly: bool, history: bool = Tr
         return cur.execute(sql, [*params, *constants, *constants]).df()
 
 
-def pilot_cells(db: Database, pilots: list[Pilot]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """For every metric of the given pilots (already checked visible to the caller), in one query:
+def pilot_cells(db: Database, actor: Actor, pilots: list[Pilot]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """For every metric of the given pilots (as stored, and visible to the actor), in one query:
     the cells of every arm unit (one row per pilot, metric, unit, block and phase; block 0 is the real
     design, blocks 1, 2, ... the earlier periods of the same length) and the weekly cells of the
     primary metric in the real windows (one row per pilot, unit, phase and week). Columns: pilot_id,
     metric_key, role, arm ('treated'/'control'), unit_id, block, phase ('before'/'after'), week, n,
     mean, variance (per answer), df, sd_known, periods, weeks."""
-    ids = [p.pilot_id for p in pilots] or [None]
+    ids = [p.pilot_id for p in store.stored_pilots(db, actor, pilots)] or [None]
     frame = _run(db, _pilot_arms(f"p.pilot_id IN ({', '.join('?' * len(ids))})"), ids, weekly=True,
                  history=True)
     weekly = frame["is_week"].astype(bool)
@@ -158,11 +158,12 @@ def pilot_cells(db: Database, pilots: list[Pilot]) -> tuple[pd.DataFrame, pd.Dat
             frame[weekly].drop(columns=["is_week"]).reset_index(drop=True))
 
 
-def design_cells(db: Database, metric_key: str, treated_id: int, control_ids: list[int],
+def design_cells(db: Database, actor: Actor, metric_key: str, treated_id: int, control_ids: list[int],
                  baseline: tuple[dt.date, dt.date], window: tuple[dt.date, dt.date]) -> pd.DataFrame:
     """The cells (as pilot_cells gives them, earlier periods included) of a design that need not be
-    registered: a metric, a pilot unit and its would-be controls, a baseline and a pilot window. To
-    size a plan from the units' volumes, spread and drift."""
+    registered: a metric, a pilot unit (one the actor may see) and its would-be controls, a baseline
+    and a pilot window. To size a plan from the units' volumes, spread and drift."""
+    require_unit(actor, treated_id, "plan a pilot in this unit")
     rows = [(treated_id, "treated")] + [(unit_id, "control") for unit_id in control_ids]
     values = ", ".join("(0, ?, 'primary', ?, ?, ?::DATE, ?::DATE, ?::DATE, ?::DATE)" for _ in rows)
     params = [v for unit_id, arm in rows for v in (metric_key, unit_id, arm, *baseline, *window)]
@@ -171,8 +172,10 @@ def design_cells(db: Database, metric_key: str, treated_id: int, control_ids: li
     return _run(db, arms, params, weekly=False, history=True).drop(columns=["week", "is_week"])
 
 
-def last_data_date(db: Database, metric_key: str, unit_id: int, on_or_before: dt.date) -> dt.date | None:
-    """The latest date on which a unit has data of a metric, no later than a given date."""
+def last_data_date(db: Database, actor: Actor, metric_key: str, unit_id: int,
+                   on_or_before: dt.date) -> dt.date | None:
+    """The latest date on which a unit (one the actor may see) has data of a metric, no later than a given date."""
+    require_unit(actor, unit_id, "read this unit's data")
     with db.cursor() as cur:
         return cur.execute(
             """SELECT max(day) FROM (
@@ -188,6 +191,7 @@ def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.Da
     ('control_treated'), and rollouts of other pilots adopted by those units during the span
     ('same_unit_rollout', 'control_rollout'), in one query. Another pilot the actor may not see
     (another unit's, unreleased) is shown without its name."""
+    pilots = store.stored_pilots(db, actor, pilots)
     subjects = pd.DataFrame(
         [(p.pilot_id, unit_id, p.unit_id, p.baseline_start, p.pilot_end)
          for p in pilots for unit_id in (p.unit_id, *p.control_unit_ids)],
@@ -224,9 +228,9 @@ def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.Da
     return frame
 
 
-def decision_dates(db: Database, pilots: list[Pilot]) -> dict[int, dt.date]:
-    """The date of the latest decision recorded on each of the given pilots that has one."""
-    ids = [p.pilot_id for p in pilots] or [None]
+def decision_dates(db: Database, actor: Actor, pilots: list[Pilot]) -> dict[int, dt.date]:
+    """The date of the latest decision recorded on each of the given pilots (visible to the actor) that has one."""
+    ids = [p.pilot_id for p in store.stored_pilots(db, actor, pilots)] or [None]
     with db.cursor() as cur:
         rows = cur.execute(f"SELECT pilot_id, arg_max(decided_on, decision_id) FROM decision_log "
                            f"WHERE pilot_id IN ({', '.join('?' * len(ids))}) GROUP BY pilot_id", ids).fetchall()
@@ -275,8 +279,10 @@ class RolloutAssumptions:
         return found
 
 
-def load_assumptions(db: Database, pilots: list[Pilot]) -> dict[int, RolloutAssumptions]:
-    """The assumptions stored with each of the given pilots (defaults where none were saved), by id."""
+def load_assumptions(db: Database, actor: Actor, pilots: list[Pilot]) -> dict[int, RolloutAssumptions]:
+    """The assumptions stored with each of the given pilots (visible to the actor; defaults where none
+    were saved), by id."""
+    pilots = store.stored_pilots(db, actor, pilots)
     ids = [p.pilot_id for p in pilots] or [None]
     with db.cursor() as cur:
         rows = cur.execute("SELECT pilot_id, revenue_share_per_point, realisation, unit_ids FROM rollout_assumptions "

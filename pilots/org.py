@@ -58,6 +58,8 @@ class OrgSettings:
     version: int = 0
     updated_by: str | None = None
     updated_at: dt.datetime | None = None
+    # Whether unit heads see every unit's customers and revenue per customer (else only their own).
+    unit_figures_for_unit_heads: bool = False
 
     @property
     def logo_mime(self) -> str | None:
@@ -73,7 +75,7 @@ class OrgSettings:
 
 
 _COLUMNS = ("name, currency_code, currency_symbol, prepared_by, logo, logo_format, version, updated_by, "
-            "updated_at")
+            "updated_at, unit_figures_for_unit_heads")
 
 
 def org_settings(db: Database) -> OrgSettings:
@@ -85,9 +87,9 @@ def org_settings(db: Database) -> OrgSettings:
 
 
 def _from_row(row: tuple) -> OrgSettings:
-    name, code, symbol, prepared_by, logo, logo_format, version, updated_by, updated_at = row
+    name, code, symbol, prepared_by, logo, logo_format, version, updated_by, updated_at, open_figures = row
     return OrgSettings(name, code, symbol, prepared_by, None if logo is None else bytes(logo), logo_format,
-                       version, updated_by, updated_at)
+                       version, updated_by, updated_at, open_figures)
 
 
 # ---------------------------------------------------------------- checking what is saved
@@ -161,7 +163,7 @@ def _audited(settings: OrgSettings | None) -> dict | None:
         "sha256": hashlib.sha256(settings.logo).hexdigest()}
     return {"name": settings.name, "currency_code": settings.currency_code,
             "currency_symbol": settings.currency_symbol, "prepared_by": settings.prepared_by, "logo": logo,
-            "version": settings.version}
+            "unit_figures_for_unit_heads": settings.unit_figures_for_unit_heads, "version": settings.version}
 
 
 def save_org_settings(db: Database, actor: Actor, settings: OrgSettings,
@@ -181,14 +183,15 @@ def save_org_settings(db: Database, actor: Actor, settings: OrgSettings,
             raise _stale(expected_version, version, before)
         saved = dataclasses.replace(checked, version=version + 1, updated_by=actor.email)
         values = [saved.name, saved.currency_code, saved.currency_symbol, saved.prepared_by, saved.logo,
-                  saved.logo_format, saved.version, saved.updated_by]
+                  saved.logo_format, saved.version, saved.updated_by, bool(saved.unit_figures_for_unit_heads)]
         if before is None:
             cur.execute("INSERT INTO org_settings (settings_id, name, currency_code, currency_symbol, prepared_by, "
-                        "logo, logo_format, version, updated_by) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+                        "logo, logo_format, version, updated_by, unit_figures_for_unit_heads) "
+                        "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
         else:
             cur.execute("UPDATE org_settings SET name = ?, currency_code = ?, currency_symbol = ?, prepared_by = ?, "
-                        "logo = ?, logo_format = ?, version = ?, updated_by = ?, updated_at = current_timestamp "
-                        "WHERE settings_id = 1", values)
+                        "logo = ?, logo_format = ?, version = ?, updated_by = ?, unit_figures_for_unit_heads = ?, "
+                        "updated_at = current_timestamp WHERE settings_id = 1", values)
         w.audit("update", "org_settings", 1, before=_audited(before), after=_audited(saved))
     return org_settings(db)
 

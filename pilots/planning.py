@@ -107,15 +107,15 @@ def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: fl
               "week; detectable when (t_0.975 + t_0.80) · sqrt(Var) ≤ target, t on the drift estimate's degrees of "
               "freedom. The drift τ² is held at its size for the planned lengths.")
     names = tuple(c.name for c in controls)
-    last = cellstore.last_data_date(db, metric_key, treated.unit_id, pilot.pilot_start - dt.timedelta(days=1)) \
-        or cellstore.last_data_date(db, metric_key, treated.unit_id, dt.date.max)
+    last = cellstore.last_data_date(db, actor, metric_key, treated.unit_id, pilot.pilot_start - dt.timedelta(days=1)) \
+        or cellstore.last_data_date(db, actor, metric_key, treated.unit_id, dt.date.max)
     empty = Plan(metric_key, target, treated.name, names, None, None, None, None, None, None, baseline_weeks, None,
                  method, (f"{treated.name} has no {metric.label} data yet to size the plan from.",))
     if last is None:
         return empty
     window = (last - dt.timedelta(days=window_days - 1), last)
     baseline = (window[0] - dt.timedelta(days=baseline_days), window[0] - dt.timedelta(days=1))
-    rows = list(cellstore.design_cells(db, metric_key, treated.unit_id, [c.unit_id for c in controls],
+    rows = list(cellstore.design_cells(db, actor, metric_key, treated.unit_id, [c.unit_id for c in controls],
                                        baseline, window).itertuples(index=False))
     found = window_cells(rows, metric.aggregation)
     sd_known = all(r.sd_known for r in rows)

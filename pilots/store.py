@@ -28,10 +28,16 @@ _UNIT_COLUMNS = "unit_id, name, head, customers, revenue_per_customer"
 
 
 def list_units(db: Database, actor: Actor) -> list[Unit]:
-    """Every unit the actor may see, by name. (Unit names are not secret: controls need them.)"""
+    """Every unit, by name (names are not secret: controls need them). Customers and revenue per
+    customer are commercial figures: a unit head gets them for their own units only, unless the CCO
+    office has opened them to every unit head (organisation settings)."""
     with db.cursor() as cur:
         rows = cur.execute(f"SELECT {_UNIT_COLUMNS} FROM business_units ORDER BY lower(name)").fetchall()
-    return [Unit(*row) for row in rows]
+        opened = actor.sees_all_units() or bool(cur.execute(
+            "SELECT any_value(unit_figures_for_unit_heads) FROM org_settings").fetchone()[0])
+    units = [Unit(*row) for row in rows]
+    return units if opened else [u if u.unit_id in actor.unit_ids else
+                                 dataclasses.replace(u, customers=None, revenue_per_customer=None) for u in units]
 
 
 def unit_lookup(units: Iterable[Unit]) -> dict[str, Unit]:
@@ -300,6 +306,23 @@ def get_pilot(db: Database, actor: Actor, pilot_id: int) -> Pilot:
     return pilot
 
 
+def stored_pilots(db: Database, actor: Actor, pilots: Iterable[Pilot]) -> list[Pilot]:
+    """The given pilots as stored (units, controls, windows as the database has them, not as the
+    objects say), each checked visible to the actor: AccessDenied or LookupError otherwise. Functions
+    handed pilot objects read through this, so a forged one reveals nothing."""
+    ids = list(dict.fromkeys(p.pilot_id for p in pilots))
+    if not ids:
+        return []
+    with db.cursor() as cur:
+        rows = cur.execute(_PILOT_SELECT + f" WHERE p.pilot_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+    found = {p.pilot_id: p for p in map(_pilot_from_row, rows)}
+    for pilot_id in ids:
+        if pilot_id not in found:
+            raise LookupError(f"no pilot with id {pilot_id}")
+        require_unit(actor, found[pilot_id].unit_id, f"see pilot {pilot_id}")
+    return [found[i] for i in ids]
+
+
 def list_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = None,
                 statuses: Iterable[str] | None = None) -> list[Pilot]:
     """The pilots the actor may see, optionally only those of some units and states."""
@@ -364,21 +387,11 @@ def _weekly(db: Database, metric_key: str, groups: dict[str, Iterable[int]], sta
         return cur.execute(sql, params).df()
 
 
-def unit_series(db: Database, actor: Actor, metric_key: str, unit_ids: Iterable[int], start: dt.date,
-                end: dt.date) -> pd.DataFrame:
-    """Per unit and week: the metric (mean of scores, or n-weighted mean of measurements) and its n.
-    Aggregated in SQL: one row per unit and week, whatever the volume of answers."""
-    units = {u.unit_id: u.name for u in list_units(db, actor)}
-    for unit_id in unit_ids:
-        require_unit(actor, unit_id, "read this unit's data")
-    return _weekly(db, metric_key, {units[i]: [i] for i in unit_ids}, start, end)
-
-
 def pilot_series(db: Database, actor: Actor, pilot: Pilot, metric_key: str,
                  margin: dt.timedelta = dt.timedelta(weeks=8)) -> pd.DataFrame:
     """Per week: the metric for the pilot unit and for its control units pooled, from a little before
     the baseline to a little after the pilot window. Whoever may see the pilot may see this."""
-    get_pilot(db, actor, pilot.pilot_id)
+    pilot = get_pilot(db, actor, pilot.pilot_id)  # as stored: a pilot object made up elsewhere proves nothing
     groups = {pilot.unit_name: [pilot.unit_id]}
     if pilot.control_unit_ids:
         groups[CONTROL_GROUP] = list(pilot.control_unit_ids)

@@ -72,7 +72,7 @@ def test_cells_of_observations_are_the_pooled_sample_statistics(org, tmp_path):
     frame = answers()
     load(org, tmp_path, frame)
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org))
-    found, weekly = cells.pilot_cells(org, [pilot])
+    found, weekly = cells.pilot_cells(org, COMMAND_LINE, [pilot])
     assert set(found["block"]) == {0, 1}  # the 14 days before the baseline fall in the first earlier period
     found = by_unit(org, found)
     expected = expected_cells(frame)
@@ -103,7 +103,7 @@ def test_measurements_with_n_and_sd_give_the_same_cells_as_their_answers(org, tm
     load(org, tmp_path, measurements, "measurements", "weekly.csv")
     kept = frame.merge(weekly[["unit", "period_start"]], on=["unit", "period_start"])
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, metric=MEASURED.key, guardrail_metrics=["score"]))
-    found = cells.pilot_cells(org, [pilot])[0]
+    found = cells.pilot_cells(org, COMMAND_LINE, [pilot])[0]
     measured = by_unit(org, found[found["metric_key"] == MEASURED.key])
     # weeks are whole inside both windows, so the weekly figures cover exactly the windows' answers
     for key, row in expected_cells(kept).iterrows():
@@ -119,7 +119,7 @@ def test_measurements_without_sd_use_the_spread_between_periods(org, tmp_path):
                          "value": [50.0, 54.0, 49.0, 53.0], "n": [100, 300, 200, 100]})
     load(org, tmp_path, rows, "measurements")
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, metric=MEASURED.key, controls=()))
-    cell = by_unit(org, cells.pilot_cells(org, [pilot])[0]).loc[("Retail", "before")]
+    cell = by_unit(org, cells.pilot_cells(org, COMMAND_LINE, [pilot])[0]).loc[("Retail", "before")]
     mean = np.average(rows["value"], weights=rows["n"])
     between = np.sum(rows["n"] * (rows["value"] - mean) ** 2) / (len(rows) - 1)
     assert (cell["n"], cell["mean"], cell["df"]) == (700, pytest.approx(mean), 3)
@@ -133,7 +133,7 @@ def test_share_measurements_with_n_and_no_sd_use_the_binomial_spread(org, tmp_pa
                          "value": [0.6, 0.7], "n": [50, 150]})
     load(org, tmp_path, rows, "measurements")
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, unit="Mobile", metric="fcr", controls=()))
-    cell = cells.pilot_cells(org, [pilot])[0].iloc[0]
+    cell = cells.pilot_cells(org, COMMAND_LINE, [pilot])[0].iloc[0]
     # the 0/1 answers these shares stand for: 30 + 105 ones out of 200
     ones = np.r_[np.ones(30), np.zeros(20), np.ones(105), np.zeros(45)]
     assert (cell["n"], cell["mean"]) == (200, pytest.approx(ones.mean()))
@@ -151,7 +151,7 @@ def test_earlier_periods_are_cut_like_the_design(org, tmp_path):
                           "value": np.round(rng.normal(50, 10, 4000), 4)})
     load(org, tmp_path, frame)
     pilot = store.get_pilot(org, COMMAND_LINE, add_pilot(org, controls=("Online",)))
-    found, weekly = cells.pilot_cells(org, [pilot])
+    found, weekly = cells.pilot_cells(org, COMMAND_LINE, [pilot])
     names = {u.unit_id: u.name for u in store.list_units(org, COMMAND_LINE)}
     found = found.assign(unit=found["unit_id"].map(names)).set_index(["unit", "block", "phase"])
     offset = np.array([(d - BASELINE[0]).days for d in days])
@@ -182,12 +182,12 @@ def test_overlapping_pilots_and_rollouts_are_found(org):
 def test_assumptions_are_saved_audited_and_guarded(org):
     pilot_id = add_pilot(org)
     pilot = store.get_pilot(org, COMMAND_LINE, pilot_id)
-    assert cells.load_assumptions(org, [pilot]) == {pilot_id: cells.RolloutAssumptions()}
+    assert cells.load_assumptions(org, COMMAND_LINE, [pilot]) == {pilot_id: cells.RolloutAssumptions()}
     wanted = cells.RolloutAssumptions(value_per_point=2.5, revenue_share_per_point=0.001, realisation=0.8,
                                       unit_ids=(pilot.control_unit_ids[0],))
     cells.save_assumptions(org, COMMAND_LINE, pilot_id, wanted, expected_version=pilot.version)
     saved = store.get_pilot(org, COMMAND_LINE, pilot_id)
-    assert cells.load_assumptions(org, [saved])[pilot_id] == wanted and saved.version == pilot.version + 1
+    assert cells.load_assumptions(org, COMMAND_LINE, [saved])[pilot_id] == wanted and saved.version == pilot.version + 1
     with org.cursor() as cur:
         entry = cur.execute("SELECT actor, action, after FROM audit_log WHERE entity = 'pilot' "
                             "ORDER BY audit_id DESC LIMIT 1").fetchone()
@@ -201,7 +201,7 @@ def test_assumptions_are_saved_audited_and_guarded(org):
     with pytest.raises(AccessDenied):
         cells.save_assumptions(org, Actor("board@example.com", "steering"), pilot_id, wanted)
     assert store.table_counts(org) == {**before, "audit_log": before["audit_log"] + 1}  # the refusal, logged
-    assert cells.load_assumptions(org, [store.get_pilot(org, COMMAND_LINE, pilot_id)])[pilot_id] == wanted
+    assert cells.load_assumptions(org, COMMAND_LINE, [store.get_pilot(org, COMMAND_LINE, pilot_id)])[pilot_id] == wanted
 
 
 def test_data_version_changes_when_saves_commit_out_of_the_order_of_their_audit_ids(org):

@@ -102,3 +102,24 @@ def test_other_roles_see_the_settings_read_only(app_db, view_as):
         "Organisation name", "Prepared by", "Currency code", "Currency symbol"))
     assert "Save organisation settings" not in [b.label for b in at.button]
     assert len(at.get("image")) == 1
+
+
+def test_the_cco_office_opens_unit_figures_to_unit_heads(app_db):
+    at = open_page("settings", view_as="editor", timeout=30)
+    widget(at, "checkbox", "Unit heads see every unit's customers and revenue per customer").check()
+    save(at)
+    assert org.org_settings(app_db).unit_figures_for_unit_heads is True
+
+
+def test_the_cco_office_makes_a_backup_and_sees_it_listed(app_db):
+    at = open_page("settings", view_as="editor", timeout=30)
+    assert "Backups" in [s.value for s in at.subheader] and "No backup yet." in [i.value for i in at.info]
+    next(b for b in at.button if b.label == "Make a backup now").click().run()
+    assert not at.exception and any("Backup made" in s.value for s in at.success)
+    listed = next(d.value for d in at.dataframe if "backup" in d.value.columns)
+    assert len(listed) == 1 and listed["why"].tolist() == ["on demand"]
+
+
+def test_other_roles_see_no_backups(app_db):
+    at = open_page("settings", view_as="steering", timeout=30)
+    assert "Backups" not in [s.value for s in at.subheader]
