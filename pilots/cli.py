@@ -1,21 +1,75 @@
-"""The command line: `python -m pilots [--db PATH] COMMAND ...`, everything the app does to data,
-for scheduled loads and scripting. Exit status 0 on success, 1 on refused input, 2 on usage."""
+"""The command line: `pilots [--db PATH] COMMAND ...` (or `python -m pilots ...`), everything the app
+does to data, for scheduled loads and scripting. Exit status 0 on success, 1 on refused input, 2 on
+usage.
+
+Every command is one `Command` in COMMANDS (or in a group's list, like UNIT_COMMANDS): its name, its
+help with one example, and a function that declares its arguments and sets its handler. A handler
+takes the database, the acting user, the parsed arguments and the output stream. A command's
+arguments are declared only when that command is chosen, and each handler imports the modules it
+needs itself: `pilots import` never loads the chart or deck libraries, and `--help` loads neither
+pandas nor DuckDB. To add a command, write its handler and declaring function and add it to a list.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-import duckdb
+from .access import COMMAND_LINE, ROLES, AccessDenied
+from .model import AGGREGATIONS, DIRECTIONS, Metric, PilotDraft, ValidationError
 
-from . import store, users
-from .access import COMMAND_LINE, AccessDenied, require_editor
-from .db import Database, database_path
-from .model import Metric, PilotDraft, ValidationError
+if TYPE_CHECKING:
+    from .access import Actor
+    from .db import Database
+    from .users import UserAccess
 
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    declare: Callable[[argparse.ArgumentParser], None]  # adds the arguments; sets `handler` (or sub-commands)
+    example: str | None = None  # what follows `pilots COMMAND` in the example; None for a group of commands
+
+    def epilog(self) -> str | None:
+        return None if self.example is None else f"example:\n  %(prog)s {self.example}".rstrip()
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, whose arguments are declared the first time it parses (the command was
+    chosen, or its help asked for): declaring them may import the module that owns their choices."""
+
+    def __init__(self, *args: Any, declare: Callable[[argparse.ArgumentParser], None], **kwargs: Any):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)  # keeps the example's layout
+        super().__init__(*args, **kwargs)
+        self._declare: Callable[[argparse.ArgumentParser], None] | None = declare
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._declare is not None:
+            declare, self._declare = self._declare, None
+            declare(self)
+        return super().parse_known_args(args, namespace)
+
+
+def _add_commands(parser: argparse.ArgumentParser, commands: Sequence[Command], dest: str) -> None:
+    chosen = parser.add_subparsers(dest=dest, required=True, parser_class=_CommandParser)
+    for command in commands:
+        chosen.add_parser(command.name, help=command.help, description=command.help, epilog=command.epilog(),
+                          declare=command.declare)
+
+
+def _group(commands: Sequence[Command]) -> Callable[[argparse.ArgumentParser], None]:
+    """The declaring function of a command with sub-commands (`units add`, `units list`...)."""
+    return functools.partial(_add_commands, commands=commands, dest="action")
+
+
+# ---------------------------------------------------------------- argument types
 
 def _date(text: str) -> dt.date:
     try:
@@ -33,195 +87,373 @@ def _pilot_or_portfolio(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"'{text}' is neither a pilot id nor 'portfolio'") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pilots", description=__doc__.split("\n")[0])
+def _many(parser: argparse.ArgumentParser, flag: str, metavar: str, help: str | None = None) -> None:
+    """An option taking several values either way: `--x A B` or `--x A --x B`."""
+    parser.add_argument(flag, nargs="+", action="extend", default=[], metavar=metavar, help=help)
+
+
+# ---------------------------------------------------------------- init, demo
+
+def _init(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    print(f"database {db.path} at schema version {db.schema_version()}", file=out)
+
+
+def _declare_init(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_init)
+
+
+def _demo(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .demo import load_demo
+
+    print(load_demo(db, actor), file=out)
+
+
+def _declare_demo(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_demo)
+
+
+# ---------------------------------------------------------------- units
+
+def _unit_figures(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--head")
+    parser.add_argument("--customers", type=int)
+    parser.add_argument("--revenue-per-customer", type=float)
+
+
+def _units_add(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import add_unit
+
+    unit = add_unit(db, actor, args.name, head=args.head, customers=args.customers,
+                    revenue_per_customer=args.revenue_per_customer)
+    print(unit.unit_id, file=out)
+
+
+def _declare_units_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name")
+    _unit_figures(parser)
+    parser.set_defaults(handler=_units_add)
+
+
+def _units_set(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import list_units, unit_lookup, unknown_unit_problem, update_unit
+
+    units = list_units(db, actor)
+    unit = unit_lookup(units).get(args.name.strip().casefold())
+    if unit is None:
+        raise ValidationError([unknown_unit_problem(args.name, units, "name")])
+    changes = {field: value for field, value in (("name", args.new_name), ("head", args.head),
+                                                 ("customers", args.customers),
+                                                 ("revenue_per_customer", args.revenue_per_customer))
+               if value is not None}
+    update_unit(db, actor, dataclasses.replace(unit, **changes), expected=unit)
+    print(unit.unit_id, file=out)
+
+
+def _declare_units_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the unit as it is named now (case does not matter)")
+    parser.add_argument("--name", dest="new_name", help="its new name")
+    _unit_figures(parser)
+    parser.set_defaults(handler=_units_set)
+
+
+def _units_list(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import list_units
+
+    for unit in list_units(db, actor):
+        print(f"{unit.unit_id}\t{unit.name}\t{unit.head or ''}", file=out)
+
+
+def _declare_units_list(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_units_list)
+
+
+UNIT_COMMANDS = (
+    Command("add", "add a business unit", _declare_units_add,
+            "'Retail Stores' --head 'Rita Head' --customers 120000 --revenue-per-customer 300"),
+    Command("set", "correct a business unit's name, head or size figures", _declare_units_set,
+            "'retail stores' --customers 125000"),
+    Command("list", "list business units", _declare_units_list, ""),
+)
+
+
+# ---------------------------------------------------------------- metrics
+
+def _metrics_add(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import add_metric
+
+    add_metric(db, actor, Metric(
+        key=args.key, label=args.label, unit=args.unit, direction=args.direction,
+        aggregation=args.aggregation, min_value=args.min_value, max_value=args.max_value,
+        whole_numbers=args.whole_numbers, description=args.description))
+    print(args.key, file=out)
+
+
+def _declare_metrics_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("key")
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--unit", default="")
+    parser.add_argument("--direction", required=True, choices=DIRECTIONS)
+    parser.add_argument("--aggregation", required=True, choices=AGGREGATIONS)
+    parser.add_argument("--min", type=float, dest="min_value")
+    parser.add_argument("--max", type=float, dest="max_value")
+    parser.add_argument("--whole-numbers", action="store_true", help="answers are whole numbers")
+    parser.add_argument("--description", default="")
+    parser.set_defaults(handler=_metrics_add)
+
+
+def _metrics_list(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import list_metrics
+
+    for metric in list_metrics(db):
+        print(f"{metric.key}\t{metric.label}\t{metric.direction}\t{metric.aggregation}", file=out)
+
+
+def _declare_metrics_list(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_metrics_list)
+
+
+METRIC_COMMANDS = (
+    Command("add", "define a metric", _declare_metrics_add,
+            "wait_minutes --label 'Wait (minutes)' --direction lower --aggregation mean --min 0 --max 600"),
+    Command("list", "list metric definitions", _declare_metrics_list, ""),
+)
+
+
+# ---------------------------------------------------------------- import
+
+def _import(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .ingest import import_file
+
+    print(import_file(db, actor, args.file, args.kind, replace=args.replace, allow_duplicate=args.allow_duplicate),
+          file=out)
+
+
+def _declare_import(parser: argparse.ArgumentParser) -> None:
+    from .ingest import KINDS
+
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("file")
+    parser.add_argument("--replace", action="store_true",
+                        help="measurements: replace stored values for the same unit, metric and period")
+    parser.add_argument("--allow-duplicate", action="store_true",
+                        help="import a file identical to an earlier batch all the same")
+    parser.set_defaults(handler=_import)
+
+
+# ---------------------------------------------------------------- pilots
+
+def _pilots_add(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import add_pilot
+
+    pilot_id = add_pilot(db, actor, PilotDraft(
+        name=args.name, unit=args.unit, primary_metric=args.metric,
+        baseline_start=args.baseline[0], baseline_end=args.baseline[1],
+        pilot_start=args.pilot[0], pilot_end=args.pilot[1], controls=args.control,
+        secondary_metrics=args.secondary, guardrail_metrics=args.guardrail,
+        target_effect=args.target, owner=args.owner))
+    print(pilot_id, file=out)
+
+
+def _declare_pilots_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--unit", required=True)
+    parser.add_argument("--metric", required=True, help="primary metric key")
+    parser.add_argument("--baseline", nargs=2, type=_date, required=True, metavar=("START", "END"))
+    parser.add_argument("--pilot", nargs=2, type=_date, required=True, metavar=("START", "END"))
+    _many(parser, "--control", "UNIT", "control units: --control A B or --control A --control B")
+    parser.add_argument("--target", type=float, help="target effect on the primary metric, in its units")
+    _many(parser, "--secondary", "METRIC")
+    _many(parser, "--guardrail", "METRIC")
+    parser.add_argument("--owner", default="")
+    parser.set_defaults(handler=_pilots_add)
+
+
+def _pilots_list(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .store import list_pilots
+
+    for pilot in list_pilots(db, actor):
+        print(f"{pilot.pilot_id}\t{pilot.name}\t{pilot.unit_name}\t{pilot.status}", file=out)
+
+
+def _declare_pilots_list(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_pilots_list)
+
+
+PILOT_COMMANDS = (
+    Command("add", "register a pilot; prints its id", _declare_pilots_add,
+            "--name 'Callback instead of hold queue' --unit 'Contact Centre' --metric nps "
+            "--baseline 2026-01-05 2026-03-29 --pilot 2026-03-30 2026-06-28 --control Online Claims --target 5"),
+    Command("list", "list pilots", _declare_pilots_list, ""),
+)
+
+
+# ---------------------------------------------------------------- users
+
+def _access_line(access: UserAccess) -> str:
+    return f"{access.email}\t{access.role}\t{', '.join(access.unit_names)}"
+
+
+def _users_add(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .users import set_user
+
+    print(_access_line(set_user(db, actor, args.email, args.role, args.unit)), file=out)
+
+
+def _declare_users_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("email")
+    parser.add_argument("--role", required=True, choices=ROLES)
+    _many(parser, "--unit", "NAME", "a unit head's units")
+    parser.set_defaults(handler=_users_add)
+
+
+def _users_list(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .users import list_users
+
+    for access in list_users(db, actor):
+        print(_access_line(access), file=out)
+
+
+def _declare_users_list(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_users_list)
+
+
+def _users_remove(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .users import normalise_email, remove_user
+
+    remove_user(db, actor, args.email)
+    print(f"removed {normalise_email(args.email)}", file=out)
+
+
+def _declare_users_remove(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("email")
+    parser.set_defaults(handler=_users_remove)
+
+
+USER_COMMANDS = (
+    Command("add", "give an e-mail address a role (replaces the role it had)", _declare_users_add,
+            "rita@example.com --role unit_head --unit 'Retail Stores'"),
+    Command("list", "list who has access", _declare_users_list, ""),
+    Command("remove", "take away someone's access", _declare_users_remove, "rita@example.com"),
+)
+
+
+# ---------------------------------------------------------------- analyze, export
+
+def _analyze(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .analysis import analyze_pilot, case_as_dict
+
+    case = analyze_pilot(db, actor, args.pilot_id)
+    if args.json:
+        json.dump(case_as_dict(case), out, indent=2, default=str)
+        print(file=out)
+    else:
+        print(case, file=out)
+
+
+def _declare_analyze(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pilot_id", type=int)
+    parser.add_argument("--json", action="store_true", help="print JSON (the stable format)")
+    parser.set_defaults(handler=_analyze)
+
+
+def _export(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from pathlib import Path
+
+    from .export import export_pilot, export_portfolio
+
+    data = (export_portfolio(db, actor, args.fmt) if args.pilot_id == "portfolio"
+            else export_pilot(db, actor, args.pilot_id, args.fmt))
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    print(path, file=out)
+
+
+def _declare_export(parser: argparse.ArgumentParser) -> None:
+    from .export import FORMATS
+
+    parser.add_argument("pilot_id", metavar="PILOT_ID", type=_pilot_or_portfolio,
+                        help="a pilot's id, or the word 'portfolio'")
+    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    parser.add_argument("--out", required=True, metavar="PATH")
+    parser.set_defaults(handler=_export)
+
+
+# ---------------------------------------------------------------- the command line
+
+COMMANDS = (
+    Command("init", "create or migrate the database", _declare_init, ""),
+    Command("demo", "load the demo organisation", _declare_demo, ""),
+    Command("units", "business units", _group(UNIT_COMMANDS)),
+    Command("metrics", "metric definitions", _group(METRIC_COMMANDS)),
+    Command("import", "load a CSV or XLSX file, all or nothing", _declare_import,
+            "observations answers.csv"),
+    Command("pilots", "pilots", _group(PILOT_COMMANDS)),
+    Command("users", "who may do what", _group(USER_COMMANDS)),
+    Command("analyze", "the case for rollout of one pilot", _declare_analyze, "3 --json"),
+    Command("export", "write the presentation of a pilot (or of the portfolio)", _declare_export,
+            "portfolio --format pdf --out portfolio.pdf"),
+)
+
+
+def build_parser(prog: str = "pilots") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Everything the app does to data, for scheduled loads and scripting.\n"
+                    "Exit status 0 on success, 1 on refused input (every problem listed, nothing\n"
+                    "written), 2 on a usage error.",
+        epilog="example:\n  %(prog)s --db data/pilots.duckdb import observations answers.csv\n"
+               "`%(prog)s COMMAND --help` says more, with an example.")
     parser.add_argument("--db", help="database file (default: $PILOTS_DB or data/pilots.duckdb)")
     parser.add_argument("--as", dest="as_user", metavar="EMAIL",
                         help="act as this mapped user, with their role (default: the CCO office)")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    commands.add_parser("init", help="create or migrate the database")
-    commands.add_parser("demo", help="load the demo organisation")
-
-    units = commands.add_parser("units", help="business units").add_subparsers(dest="action", required=True)
-    add_unit = units.add_parser("add", help="add a business unit")
-    add_unit.add_argument("name")
-    add_unit.add_argument("--head")
-    add_unit.add_argument("--customers", type=int)
-    add_unit.add_argument("--revenue-per-customer", type=float)
-    set_unit = units.add_parser("set", help="correct a business unit's name, head or size figures")
-    set_unit.add_argument("name", help="the unit as it is named now (case does not matter)")
-    set_unit.add_argument("--name", dest="new_name", help="its new name")
-    set_unit.add_argument("--head")
-    set_unit.add_argument("--customers", type=int)
-    set_unit.add_argument("--revenue-per-customer", type=float)
-    units.add_parser("list", help="list business units")
-
-    metrics = commands.add_parser("metrics", help="metric definitions").add_subparsers(dest="action", required=True)
-    add_metric = metrics.add_parser("add", help="define a metric")
-    add_metric.add_argument("key")
-    add_metric.add_argument("--label", required=True)
-    add_metric.add_argument("--unit", default="")
-    add_metric.add_argument("--direction", required=True, choices=["higher", "lower"])
-    add_metric.add_argument("--aggregation", required=True, choices=["mean", "nps", "top2box", "rate"])
-    add_metric.add_argument("--min", type=float, dest="min_value")
-    add_metric.add_argument("--max", type=float, dest="max_value")
-    add_metric.add_argument("--whole-numbers", action="store_true", help="answers are whole numbers")
-    add_metric.add_argument("--description", default="")
-    metrics.add_parser("list", help="list metric definitions")
-
-    imports = commands.add_parser("import", help="load a CSV or XLSX file, all or nothing")
-    imports.add_argument("kind", choices=["observations", "measurements"])
-    imports.add_argument("file")
-    imports.add_argument("--replace", action="store_true",
-                         help="measurements: replace stored values for the same unit, metric and period")
-    imports.add_argument("--allow-duplicate", action="store_true",
-                         help="import a file identical to an earlier batch all the same")
-
-    pilots = commands.add_parser("pilots", help="pilots").add_subparsers(dest="action", required=True)
-    add_pilot = pilots.add_parser("add", help="register a pilot; prints its id")
-    add_pilot.add_argument("--name", required=True)
-    add_pilot.add_argument("--unit", required=True)
-    add_pilot.add_argument("--metric", required=True, help="primary metric key")
-    add_pilot.add_argument("--baseline", nargs=2, type=_date, required=True, metavar=("START", "END"))
-    add_pilot.add_argument("--pilot", nargs=2, type=_date, required=True, metavar=("START", "END"))
-    add_pilot.add_argument("--control", nargs="+", action="extend", default=[], metavar="UNIT",
-                           help="control units: --control A B or --control A --control B")
-    add_pilot.add_argument("--target", type=float, help="target effect on the primary metric, in its units")
-    add_pilot.add_argument("--secondary", nargs="+", action="extend", default=[], metavar="METRIC")
-    add_pilot.add_argument("--guardrail", nargs="+", action="extend", default=[], metavar="METRIC")
-    add_pilot.add_argument("--owner", default="")
-    pilots.add_parser("list", help="list pilots")
-
-    access = commands.add_parser("users", help="who may do what").add_subparsers(dest="action", required=True)
-    add_user = access.add_parser("add", help="give an e-mail address a role (replaces the role it had)")
-    add_user.add_argument("email")
-    add_user.add_argument("--role", required=True, choices=["editor", "unit_head", "steering"])
-    add_user.add_argument("--unit", nargs="+", action="extend", default=[], metavar="NAME",
-                          help="a unit head's units")
-    access.add_parser("list", help="list who has access")
-    remove_user = access.add_parser("remove", help="take away someone's access")
-    remove_user.add_argument("email")
-
-    analyze = commands.add_parser("analyze", help="the case for rollout of one pilot")
-    analyze.add_argument("pilot_id", type=int)
-    analyze.add_argument("--json", action="store_true", help="print JSON (the stable format)")
-
-    export = commands.add_parser("export", help="write the presentation of a pilot (or of the portfolio)")
-    export.add_argument("pilot_id", metavar="PILOT_ID", type=_pilot_or_portfolio,
-                        help="a pilot's id, or the word 'portfolio'")
-    export.add_argument("--format", required=True, choices=["pptx", "pdf", "png"], dest="fmt")
-    export.add_argument("--out", required=True, metavar="PATH")
+    _add_commands(parser, COMMANDS, dest="command")
     return parser
 
 
-def run(args: argparse.Namespace, out, err) -> int:
-    db = Database(args.db)
-    actor = COMMAND_LINE
-    if args.as_user:
-        actor = users.actor_for(db, args.as_user)
-        if actor is None:
-            raise AccessDenied(f"{args.as_user} has no access; the CCO office adds it with `users add`")
-    command = args.command
-    if command == "init":
-        print(f"database {db.path} at schema version {db.schema_version()}", file=out)
-    elif command == "demo":
-        from .demo import load_demo
-        require_editor(actor, "load the demo organisation")
-        print(load_demo(db), file=out)
-    elif command == "units" and args.action == "add":
-        unit = store.add_unit(db, actor, args.name, head=args.head, customers=args.customers,
-                              revenue_per_customer=args.revenue_per_customer)
-        print(unit.unit_id, file=out)
-    elif command == "units" and args.action == "set":
-        units = store.list_units(db, actor)
-        unit = store.unit_lookup(units).get(args.name.strip().casefold())
-        if unit is None:
-            raise ValidationError([store.unknown_unit_problem(args.name, units, "name")])
-        changes = {field: value for field, value in (("name", args.new_name), ("head", args.head),
-                                                     ("customers", args.customers),
-                                                     ("revenue_per_customer", args.revenue_per_customer))
-                   if value is not None}
-        store.update_unit(db, actor, dataclasses.replace(unit, **changes), expected=unit)
-        print(unit.unit_id, file=out)
-    elif command == "units":
-        for unit in store.list_units(db, actor):
-            print(f"{unit.unit_id}\t{unit.name}\t{unit.head or ''}", file=out)
-    elif command == "metrics" and args.action == "add":
-        store.add_metric(db, actor, Metric(
-            key=args.key, label=args.label, unit=args.unit, direction=args.direction,
-            aggregation=args.aggregation, min_value=args.min_value, max_value=args.max_value,
-            whole_numbers=args.whole_numbers, description=args.description))
-        print(args.key, file=out)
-    elif command == "metrics":
-        for metric in store.list_metrics(db):
-            print(f"{metric.key}\t{metric.label}\t{metric.direction}\t{metric.aggregation}", file=out)
-    elif command == "import":
-        from .ingest import import_file
-        result = import_file(db, actor, args.file, args.kind, replace=args.replace,
-                             allow_duplicate=args.allow_duplicate)
-        print(result, file=out)
-    elif command == "pilots" and args.action == "add":
-        pilot_id = store.add_pilot(db, actor, PilotDraft(
-            name=args.name, unit=args.unit, primary_metric=args.metric,
-            baseline_start=args.baseline[0], baseline_end=args.baseline[1],
-            pilot_start=args.pilot[0], pilot_end=args.pilot[1], controls=args.control,
-            secondary_metrics=args.secondary, guardrail_metrics=args.guardrail,
-            target_effect=args.target, owner=args.owner))
-        print(pilot_id, file=out)
-    elif command == "pilots":
-        for pilot in store.list_pilots(db, actor):
-            print(f"{pilot.pilot_id}\t{pilot.name}\t{pilot.unit_name}\t{pilot.status}", file=out)
-    elif command == "users" and args.action == "add":
-        access = users.set_user(db, actor, args.email, args.role, args.unit)
-        print(f"{access.email}\t{access.role}\t{', '.join(access.unit_names)}", file=out)
-    elif command == "users" and args.action == "remove":
-        users.remove_user(db, actor, args.email)
-        print(f"removed {users.normalise_email(args.email)}", file=out)
-    elif command == "users":
-        for access in users.list_users(db, actor):
-            print(f"{access.email}\t{access.role}\t{', '.join(access.unit_names)}", file=out)
-    elif command == "analyze":
-        from .analysis import analyze_pilot, case_as_dict
-        case = analyze_pilot(db, actor, args.pilot_id)
-        if args.json:
-            json.dump(case_as_dict(case), out, indent=2, default=str)
-            print(file=out)
-        else:
-            print(case, file=out)
-    elif command == "export":
-        from pathlib import Path
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the database, find the acting user and run the chosen command's handler."""
+    from .db import Database
 
-        from .export import export_pilot, export_portfolio
-        data = (export_portfolio(db, actor, args.fmt) if args.pilot_id == "portfolio"
-                else export_pilot(db, actor, args.pilot_id, args.fmt))
-        path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        print(path, file=out)
+    db = Database(args.db)
+    args.handler(db, _acting_user(db, args.as_user), args, out)
     return 0
 
 
-def main(argv: list[str] | None = None, out=None, err=None) -> int:
+def _acting_user(db: Database, email: str | None) -> Actor:
+    """The user named by `--as`, with their role; without it, the CCO office."""
+    if not email:
+        return COMMAND_LINE
+    from .users import actor_for
+
+    actor = actor_for(db, email)
+    if actor is None:
+        raise AccessDenied(f"{email} has no access; the CCO office adds it with `users add`")
+    return actor
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,
+         prog: str = "pilots") -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
+    # Imported once a command is chosen: help and usage errors need no database library.
+    from .db import DatabaseDamaged, DatabaseInUse, DatabaseLost, WriteConflict, database_path
+
     try:
-        return run(args, out, err)
+        return run(args, out)
     except ValidationError as refused:
         print(f"refused, nothing was written ({len(refused.problems)} problem"
               f"{'s' if len(refused.problems) != 1 else ''}):", file=err)
         for problem in refused.problems:
             print(f"  {problem}", file=err)
         return 1
-    except (LookupError, AccessDenied, FileNotFoundError) as refused:
+    except (LookupError, AccessDenied, FileNotFoundError, WriteConflict, DatabaseDamaged, DatabaseLost) as refused:
         print(f"refused: {refused}", file=err)
         return 1
-    except duckdb.IOException as busy:
-        if "lock" not in str(busy).lower():
-            raise
+    except DatabaseInUse as busy:
         # DuckDB lets one process at a time write a database file; the running app is such a process.
         print(f"refused, nothing was written: the database {database_path(args.db)} is open in another process "
-              "(the running app, or another command). Stop it and try again, or import on the app's Data "
-              f"page.\n  ({str(busy).splitlines()[0]})", file=err)
+              f"(the running app, or another command). Stop it and try again, or import on the app's Data "
+              f"page.\n  ({busy})", file=err)
         return 1

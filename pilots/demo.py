@@ -382,10 +382,11 @@ def _insert(w: Write, kind: str, source: str, frame: pd.DataFrame, unit_ids: lis
     return len(frame)
 
 
-def load_demo(db: Database) -> DemoSummary:
+def load_demo(db: Database, actor: Actor = ACTOR) -> DemoSummary:
     """Load the demo organisation into an empty database, in one transaction (all of it or none);
-    refused if the database already holds units."""
-    with db.write(ACTOR, "load the demo organisation") as w:
+    refused if the database already holds units. `actor` asks for it (the CCO office only); the
+    demo's own records are written by the demo loader."""
+    with db.write(actor, "load the demo organisation") as w:
         summary = _load_demo(db)
         w.audit("load", "demo", None, after=dataclasses.asdict(summary))
         return summary

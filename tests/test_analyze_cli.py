@@ -73,7 +73,7 @@ def weekly_rows(units, weeks=40, start="2025-01-06", effect=6.0, seed=3):
             day = pd.Timestamp(start) + pd.Timedelta(weeks=week)
             level = 50 + 3 * u + 2 * np.sin(week / 5) + (effect if u == 0 and week >= weeks - 12 else 0)
             rows += [(unit, "score", (day + pd.Timedelta(days=int(d))).date(), round(float(v), 3))
-                     for d, v in zip(rng.integers(0, 7, 25), rng.normal(level, 8, 25))]
+                     for d, v in zip(rng.integers(0, 7, 25), rng.normal(level, 8, 25), strict=True)]
     return pd.DataFrame(rows, columns=["unit", "metric", "date", "value"])
 
 

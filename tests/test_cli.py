@@ -83,7 +83,7 @@ def test_a_database_held_by_another_process_is_refused_with_a_message(tmp_path):
     path = tmp_path / "busy.duckdb"
     Database(path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
                                "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -117,3 +117,47 @@ def test_units_set_corrects_a_unit_and_refuses_bad_figures(tmp_path):
         assert (unit.name, unit.head, unit.customers) == ("Retail Stores", "Rita", 120_000)
     finally:
         db.close()
+
+
+# The libraries of charts, decks and statistics take seconds to load: only the commands that use them may.
+HEAVY = {"altair", "vl_convert", "pptx", "reportlab", "scipy", "statsmodels"}
+
+
+def loaded_by(*argv) -> set[str]:
+    """The top-level modules a fresh interpreter has loaded once the command line has run `argv`."""
+    script = ("import sys\nfrom pilots.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              "print('\\nloaded:', *sorted({name.split('.')[0] for name in sys.modules}))")
+    result = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), check=False)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.splitlines()[-1].removeprefix("loaded:").split())
+
+
+def test_an_import_loads_no_chart_deck_or_statistics_library(tmp_path):
+    path = tmp_path / "import.duckdb"
+    db = Database(path)
+    store.add_unit(db, COMMAND_LINE, "Retail")
+    db.close()
+    answers = tmp_path / "answers.csv"
+    answers.write_text("unit,metric,date,value\nRetail,nps,2025-01-06,9\nRetail,nps,2025-01-07,7\n", encoding="utf-8")
+    loaded = loaded_by("--db", str(path), "import", "observations", str(answers))
+    assert "pandas" in loaded and not loaded & HEAVY
+    db = Database(path)
+    try:
+        assert store.table_counts(db)["observations"] == 2
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["units", "add", "--help"], ["pilots"]], ids=" ".join)
+def test_help_and_usage_errors_load_no_data_library(argv):
+    loaded = loaded_by(*argv)
+    assert "pilots" in loaded and not loaded & {"pandas", "duckdb", "numpy", *HEAVY}
+
+
+def test_a_file_that_is_not_a_database_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "damaged.duckdb"
+    path.write_bytes(b"not a database, whatever its name says" * 100)
+    code, out, err = run(path, "units", "list")
+    assert code == 1 and out == ""
+    assert err.startswith(f"refused: {path} cannot be opened as a database")

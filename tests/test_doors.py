@@ -17,7 +17,7 @@ from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database
 from pilots.model import Metric, PilotDraft
 
-from pilots import analysis, audit, backup, cells, comments, export, ingest, org, planning, slides, store, users
+from pilots import analysis, audit, backup, cells, comments, demo, export, ingest, org, planning, slides, store, users
 
 OPEN_TO_EVERY_ROLE = {
     "cells.data_version": "a cache key: row counts and the latest audit id, nothing of any unit",
@@ -26,7 +26,6 @@ OPEN_TO_EVERY_ROLE = {
     "store.list_metrics": "the metric catalogue is the same for every role: every form and chart names metrics",
     "store.metric_lookup": "the metric catalogue, keyed",
     "org.org_settings": "the organisation's name, currency and logo are on every deck every role exports",
-    "demo.load_demo": "acts as the demo loader itself, through the write door, only into an empty database",
     "users.actor_for": "turns a mapped e-mail into the acting user: there is no actor before it",
     "users.actor_for_identity": "turns a sign-in into the acting user: there is no actor before it",
     "ingest.template": "a blank file to fill in: header and example rows, named units and metrics only",
@@ -114,6 +113,7 @@ CALLS_AS_RITA_ON_ONLINE = {
         db, rita, theirs.pilot_id, cells.RolloutAssumptions(1.0))),
     "comments.add_comment": refused(lambda db, rita, u, theirs, mine: comments.add_comment(db, rita, theirs.pilot_id, "x")),
     "comments.list_comments": refused(lambda db, rita, u, theirs, mine: comments.list_comments(db, rita, theirs.pilot_id)),
+    "demo.load_demo": refused(lambda db, rita, *_: demo.load_demo(db, rita)),
     "export.deck_cover": only_own(lambda db, rita, *_: export.deck_cover(db, rita),
                                   lambda cover, w: THEIR_PILOT in str(cover)),
     "export.export_pilot": refused(lambda db, rita, u, theirs, mine: export.export_pilot(db, rita, theirs.pilot_id, "pptx")),

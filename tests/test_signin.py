@@ -1,14 +1,16 @@
 """Sign-in end to end: the real app server configured with `[auth]` against a local OpenID Connect
 provider (oidc-provider-mock) that the test starts, driven in headless Chromium. A unit head signs
 in and sees only their unit, cannot reach an editor page by its URL, and signs out; an unmapped
-person gets the "ask the CCO office" page; an editor reaches the audit log. Without `[auth]`, the
-local demo's banner and role switcher."""
+person gets the "ask the CCO office" page; an editor reaches the audit log. An account showing the
+CCO office's address gets no role when the provider has not verified that address, nor when it is
+not the account the CCO office signed in with first. Without `[auth]`, the local demo's banner and
+role switcher."""
 
 import datetime as dt
 import re
 
 import pytest
-from oidc_provider_mock import run_server_in_thread
+from oidc_provider_mock import User, run_server_in_thread
 from playwright.sync_api import expect
 
 from browser import app_server, browser_page, free_port
@@ -16,6 +18,13 @@ from pilots import store, users
 from pilots.access import COMMAND_LINE
 from pilots.db import Database
 from pilots.model import PilotDraft
+
+# The provider's accounts: the subject typed on its sign-in form, and the claims it vouches for.
+ACCOUNTS = [User(sub=email, claims={"email": email, "email_verified": True})
+            for email in ("rita@example.com", "CCO@example.com", "stranger@example.com")] + [
+    User(sub="unverified-cco", claims={"email": "cco@example.com", "email_verified": False}),
+    User(sub="second-cco-account", claims={"email": "cco@example.com", "email_verified": True}),
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +41,7 @@ def signed_in_app(tmp_path_factory):
     users.set_user(db, COMMAND_LINE, "rita@example.com", "unit_head", ["Retail"])
     users.set_user(db, COMMAND_LINE, "cco@example.com", "editor")
     db.close()
-    with run_server_in_thread() as provider:
+    with run_server_in_thread(user_claims=ACCOUNTS) as provider:
         port = free_port()
         secrets = folder / "secrets.toml"
         secrets.write_text(f"""[auth]
@@ -46,12 +55,18 @@ server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openi
             yield url
 
 
-def sign_in(page, url: str, email: str) -> None:
+def shown(email: str) -> re.Pattern:
+    """An e-mail address as the app shows it: with an invisible word joiner after the "@" that keeps
+    Markdown from making it a link."""
+    return re.compile(re.escape(email).replace("@", "@\u2060?"))
+
+
+def sign_in(page, url: str, subject: str) -> None:
     page.goto(url)
     expect(page.get_by_role("heading", name="CX Pilot Tracker")).to_be_visible(timeout=120_000)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/oauth2/authorize"))
-    page.locator("input[name='sub']").fill(email)
+    page.locator("input[name='sub']").fill(subject)
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/"))
 
@@ -60,7 +75,7 @@ def test_a_unit_head_signs_in_sees_only_their_unit_and_signs_out(signed_in_app):
     with browser_page() as page:
         sign_in(page, signed_in_app, "rita@example.com")
         sidebar = page.locator("[data-testid='stSidebar']")
-        expect(sidebar.get_by_text("rita@example.com")).to_be_visible(timeout=60_000)
+        expect(sidebar.get_by_text(shown("rita@example.com"))).to_be_visible(timeout=60_000)
         expect(sidebar.get_by_text("head of Retail")).to_be_visible()
         assert page.get_by_text("Local demo mode").count() == 0
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
@@ -87,7 +102,7 @@ def test_a_signed_in_person_without_a_role_is_asked_to_contact_the_cco_office(si
     with browser_page() as page:
         sign_in(page, signed_in_app, "stranger@example.com")
         expect(page.get_by_role("heading", name="Ask the CCO office for access")).to_be_visible(timeout=60_000)
-        expect(page.get_by_text("stranger@example.com")).to_be_visible()
+        expect(page.get_by_text(shown("stranger@example.com"))).to_be_visible()
         page.goto(f"{signed_in_app}/pilots")
         expect(page.get_by_role("heading", name="Ask the CCO office for access")).to_be_visible()
         assert page.get_by_text("Callback instead of hold queue").count() == 0
@@ -96,12 +111,35 @@ def test_a_signed_in_person_without_a_role_is_asked_to_contact_the_cco_office(si
 def test_an_editor_signs_in_and_reads_the_audit_log(signed_in_app):
     with browser_page() as page:
         sign_in(page, signed_in_app, "CCO@example.com")
-        expect(page.locator("[data-testid='stSidebar']").get_by_text("cco@example.com")).to_be_visible(
+        expect(page.locator("[data-testid='stSidebar']").get_by_text(shown("cco@example.com"))).to_be_visible(
             timeout=60_000)
         page.goto(f"{signed_in_app}/audit")
         expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
         expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
         assert page.locator("[data-testid='stException']").count() == 0
+
+
+def expect_no_role(page, url: str) -> None:
+    expect(page.get_by_role("heading", name="Ask the CCO office for access")).to_be_visible(timeout=60_000)
+    page.goto(f"{url}/audit")
+    expect(page.get_by_role("heading", name="Ask the CCO office for access")).to_be_visible()
+    assert page.get_by_role("heading", name="Audit log").count() == 0
+
+
+def test_an_address_the_provider_has_not_verified_gets_no_role(signed_in_app):
+    with browser_page() as page:
+        sign_in(page, signed_in_app, "unverified-cco")
+        expect_no_role(page, signed_in_app)
+
+
+def test_another_account_showing_the_cco_offices_address_gets_no_role(signed_in_app):
+    with browser_page() as page:
+        sign_in(page, signed_in_app, "CCO@example.com")  # the CCO office's own account signs in first
+        expect(page.locator("[data-testid='stSidebar']").get_by_text(shown("cco@example.com"))).to_be_visible(
+            timeout=60_000)
+    with browser_page() as page:
+        sign_in(page, signed_in_app, "second-cco-account")
+        expect_no_role(page, signed_in_app)
 
 
 def test_without_sign_in_the_local_demo_shows_its_banner_and_switches_roles(tmp_path):

@@ -1,14 +1,17 @@
-"""Who may use the tracker: mapping e-mail addresses to roles, resolving a signed-in address to its
-Actor, refusal of bad input, and the `users` commands of the command line."""
+"""Who may use the tracker: mapping e-mail addresses to roles, resolving a signed-in person to their
+Actor (only with a verified address, and only from the provider account first tied to it), refusal of
+bad input, and the `users` commands of the command line."""
 
 import io
 import json
 
 import pytest
 
+from conftest import database_before
 from pilots import store, users
 from pilots.access import COMMAND_LINE, AccessDenied
 from pilots.cli import main
+from pilots.db import Database
 from pilots.model import ValidationError
 
 
@@ -150,3 +153,119 @@ def test_command_line_acts_as_a_mapped_user_with_their_role(small_org):
     assert code == 1 and "may not give someone access" in err
     code, _, err = cli(db, "--as", "stranger@example.com", "units", "list")
     assert code == 1 and "stranger@example.com has no access" in err
+
+
+# ---------------------------------------------------------------- trusted sign-in
+
+ISSUER = "https://login.example.com"
+
+
+def claims(email="cco@example.com", sub="account-1", iss=ISSUER, **extra):
+    """The OpenID claims of a sign-in, as Streamlit's `st.user` holds them; verified unless told."""
+    return {"email": email, "sub": sub, "iss": iss, "email_verified": True, **extra}
+
+
+def sign_in_entries(db):
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT actor, entity_id, after FROM audit_log WHERE action = 'first_sign_in' "
+                           "ORDER BY audit_id").fetchall()
+    return [(actor, email, json.loads(after)) for actor, email, after in rows]
+
+
+@pytest.fixture
+def cco(small_org, monkeypatch):
+    """The small organisation with the CCO office mapped, and no verified-claim setting in the environment."""
+    monkeypatch.delenv(users.VERIFIED_CLAIM_VARIABLE, raising=False)
+    db, _ = small_org
+    users.set_user(db, COMMAND_LINE, "cco@example.com", "editor")
+    return db
+
+
+def test_a_verified_sign_in_gets_its_role_and_ties_the_address_to_its_account(cco):
+    actor = users.actor_for_identity(cco, claims(email="CCO@Example.com "))
+    assert (actor.email, actor.role) == ("cco@example.com", "editor")
+    assert sign_in_entries(cco) == [("cco@example.com", "cco@example.com",
+                                     {"issuer": ISSUER, "subject": "account-1"})]
+    assert users.actor_for_identity(cco, claims()) == actor  # the same account again: no second entry
+    assert len(sign_in_entries(cco)) == 1
+
+
+@pytest.mark.parametrize("verified", [False, None, "false", "", 1, "yes"])
+def test_an_address_the_provider_has_not_verified_gets_no_role_and_ties_nothing(cco, verified):
+    assert users.actor_for_identity(cco, claims(email_verified=verified)) is None
+    assert sign_in_entries(cco) == []
+    # ...so the real owner's first verified sign-in still ties the address to their own account
+    assert users.actor_for_identity(cco, claims(sub="owner")).role == "editor"
+
+
+@pytest.mark.parametrize("missing", ["email_verified", "email", "sub", "iss"])
+def test_a_sign_in_missing_a_claim_gets_no_role(cco, missing):
+    incomplete = {name: value for name, value in claims().items() if name != missing}
+    assert users.actor_for_identity(cco, incomplete) is None
+    assert sign_in_entries(cco) == []
+
+
+def test_verified_as_text_counts_as_some_providers_send_it(cco):
+    assert users.actor_for_identity(cco, claims(email_verified=" True ")).role == "editor"
+
+
+@pytest.mark.parametrize("impostor", [claims(sub="account-2"), claims(iss="https://other.example.com")],
+                         ids=["other subject", "other issuer"])
+def test_once_tied_another_account_showing_the_same_address_is_refused(cco, impostor):
+    assert users.actor_for_identity(cco, claims()) is not None
+    assert users.actor_for_identity(cco, impostor) is None
+    assert users.actor_for_identity(cco, claims()).role == "editor"
+    assert len(sign_in_entries(cco)) == 1
+
+
+def test_an_unmapped_address_gets_no_role_even_verified_and_writes_nothing(cco):
+    before = store.table_counts(cco)
+    assert users.actor_for_identity(cco, claims(email="stranger@example.com")) is None
+    assert store.table_counts(cco) == before
+
+
+def test_a_change_of_role_keeps_the_account_and_removing_the_user_forgets_it(cco):
+    users.actor_for_identity(cco, claims())
+    users.set_user(cco, COMMAND_LINE, "cco@example.com", "steering")
+    assert users.actor_for_identity(cco, claims(sub="account-2")) is None
+    assert users.actor_for_identity(cco, claims()).role == "steering"
+    users.remove_user(cco, COMMAND_LINE, "cco@example.com")
+    users.set_user(cco, COMMAND_LINE, "cco@example.com", "editor")
+    assert users.actor_for_identity(cco, claims(sub="account-2")).role == "editor"
+    assert users.actor_for_identity(cco, claims()) is None
+
+
+def test_two_first_sign_ins_at_once_tie_the_address_to_the_first(cco):
+    actor = users.actor_for(cco, "cco@example.com")
+    users._remember_account(cco, actor, (ISSUER, "account-1"))
+    users._remember_account(cco, actor, (ISSUER, "account-2"))  # looked the address up before the first wrote
+    assert users.actor_for_identity(cco, claims(sub="account-2")) is None
+    assert users.actor_for_identity(cco, claims(sub="account-1")) == actor
+    assert [after["subject"] for _, _, after in sign_in_entries(cco)] == ["account-1"]
+
+
+def test_the_verified_claim_can_be_named_in_the_settings_or_the_environment(cco, monkeypatch):
+    # e.g. Entra ID sends no email_verified; its optional claim xms_edov says the domain owner verified it
+    entra = claims(email_verified=None, xms_edov=True)
+    assert users.actor_for_identity(cco, entra) is None
+    assert users.actor_for_identity(cco, entra, verified_claim="xms_edov").role == "editor"
+    assert users.actor_for_identity(cco, claims(), verified_claim="xms_edov") is None  # only the named claim counts
+    monkeypatch.setenv(users.VERIFIED_CLAIM_VARIABLE, "xms_edov")
+    assert users.actor_for_identity(cco, entra).role == "editor"
+    assert users.actor_for_identity(cco, claims()) is None
+    assert users.actor_for_identity(cco, claims(), verified_claim="email_verified").role == "editor"
+
+
+def test_a_database_from_before_sign_in_accounts_keeps_its_users_and_ties_them_at_their_next_sign_in(tmp_path):
+    path = tmp_path / "old.duckdb"
+    old = database_before(path, 9)
+    old.execute("INSERT INTO users (email, role, added_by) VALUES ('board@example.com', 'steering', 'command-line')")
+    old.close()
+    db = Database(path)
+    try:
+        assert db.schema_version() >= 9
+        assert users.actor_for(db, "board@example.com").role == "steering"
+        assert users.actor_for_identity(db, claims(email="board@example.com")).role == "steering"
+        assert users.actor_for_identity(db, claims(email="board@example.com", sub="account-2")) is None
+    finally:
+        db.close()
