@@ -4,15 +4,35 @@ Each role gets only its pages: a page left out of the navigation cannot be reach
 URL either (Streamlit then opens the default page), and the domain refuses what a role may not do
 whatever the page."""
 
+import time
+
 import streamlit as st
 
 from pages._ui import PAGE_ICON, access_state, database, identity_bar, load_demo_once, no_access_page, sign_in_page
-from pilots import store
+from pilots import backup, cli, handoff, store
+from pilots.db import DatabaseDamaged, DatabaseInUse
 
 # The icon is a file the app serves itself: no request for it leaves this machine.
 st.set_page_config(page_title="CX Pilot Tracker", page_icon=PAGE_ICON, layout="wide")
 
-db = database()
+try:
+    db = database()
+except DatabaseInUse:
+    # A command (a nightly load, say) holds the file while no app runs; it lets go when it is done.
+    st.info("A scheduled load or another command is writing to the database; this page opens as soon as it "
+            "is done.", icon=":material/hourglass_top:")
+    time.sleep(2)
+    st.rerun()
+except DatabaseDamaged as damaged:
+    st.error(f"The database cannot be opened: {damaged}", icon=":material/error:")
+    st.stop()
+# Commands run while the app serves (`pilots import …` from a scheduler) are handed to it and run here.
+handoff.start_serving(db.path, cli.answer_handed_over(db))
+lost = db.file_problem()
+if lost:
+    latest = backup.latest_backup(db.path)
+    st.error(f"{lost[0].upper()}{lost[1:]}. Nothing more can be saved until the app is restarted on a restored "
+             f"file{f': the latest backup is {latest.path}' if latest else ''}.", icon=":material/error:")
 actor, how = access_state()
 if actor is None:
     gate = st.Page(sign_in_page if how == "signed_out" else no_access_page, url_path="welcome",
@@ -20,7 +40,13 @@ if actor is None:
     st.navigation([gate], position="hidden").run()
     st.stop()
 
-# Only the local demo fills an empty database by itself; a deployment with sign-in starts empty.
+# Only the local demo fills an empty database by itself; a deployment with sign-in starts empty. An
+# empty file beside backups is a deployment's lost database, never a place for the demo.
+if how == "demo" and store.is_empty(db) and backup.latest_backup(db.path) is not None:
+    st.error(f"The database is empty but backups of it exist: the file may have been lost. Restore the latest "
+             f"with `pilots restore {backup.latest_backup(db.path).path} --force` (the app stopped).",
+             icon=":material/error:")
+    st.stop()
 if how == "demo" and store.is_empty(db):
     with st.spinner("Empty database: loading the demo organisation…"):
         summary = load_demo_once(db)

@@ -3,10 +3,12 @@ folder beside it (`<file>.backups/` unless told otherwise) with a manifest of wh
 oldest ones pruned to a configurable number; and the restore that checks a copy (it opens, its
 schema is one this code can read, its row counts match its manifest) before it replaces the file.
 
-A copy is consistent because every write of a process goes through its one write door: the copy is
-taken with the door closed, after a CHECKPOINT has moved the write-ahead log into the file. The app
-takes one before every migration and before every undo of an import; `pilots backup` takes one on
-demand or from a scheduler."""
+A copy is consistent because DuckDB writes it (`COPY FROM DATABASE` into a new file) from one
+transaction's snapshot: writes go on meanwhile and are simply not in it. The database file itself is
+never opened by anything but DuckDB: on POSIX, a process that opens and closes a file loses its lock
+on it, and another process could then open the database beside the app. The app takes a backup
+before every migration and before every undo of an import; `pilots backup` takes one on demand or
+from a scheduler."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,16 +78,8 @@ def _counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def copy_database(handle: duckdb.DuckDBPyConnection, source: Path, folder: Path, reason: str) -> Backup:
-    """Copy the open database at `source` into `folder`, with its manifest. The caller makes sure no
-    write runs meanwhile (the write door is closed, or nothing else has the file open)."""
+    """Copy the open database at `source` into `folder`, with its manifest, from one snapshot."""
     started = time.perf_counter()
-    cur = handle.cursor()
-    try:
-        cur.execute("CHECKPOINT")
-        version = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-        rows = _counts(cur)
-    finally:
-        cur.close()
     folder.mkdir(parents=True, exist_ok=True)
     taken_at = dt.datetime.now().replace(microsecond=0)
     slug = "".join(ch if ch.isalnum() else "-" for ch in reason.lower()).strip("-")[:40] or "backup"
@@ -94,7 +89,21 @@ def copy_database(handle: duckdb.DuckDBPyConnection, source: Path, folder: Path,
         serial += 1
         target = folder / f"{source.stem}-{taken_at:%Y%m%d-%H%M%S}-{slug}-{serial}.duckdb"
     partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
+    alias = f"backup_{uuid.uuid4().hex[:12]}"
+    cur = handle.cursor()
+    try:
+        cur.begin()  # one snapshot for the counts and the copy
+        version = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+        rows = _counts(cur)
+        cur.execute(f"ATTACH '{_sql_text(partial)}' AS {alias}")
+        try:
+            cur.execute(f"COPY FROM DATABASE \"{_sql_text(cur.execute('SELECT current_database()').fetchone()[0])}\" "
+                        f"TO {alias}")
+        finally:
+            cur.commit()
+            cur.execute(f"DETACH {alias}")
+    finally:
+        cur.close()
     os.replace(partial, target)  # a copy cut short by a crash never looks like a backup
     backup = Backup(target, taken_at, reason, version, rows, target.stat().st_size,
                     round(time.perf_counter() - started, 3))
@@ -104,14 +113,17 @@ def copy_database(handle: duckdb.DuckDBPyConnection, source: Path, folder: Path,
     return backup
 
 
+def _sql_text(value: object) -> str:
+    return str(value).replace("'", "''").replace('"', '""')
+
+
 def make_backup(db: Database, actor: Actor, to: str | os.PathLike | None = None, keep: int | None = None,
                 reason: str = "on demand") -> Backup:
     """Take a consistent copy of the database now, while it serves (writes wait the moment it takes),
     prune the oldest beyond `keep`, and log it. CCO office only."""
     require_editor(actor, "make a backup")
     folder = backup_folder(db.path, to)
-    with db.writes_paused():
-        backup = copy_database(db.handle, db.path, folder, reason)
+    backup = copy_database(db.handle, db.path, folder, reason)
     pruned = prune(folder, keep_count(keep))
     with db.write(actor, "make a backup") as w:
         w.audit("backup", "database", backup.name, after={"path": str(backup.path), "reason": reason,

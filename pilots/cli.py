@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .access import COMMAND_LINE, ROLES, AccessDenied
-from .model import AGGREGATIONS, DIRECTIONS, Metric, PilotDraft, ValidationError
+from .model import AGGREGATIONS, DIRECTIONS, Metric, PilotDraft, Problem, ValidationError
 
 if TYPE_CHECKING:
     from .access import Actor
@@ -379,6 +379,56 @@ def _declare_export(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_export)
 
 
+# ---------------------------------------------------------------- backups, the audit chain
+
+def _backup(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .backup import make_backup
+
+    print(make_backup(db, actor, to=args.to, keep=args.keep, reason="command line"), file=out)
+
+
+def _declare_backup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to", metavar="DIR", help="folder for backups (default: beside the database, "
+                                                     "in <file>.backups)")
+    parser.add_argument("--keep", type=int, metavar="N", help="how many backups to keep, the newest "
+                                                               "(default: $PILOTS_BACKUPS_KEEP or 10)")
+    parser.set_defaults(handler=_backup)
+
+
+def _restore(db: Database | None, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .backup import restore_backup
+
+    restored = restore_backup(args.path, args.db, force=args.force)
+    print(f"restored {restored}", file=out)
+
+
+def _declare_restore(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", help="the backup file (see `pilots backup`)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing database (it is kept as a backup first)")
+    # The database is not opened: it may be missing or damaged, and the restore replaces the file.
+    parser.set_defaults(handler=_restore, needs_database=False)
+
+
+def _audit_verify(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .audit import verify_chain
+
+    check = verify_chain(db, actor)
+    if not check.intact:
+        raise ValidationError([Problem(str(check), column="audit_log", value=str(check.broken_at))])
+    print(check, file=out)
+
+
+def _declare_audit_verify(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(handler=_audit_verify)
+
+
+AUDIT_COMMANDS = (
+    Command("verify", "check that no audit entry was changed, removed or slipped in (exit 1 if one was)",
+            _declare_audit_verify, ""),
+)
+
+
 # ---------------------------------------------------------------- the command line
 
 COMMANDS = (
@@ -393,7 +443,16 @@ COMMANDS = (
     Command("analyze", "the case for rollout of one pilot", _declare_analyze, "3 --json"),
     Command("export", "write the presentation of a pilot (or of the portfolio)", _declare_export,
             "portfolio --format pdf --out portfolio.pdf"),
+    Command("backup", "take a consistent copy of the database, also while the app runs", _declare_backup,
+            "--keep 14"),
+    Command("restore", "put a backup in place of the database (the app stopped)", _declare_restore,
+            "data/pilots.duckdb.backups/pilots-20261201-020000-command-line.duckdb --force"),
+    Command("audit", "the audit log", _group(AUDIT_COMMANDS)),
 )
+
+# Arguments naming a file or folder: a command handed to the running app has them resolved against
+# the folder it was typed in, not the app's.
+PATH_ARGUMENTS = ("file", "out", "to", "path")
 
 
 def build_parser(prog: str = "pilots") -> argparse.ArgumentParser:
@@ -407,17 +466,40 @@ def build_parser(prog: str = "pilots") -> argparse.ArgumentParser:
     parser.add_argument("--db", help="database file (default: $PILOTS_DB or data/pilots.duckdb)")
     parser.add_argument("--as", dest="as_user", metavar="EMAIL",
                         help="act as this mapped user, with their role (default: the CCO office)")
+    parser.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="while another command holds the database, wait this long for it "
+                             "(default 60; a running app takes the command over instead)")
     _add_commands(parser, COMMANDS, dest="command")
     return parser
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Open the database, find the acting user and run the chosen command's handler."""
-    from .db import Database
-
-    db = Database(args.db)
+def run(args: argparse.Namespace, out: TextIO, database: Database | None = None) -> int:
+    """Open the database (or use `database`, the app's own when it runs a handed-over command), find
+    the acting user and run the chosen command's handler."""
+    if not getattr(args, "needs_database", True):
+        args.handler(None, COMMAND_LINE, args, out)
+        return 0
+    db = database or _open_waiting(args.db, args.wait)
     args.handler(db, _acting_user(db, args.as_user), args, out)
     return 0
+
+
+def _open_waiting(path: str | None, seconds: float) -> Database:
+    """The database, once no other command holds it (for up to `seconds`). DatabaseInUse at once if
+    the holder is the running app, which takes commands over (pilots.handoff), or after the wait."""
+    import time
+
+    from .db import Database, DatabaseInUse, database_path
+    from .handoff import serving
+
+    deadline = time.monotonic() + max(seconds, 0.0)
+    while True:
+        try:
+            return Database(path)
+        except DatabaseInUse:
+            if serving(database_path(path)) is not None or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _acting_user(db: Database, email: str | None) -> Actor:
@@ -433,27 +515,86 @@ def _acting_user(db: Database, email: str | None) -> Actor:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,
-         prog: str = "pilots") -> int:
+         prog: str = "pilots", database: Database | None = None, cwd: str | None = None) -> int:
+    """Run one command. `database` and `cwd` are for the running app taking a command over: its own
+    handle, and the folder the command was typed in (relative paths are read from there)."""
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)
     # Imported once a command is chosen: help and usage errors need no database library.
+    from .backup import RestoreRefused
     from .db import DatabaseDamaged, DatabaseInUse, DatabaseLost, WriteConflict, database_path
+    from .handoff import HandOffFailed
 
+    if cwd is not None:
+        import os
+
+        for name in PATH_ARGUMENTS:
+            value = getattr(args, name, None)
+            if isinstance(value, str) and not os.path.isabs(value):
+                setattr(args, name, os.path.join(cwd, value))
     try:
-        return run(args, out)
+        if database is not None and not getattr(args, "needs_database", True):
+            raise RestoreRefused("the app is running on this database: stop it, then restore")
+        return run(args, out, database)
     except ValidationError as refused:
         print(f"refused, nothing was written ({len(refused.problems)} problem"
               f"{'s' if len(refused.problems) != 1 else ''}):", file=err)
         for problem in refused.problems:
             print(f"  {problem}", file=err)
         return 1
-    except (LookupError, AccessDenied, FileNotFoundError, WriteConflict, DatabaseDamaged, DatabaseLost) as refused:
+    except (LookupError, AccessDenied, FileNotFoundError, WriteConflict, DatabaseDamaged, DatabaseLost,
+            RestoreRefused, HandOffFailed) as refused:
         print(f"refused: {refused}", file=err)
         return 1
     except DatabaseInUse as busy:
-        # DuckDB lets one process at a time write a database file; the running app is such a process.
-        print(f"refused, nothing was written: the database {database_path(args.db)} is open in another process "
-              f"(the running app, or another command). Stop it and try again, or import on the app's Data "
-              f"page.\n  ({busy})", file=err)
+        if database is None and getattr(args, "needs_database", True):
+            handed = _hand_over(database_path(args.db), argv, out, err)
+            if handed is not None:
+                return handed
+        # DuckDB lets one process at a time write a database file. A running app takes commands over;
+        # this holder does not (another command, or an app of an older version), and did not let go.
+        print(f"refused, nothing was written: the database {database_path(args.db)} stayed open in another "
+              f"process for the {args.wait:g} s this command waits (another command, or a program that does not "
+              f"take commands over). Try again later, or wait longer with --wait.\n  ({busy})", file=err)
         return 1
+
+
+def _hand_over(path, argv: list[str], out: TextIO, err: TextIO) -> int | None:
+    """Give the command to the running app holding the database; None if no app takes commands."""
+    import os
+
+    from .db import os_user
+    from .handoff import HandOffFailed, serving, submit
+
+    if serving(path) is None:
+        return None
+    try:
+        answer = submit(path, argv, os.getcwd(), os_user())
+    except HandOffFailed as failed:
+        print(f"refused: {failed}", file=err)
+        return 1
+    out.write(answer.out)
+    err.write(answer.err)
+    return answer.exit_code
+
+
+def answer_handed_over(database: Database):
+    """What the running app does with a command handed to it: run it on its own handle, as the OS
+    user who typed it, and answer with its exit code and output (pilots.handoff)."""
+    import io
+
+    from .db import on_behalf_of
+    from .handoff import Answer, Request
+
+    def answer(request: Request) -> Answer:
+        out, err = io.StringIO(), io.StringIO()
+        with on_behalf_of(request.os_user):
+            try:
+                code = main(request.argv, out, err, database=database, cwd=request.cwd)
+            except SystemExit as usage:  # argparse: the command line checked it already, but be sure
+                code = int(usage.code or 0)
+        return Answer(code, out.getvalue(), err.getvalue())
+
+    return answer

@@ -320,17 +320,6 @@ class Database:
             raise DatabaseLost(f"{problem}, so nothing more can be saved: {_latest_backup_words(self.path)}, "
                                f"then restart the app")
 
-    @contextmanager
-    def writes_paused(self) -> Iterator[None]:
-        """No write of this process runs inside the block (a backup copies the file meanwhile)."""
-        lock = _write_lock(str(self.path))
-        if not lock.acquire(timeout=WRITE_WAIT_SECONDS):
-            raise WriteConflict(f"the database stayed busy for {WRITE_WAIT_SECONDS:.0f} s; try again in a moment")
-        try:
-            yield
-        finally:
-            lock.release()
-
     def _open_transaction(self) -> duckdb.DuckDBPyConnection | None:
         return getattr(_open_transactions, str(self.path), None)
 

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 HEARTBEAT_SECONDS = 0.5
 # A heartbeat older than this means the app has stopped (or hangs): nobody takes hand-offs.

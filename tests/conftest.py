@@ -82,17 +82,17 @@ def demo_org(demo_file, tmp_path, monkeypatch):
 
 # Markers by kind of test, so a quick subset can run while working (README: "Test"):
 #   pytest -m "not browser and not apptest and not slow"
-_BROWSER = {"test_journeys.py", "test_journey_import.py", "test_journey_present.py", "test_signin.py",
-            "test_journey_batches.py", "test_journey_offline.py", "test_journey_guardrail.py",
-            "test_bench_browser.py"}
+# Browser tests: every test_journey*.py, and these.
+_BROWSER = {"test_journeys.py", "test_signin.py", "test_bench_browser.py"}
 _SLOW = {"test_demo.py", "test_calibration.py", "test_bench_smoke.py", "test_analysis.py", "test_export.py",
-         "test_slides.py", "test_cli_import.py", "test_ingest_properties.py", "test_roles.py"}
+         "test_slides.py", "test_cli_import.py", "test_ingest_properties.py", "test_roles.py", "test_doors.py",
+         "test_handoff.py"}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
-        if name in _BROWSER:
+        if name in _BROWSER or name.startswith("test_journey"):
             item.add_marker(pytest.mark.browser)
         elif name.startswith("test_page") or name == "test_pages.py":
             item.add_marker(pytest.mark.apptest)

@@ -4,6 +4,8 @@ or damaged file is noticed and named with the latest backup, and nothing is writ
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -168,3 +170,13 @@ def test_an_upgrade_takes_a_backup_before_migrating(tmp_path):
     listed = backup.list_backups(path)
     assert [b.reason for b in listed] == ["before migration 8"] and listed[0].schema_version == 7
     db.close()
+
+
+def test_the_app_keeps_its_hold_on_the_file_after_a_backup(org):
+    """POSIX drops a process's lock on a file when the process closes any handle of it: a backup that
+    opened the database file itself would let another process open the database beside the app."""
+    db, _ = org
+    backup.make_backup(db, COMMAND_LINE)
+    other = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", str(db.path)],
+                           capture_output=True, text=True)
+    assert other.returncode != 0 and "Could not set lock" in other.stderr

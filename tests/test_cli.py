@@ -2,6 +2,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,8 +89,11 @@ def test_a_database_held_by_another_process_is_refused_with_a_message(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         out, err = io.StringIO(), io.StringIO()
-        assert main(["--db", str(path), "units", "add", "Retail"], out=out, err=err) == 1
-        assert "is open in another process (the running app" in err.getvalue() and "Data page" in err.getvalue()
+        started = time.monotonic()
+        assert main(["--db", str(path), "--wait", "1.5", "units", "add", "Retail"], out=out, err=err) == 1
+        assert time.monotonic() - started >= 1.5  # it waited its turn before giving up
+        assert "stayed open in another process for the 1.5 s" in err.getvalue() and "--wait" in err.getvalue()
+        assert "Traceback" not in err.getvalue()
     finally:
         holder.communicate("")
     db = Database(path)
