@@ -4,8 +4,10 @@ so a role is enforced here whatever the entry point (page, command line, direct 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-ROLES = ("editor", "unit_head", "steering")
+Role = Literal["editor", "unit_head", "steering"]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 class AccessDenied(PermissionError):
@@ -15,7 +17,7 @@ class AccessDenied(PermissionError):
 @dataclass(frozen=True)
 class Actor:
     email: str
-    role: str
+    role: Role
     unit_ids: frozenset[int] = frozenset()
 
     def __post_init__(self):

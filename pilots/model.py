@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-STATUSES = ("proposed", "baseline", "running", "evaluating", "decided", "rolled_out")
-DECISIONS = ("roll_out", "extend", "stop")
-AGGREGATIONS = ("mean", "nps", "top2box", "rate")
-DIRECTIONS = ("higher", "lower")
-BARRIER_TYPES = ("operational", "cultural", "technical")
-METRIC_ROLES = ("primary", "secondary", "guardrail")
+# The vocabulary, typed: each Literal is what the database's CHECK constraints accept (migrations),
+# and the tuple beside it lists the same words in order, for menus, choices and checks.
+Status = Literal["proposed", "baseline", "running", "evaluating", "decided", "rolled_out"]
+Decision = Literal["roll_out", "extend", "stop"]
+Aggregation = Literal["mean", "nps", "top2box", "rate"]
+Direction = Literal["higher", "lower"]
+BarrierType = Literal["operational", "cultural", "technical"]
+MetricRole = Literal["primary", "secondary", "guardrail"]
+
+STATUSES: tuple[Status, ...] = get_args(Status)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+AGGREGATIONS: tuple[Aggregation, ...] = get_args(Aggregation)
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
+BARRIER_TYPES: tuple[BarrierType, ...] = get_args(BarrierType)
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,8 @@ class Metric:
     key: str
     label: str
     unit: str
-    direction: str
-    aggregation: str
+    direction: Direction
+    aggregation: Aggregation
     min_value: float | None = None
     max_value: float | None = None
     whole_numbers: bool = False
@@ -64,17 +73,17 @@ class Pilot:
     pilot_start: dt.date
     pilot_end: dt.date
     primary_metric: str
-    status: str = "proposed"
+    status: Status = "proposed"
     owner: str = ""
     sponsor: str = ""
     hypothesis: str = ""
     journey_stage: str = ""
-    barrier_type: str | None = None
+    barrier_type: BarrierType | None = None
     target_effect: float | None = None
     cost: float | None = None
     randomised: bool = False
     released: bool = False
-    decision: str | None = None
+    decision: Decision | None = None
     decision_rationale: str | None = None
     value_per_point: float | None = None
     version: int = 1
@@ -83,10 +92,11 @@ class Pilot:
     secondary_metrics: tuple[str, ...] = ()
     guardrail_metrics: tuple[str, ...] = ()
 
-    def metric_roles(self) -> list[tuple[str, str]]:
+    def metric_roles(self) -> list[tuple[str, MetricRole]]:
         """(metric key, role) for every metric of the pilot, primary first."""
+        roles: list[tuple[str, MetricRole]] = [(self.primary_metric, "primary")]
         return (
-            [(self.primary_metric, "primary")]
+            roles
             + [(key, "secondary") for key in self.secondary_metrics]
             + [(key, "guardrail") for key in self.guardrail_metrics]
         )
@@ -115,7 +125,7 @@ class PilotDraft:
     cost: float | None = None
     randomised: bool = False
     released: bool = False
-    status: str = "proposed"
+    status: Status = "proposed"
     value_per_point: float | None = None
 
 

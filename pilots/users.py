@@ -18,7 +18,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from .access import ROLES, Actor, require_editor
+from .access import ROLES, Actor, Role, require_editor
 from .db import Database
 from .model import Problem, ValidationError
 from .store import list_units, unit_lookup, unknown_unit_problem
@@ -32,7 +32,7 @@ VERIFIED_CLAIM_VARIABLE = "PILOTS_VERIFIED_CLAIM"
 @dataclass(frozen=True)
 class UserAccess:
     email: str
-    role: str
+    role: Role
     unit_ids: tuple[int, ...] = ()
     unit_names: tuple[str, ...] = ()
 
