@@ -1,15 +1,19 @@
 """Data: import a file (preview, every problem, a file identical to an earlier batch flagged and
 imported again only when confirmed, commit only when clean), the batches with their status, undo
 and redo (each confirmed, naming the batch), example templates, manual entry of period
-measurements, and the coverage of what data exist."""
+measurements, and the coverage of what data exist.
+
+An upload is handed to the import as the file object Streamlit holds (never copied into the
+session), and once imported it is let go: the page forgets its check and Streamlit drops the file."""
 
 import re
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from pages._ui import current_actor, database, in_app_shell, metric_labels, show_problems
-from pilots import charts, ingest, store
+from pilots import charts, ingest, reading, store
 from pilots.model import ValidationError
 
 TABS = ["Import a file", "Batches", "Enter measurements", "Coverage", "Templates"]
@@ -53,6 +57,18 @@ def batch_table(listed: pd.DataFrame) -> pd.DataFrame:
         "file": [f"{r['file']} · {r['rows']:,} {r['kind']}" for _, r in listed.iterrows()],
         "covers": [covers(r) for _, r in listed.iterrows()],
         "history": [history(r) for _, r in listed.iterrows()]})
+
+
+def release_upload(upload) -> None:
+    """Let go of an imported upload: a fresh (empty) uploader from the next run on, and the file
+    dropped from Streamlit's memory now, not when the session ends. (Streamlit offers no public call
+    for the second; its own chat input drops its files the same way.)"""
+    st.session_state["import_round"] = st.session_state.get("import_round", 0) + 1
+    st.session_state.pop("import_validation", None)
+    st.session_state.pop("import_checked_key", None)
+    context = get_script_run_ctx()
+    if context is not None:
+        context.uploaded_file_mgr.remove_file(context.session_id, upload.file_id)
 
 
 def newest_first_choice(key: str, options: list) -> None:
@@ -115,7 +131,8 @@ imports, batches, manual, coverage, templates = st.tabs(TABS, key="data_tab", on
 with imports:
     kind = st.radio("Kind of data", ingest.KINDS, horizontal=True, key="import_kind",
                     captions=["one row per answer or case", "one row per unit, metric and period"])
-    upload = st.file_uploader("CSV or Excel file", type=["csv", "xlsx"], key="import_file")
+    upload = st.file_uploader("CSV or Excel file", type=["csv", "xlsx"],
+                              key=f"import_file_{st.session_state.get('import_round', 0)}")
     replace = kind == "measurements" and st.checkbox(
         "Replace measurements already stored for the same unit, metric and period (recorded in the audit log)",
         key="import_replace")
@@ -123,23 +140,21 @@ with imports:
         key = (upload.file_id, kind, replace)
         if st.session_state.get("import_checked_key") != key:
             bar = st.progress(0.0, text="Reading the file…")
-            validation = ingest.validate_file(db, actor, upload.getvalue(), kind, upload.name, replace=replace,
+            validation = ingest.validate_file(db, actor, upload, kind, upload.name, replace=replace,
                                               progress=lambda f, m: bar.progress(f, text=m))
             bar.empty()
             st.session_state["import_checked_key"] = key
             st.session_state["import_validation"] = validation
         validation = st.session_state["import_validation"]
         st.subheader(f"{plain(validation.file_name)}: {validation.rows:,} data rows")
-        if not validation.preview.empty:
-            st.caption(f"The first {min(len(validation.preview), ingest.PREVIEW_ROWS)} rows as read from the file")
+        if validation.preview is not None and not validation.preview.empty:
+            st.caption(f"The first {min(len(validation.preview), reading.PREVIEW_ROWS)} rows as read from the file")
             st.dataframe(validation.preview, hide_index=True, width="stretch")
         same = validation.identical_to
         if validation.problems:
             show_problems(validation.problems)
             if validation.problem_count > len(validation.problems):
                 st.caption(f"{validation.problem_count:,} problems in all; the first of each kind are listed.")
-        elif st.session_state.get("import_committed") == key:
-            st.info("This file has been imported; choose another file to import more.")
         else:
             go_ahead = True
             if same is not None and not same.undone:
@@ -167,7 +182,7 @@ with imports:
                     bar.empty()
                     show_problems(refused.problems)
                 else:
-                    st.session_state["import_committed"] = key
+                    release_upload(upload)
                     st.session_state["data_flash"] = f"Imported {plain(result)}"
                     st.rerun()
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import duckdb
-import pandas as pd
 
 from .access import Actor, require_unit
 from .db import Database, Write, json_text
 from .text import MAX_TEXT, checked_text
+
+if TYPE_CHECKING:  # pandas costs half a second to import: `pilots import` reaches this module without needing it
+    import pandas as pd
 from .model import (
     BARRIER_TYPES, DIRECTIONS, AGGREGATIONS, STATUSES,
     Metric, Pilot, PilotDraft, Problem, Unit, ValidationError,
@@ -342,6 +344,8 @@ def list_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = Non
 
 
 def pilots_frame(pilots: list[Pilot], metrics: dict[str, Metric]) -> pd.DataFrame:
+    import pandas as pd
+
     """The register as a table for display."""
     return pd.DataFrame([{
         "id": p.pilot_id, "pilot": p.name, "unit": p.unit_name, "status": p.status.replace("_", " "),
@@ -359,6 +363,8 @@ def _weekly(db: Database, metric_key: str, groups: dict[str, Iterable[int]], sta
             end: dt.date) -> pd.DataFrame:
     members = [(group, unit_id) for group, ids in groups.items() for unit_id in ids]
     if not members:
+        import pandas as pd
+
         return pd.DataFrame({"group": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[us]"),
                              "value": pd.Series(dtype=float), "n": pd.Series(dtype="int64")})
     # The units are repeated as constants in the scans: `IN (SELECT ...)` there would be joined row by row.

@@ -180,3 +180,16 @@ def test_the_app_keeps_its_hold_on_the_file_after_a_backup(org):
     other = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", str(db.path)],
                            capture_output=True, text=True)
     assert other.returncode != 0 and "Could not set lock" in other.stderr
+
+
+def test_an_undo_of_an_import_is_preceded_by_a_backup(org):
+    from pilots import ingest
+
+    db, _ = org
+    result = ingest.import_file(db, COMMAND_LINE, b"unit,metric,date,value\nRetail,nps,2025-01-06,9\n",
+                                "observations", file_name="one.csv")
+    ingest.undo_batch(db, COMMAND_LINE, result.batch_id)
+    taken = backup.list_backups(db.path)
+    assert [b.reason for b in taken] == [f"before undo of batch {result.batch_id}"]
+    with_batch = backup.check_backup(taken[0].path)
+    assert with_batch.rows["observations"] == 1  # the copy holds the rows the undo took out

@@ -95,8 +95,8 @@ def test_semicolon_file_with_bom_and_messy_headers_is_imported(cli_db, tmp_path)
 
 def test_bom_comma_file_is_imported(cli_db, tmp_path):
     path, db = cli_db
-    code, out, err = run(path, "import", "observations",
-                         str(write(tmp_path, "bom.csv", "\ufeffunit,metric,date,value\r\nClaims,csat,2025-02-03,4\r\n")))
+    bom = write(tmp_path, "bom.csv", "\ufeffunit,metric,date,value\r\nClaims,csat,2025-02-03,4\r\n")
+    code, out, err = run(path, "import", "observations", str(bom))
     assert code == 0, err
     with db.cursor() as cur:
         assert cur.execute("SELECT metric_key, obs_date::VARCHAR, value FROM observations").fetchall() == \
@@ -140,7 +140,8 @@ def test_stored_measurements_need_replace_which_is_audited(cli_db, tmp_path):
     assert run(path, "import", "measurements", str(SAMPLES / "measurements.csv"))[0] == 0
     stored = store.table_counts(db)["measurements"]
     err = refused(cli_db, "measurements", SAMPLES / "measurements.csv")
-    assert "row 1, column 'period_start': a measurement for Retail, resolution_days, 2025-01-06 is stored already" in err
+    assert ("row 1, column 'period_start': a measurement for Retail, resolution_days, 2025-01-06 is stored "
+            "already") in err
     assert "choose 'replace'" in err
 
     code, out, err = run(path, "import", "measurements", str(SAMPLES / "measurements.csv"), "--replace")

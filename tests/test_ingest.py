@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pilots import ingest, store
+from pilots import checks, ingest, reading, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database
 from pilots.model import ValidationError
@@ -113,7 +113,7 @@ def test_problems_are_counted_in_full_but_listed_up_to_a_cap(org):
     validation = ingest.validate_file(org, COMMAND_LINE, csv_bytes("unit,metric,date,value\n" + body),
                                       "observations", "many.csv")
     assert validation.problem_count == 1_000 and validation.rows == 1_000
-    assert len(validation.problems) == ingest.LISTED_PER_CHECK + 1
+    assert len(validation.problems) == checks.LISTED_PER_CHECK + 1
     assert "975 more rows like this" in validation.problems[-1].reason
 
 
@@ -151,7 +151,7 @@ def test_measurement_checks_period_range_n_and_sd(org):
 def test_duplicate_and_stored_measurements_refused_unless_replacing(org):
     first = ingest.import_file(org, COMMAND_LINE, SAMPLES / "measurements.csv", "measurements")
     problems = refused(org, SAMPLES / "measurements.csv", "measurements")
-    assert len(problems) == first.rows < ingest.LISTED_PER_CHECK
+    assert len(problems) == first.rows < checks.LISTED_PER_CHECK
     assert all("stored already" in p.reason for p in problems)
     assert problems[0].row == 1 and problems[0].column == "period_start"
 
@@ -205,16 +205,16 @@ def test_list_batches_says_who_when_what(org):
     assert (row["first_date"].date(), row["last_date"].date()) == (result.first_date, result.last_date)
 
 
-@pytest.mark.parametrize("kind", ingest.KINDS)
+@pytest.mark.parametrize("kind", reading.KINDS)
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_templates_name_every_unit_and_metric_and_import_cleanly(org, kind, fmt):
     data = ingest.template(org, kind, fmt)
     frame = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_excel(io.BytesIO(data))
-    assert list(frame.columns) == list(ingest.REQUIRED[kind] + ingest.OPTIONAL[kind])
+    assert list(frame.columns) == list(reading.REQUIRED[kind] + reading.OPTIONAL[kind])
     assert set(frame["unit"]) == {"Retail", "Online", "Claims"}
     assert set(frame["metric"]) == {m.key for m in store.list_metrics(org)}
     validation = ingest.validate_file(org, COMMAND_LINE, data, kind, f"template.{fmt}")
-    assert validation.ok, validation.problems
+    assert not validation.problems, validation.problems
     assert validation.rows == len(frame)
 
 
@@ -222,7 +222,7 @@ def test_validate_writes_nothing_and_commit_rechecks(org):
     before = store.table_counts(org)
     validation = ingest.validate_file(org, COMMAND_LINE, (SAMPLES / "measurements.csv").read_bytes(),
                                       "measurements", "measurements.csv")
-    assert validation.ok and store.table_counts(org) == before
+    assert not validation.problems and store.table_counts(org) == before
     assert list(validation.preview.columns) == ["row", "unit", "metric", "period_start", "value", "n", "sd"]
     ingest.import_file(org, COMMAND_LINE, SAMPLES / "measurements.csv", "measurements")
     with pytest.raises(ValidationError, match="stored already"):

@@ -10,12 +10,11 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import database_before
 from pilots import cells, ingest, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database
 from pilots.model import ValidationError
-
-from conftest import database_before
 
 CCO = Actor("cco@example.com", "editor")
 OBSERVATIONS = ("unit,metric,date,value\n"
@@ -107,7 +106,7 @@ def test_the_analysis_reads_no_undone_row_and_every_redone_one(small_org):
     pilot = store.get_pilot(db, CCO, pilot_id)
 
     def analysed():
-        found, _ = cells.pilot_cells(db, [pilot])
+        found, _ = cells.pilot_cells(db, COMMAND_LINE, [pilot])
         return found.loc[found["block"] == 0, ["unit_id", "phase", "n", "mean"]].sort_values(
             ["unit_id", "phase"]).reset_index(drop=True)
 
@@ -212,7 +211,7 @@ def test_the_same_file_twice_is_flagged_and_refused_unless_allowed(org, tmp_path
     path.write_text(OBSERVATIONS, encoding="utf-8")
 
     checked = ingest.validate_file(org, COMMAND_LINE, path.read_bytes(), "observations", "answers-again.csv")
-    assert checked.ok and checked.duplicate
+    assert not checked.problems and checked.duplicate
     assert checked.identical_to.batch_id == first.batch_id and checked.identical_to.imported_by == CCO.email
 
     problems = refused(org, ingest.import_file, COMMAND_LINE, path, "observations")
@@ -238,7 +237,7 @@ def test_a_different_file_is_not_flagged(org):
     for other in (OBSERVATIONS + "Retail,nps,2025-02-20,10\n", OBSERVATIONS.replace("\n", "\r\n"),
                   OBSERVATIONS.replace("unit,metric", "Unit,Metric")):
         checked = ingest.validate_file(org, COMMAND_LINE, other.encode(), "observations", "other.csv")
-        assert checked.ok and checked.identical_to is None and not checked.duplicate
+        assert not checked.problems and checked.identical_to is None and not checked.duplicate
     result = imported(org, OBSERVATIONS + "Retail,nps,2025-02-20,10\n", name="more.csv")
     assert result.identical_to is None and "identical" not in str(result)
 

@@ -5,10 +5,9 @@ import datetime as dt
 import string
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from pilots import ingest, store
+from pilots import ingest, reading, store
 from pilots.access import COMMAND_LINE
 from pilots.db import Database
 from pilots.model import ValidationError
@@ -94,18 +93,18 @@ def _is_defect(row):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet=string.printable + "éü€;\ufeff\"", max_size=300),
-       kind=st.sampled_from(ingest.KINDS))
+       kind=st.sampled_from(reading.KINDS))
 def test_random_text_never_writes_and_always_names_where(org, text, kind):
     header = (text.lstrip("\ufeff").splitlines() or [""])[0]
     # A random text that happens to start with a valid header could be a valid file; skip that rare case.
-    assume(not all(column in header.lower() for column in ingest.REQUIRED[kind]))
+    assume(not all(column in header.lower() for column in reading.REQUIRED[kind]))
     assert_refused_cleanly(org, text.encode("utf-8"), kind, "random.csv")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(garbage=st.binary(min_size=1, max_size=200), kind=st.sampled_from(ingest.KINDS))
+@given(garbage=st.binary(min_size=1, max_size=200), kind=st.sampled_from(reading.KINDS))
 def test_random_bytes_after_a_valid_header_never_write(org, garbage, kind):
-    header = ",".join(ingest.REQUIRED[kind]).encode() + b"\n"
+    header = ",".join(reading.REQUIRED[kind]).encode() + b"\n"
     data = header + b"Retail,nps,2025-01-06,9\n" + garbage
     try:
         ingest.validate_file(org, COMMAND_LINE, data, kind, "bytes.csv")

@@ -1,5 +1,5 @@
 """Journey in a real headless Chromium: upload a file on the Data page, see its problems, fix it,
-import it, and find the new batch in the list."""
+import it (the uploader is emptied, the file let go), and find the new batch in the list."""
 
 import re
 
@@ -25,8 +25,12 @@ def test_upload_problems_then_commit_and_see_the_batch(tmp_path):
         assert page.get_by_role("button", name=re.compile(r"^Import \d")).count() == 0
 
         page.locator("input[type='file']").set_input_files(str(tmp_path / "answers.csv"))
+        uploaded = page.locator("[data-testid='stFileUploader'] [data-testid='stFileChip']")
+        expect(uploaded).to_have_count(1)
         page.get_by_role("button", name="Import 20 observations").click()
         expect(page.get_by_text(re.compile(r"Imported batch \d+: 20 observations from answers.csv"))).to_be_visible()
+        expect(uploaded).to_have_count(0)  # the imported upload is let go: an empty uploader for the next file
+        assert page.locator("[data-testid='stException']").count() == 0
 
         page.get_by_role("tab", name="Batches").click()
         # the batch table is drawn on a canvas; the undo picker names the new batch, preselected as the newest

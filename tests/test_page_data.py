@@ -10,10 +10,10 @@ import pytest
 from streamlit.proto.Dataframe_pb2 import Dataframe as DataframeProto
 from streamlit.testing.v1 import AppTest
 
-from pilots import ingest, store
+from apptests import open_page
+from pilots import ingest, reading, store
 from pilots.access import COMMAND_LINE, Actor
 from pilots.db import Database
-from apptests import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -36,7 +36,7 @@ def open_data_page() -> AppTest:
 
 
 def upload(at: AppTest, name: str, content: bytes) -> AppTest:
-    at.file_uploader(key="import_file").set_value((name, content, "text/csv"))
+    at.file_uploader[0].set_value((name, content, "text/csv"))
     at.run()
     assert not at.exception, at.exception
     return at
@@ -63,7 +63,7 @@ def test_upload_preview_commit_then_undo(data_db):
     at = upload(open_data_page(), "observations.csv", (SAMPLES / "observations.csv").read_bytes())
     expected_rows = len((SAMPLES / "observations.csv").read_text().strip().splitlines()) - 1
     assert at.subheader[0].value == f"observations.csv: {expected_rows} data rows"
-    assert len(at.dataframe[0].value) == min(expected_rows, ingest.PREVIEW_ROWS)
+    assert len(at.dataframe[0].value) == min(expected_rows, reading.PREVIEW_ROWS)
     assert store.table_counts(data_db)["observations"] == 0
 
     at.button(key="import_commit").click().run()
@@ -72,6 +72,9 @@ def test_upload_preview_commit_then_undo(data_db):
     (batch,) = ingest.list_batches(data_db, COMMAND_LINE)["batch"]
     assert f"batch {batch}" in at.success[0].value
     assert not [b for b in at.button if b.key == "import_commit"], "the same file is not offered twice"
+    # the imported upload is let go: no check of it kept in the session, and a fresh, empty uploader
+    assert "import_validation" not in at.session_state
+    assert at.file_uploader[0].key == "import_file_1" and at.file_uploader[0].value is None
 
     assert at.selectbox(key="undo_choice").value == batch
     at.button(key="undo_ask").click().run()
