@@ -414,6 +414,15 @@ def child_pages(db_path: str, pilot_id: int | None) -> dict:
 
 # ---------------------------------------------------------------- the table
 
+def measure_backup(db_path: Path, out_dir: Path, scale: str) -> list[tuple[str, str, str]]:
+    """`pilots backup` and `pilots restore` of a copy of the database (bench/backup_timing.py)."""
+    from backup_timing import measure
+
+    found = measure(db_path, out_dir / f"backup_{scale}")
+    return [(f"backup · {scale}", f"copy of {found['size_mb']:.1f} MB",
+             f"backup {found['backup_s']:.2f} s, restore (checked, then put in place) {found['restore_s']:.2f} s")]
+
+
 def section(rows: list, name: str, measure) -> None:
     """Run one measurement; a missing piece becomes a 'not available yet' row, not a crash."""
     try:
@@ -479,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
         if paths[scale].exists():
             section(rows, f"analysis · {scale}", lambda scale=scale: measure_analysis(paths[scale], scale))
             section(rows, f"pages · {scale}", lambda scale=scale: measure_pages(paths[scale], scale))
+    for scale in scales:
+        if paths[scale].exists():
+            section(rows, f"backup · {scale}", lambda scale=scale: measure_backup(paths[scale], args.out, scale))
     if "realistic" in scales and paths["realistic"].exists() and not args.no_browser:
         # What a person feels, in a real browser: first screens, page to page, a slide step (on the demo).
         from browser_timing import browser_timings
