@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from pilots import store  # noqa: E402
 from pilots.access import Actor  # noqa: E402
 from pilots.db import Database  # noqa: E402
-from pilots.model import PilotDraft  # noqa: E402
+from pilots.model import PilotDraft, Status  # noqa: E402
 
 ACTOR = Actor("bench", "editor")
 LARGE_FIRST_WEEK = dt.date(2021, 11, 22)
@@ -133,7 +133,7 @@ def _large_pilots(units: int, pilots: int) -> list[tuple[PilotDraft, str | None,
         secondary = PRIMARY_CYCLE[(p + 1) % len(PRIMARY_CYCLE)]
         controls = sorted({names[(unit + 1 + 7 * k) % units] for k in range(1 + p % 3)} - {names[unit]})
         stage = p % 10
-        status = ("proposed", "baseline", "running", "running", "evaluating", "evaluating")[stage] \
+        status: Status = ("proposed", "baseline", "running", "running", "evaluating", "evaluating")[stage] \
             if stage < 6 else "evaluating"
         decision = {6: "roll_out", 7: "stop", 8: "extend", 9: "roll_out"}.get(stage)
         target = {"nps": 5.0, "csat": 0.04, "ces": 0.3, "fcr": 0.04, "resolution_days": -0.5}[primary]

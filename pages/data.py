@@ -10,6 +10,7 @@ import re
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from pages._ui import current_actor, database, in_app_shell, metric_labels, show_problems
@@ -67,7 +68,8 @@ def release_upload(upload) -> None:
     st.session_state.pop("import_validation", None)
     st.session_state.pop("import_checked_key", None)
     context = get_script_run_ctx()
-    if context is not None:
+    # The in-memory store Streamlit serves uploads from (what its chat input also drops files from).
+    if context is not None and isinstance(context.uploaded_file_mgr, MemoryUploadedFileManager):
         context.uploaded_file_mgr.remove_file(context.session_id, upload.file_id)
 
 

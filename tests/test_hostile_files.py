@@ -171,14 +171,14 @@ def zip_bomb(sheet_megabytes: int) -> bytes:
 
 def declaring(data: bytes, part: str, size: int) -> bytes:
     """The zip with `part` declaring `size` uncompressed bytes in its central directory entry."""
-    data = bytearray(data)
-    at = data.find(b"PK\x01\x02")
+    edited = bytearray(data)
+    at = edited.find(b"PK\x01\x02")
     while at != -1:
-        name_length = struct.unpack_from("<H", data, at + 28)[0]
-        if data[at + 46:at + 46 + name_length].decode() == part:
-            struct.pack_into("<I", data, at + 24, size)
-            return bytes(data)
-        at = data.find(b"PK\x01\x02", at + 4)
+        name_length = struct.unpack_from("<H", edited, at + 28)[0]
+        if edited[at + 46:at + 46 + name_length].decode() == part:
+            struct.pack_into("<I", edited, at + 24, size)
+            return bytes(edited)
+        at = edited.find(b"PK\x01\x02", at + 4)
     raise AssertionError(f"no part {part}")
 
 
