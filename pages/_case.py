@@ -4,7 +4,6 @@ numbers come from `pilots.analysis`."""
 
 from __future__ import annotations
 
-
 from pilots import analysis, formats, org, wording
 
 VERDICT_COLOURS = wording.COLOURS  # one source: pilots.wording
@@ -22,15 +21,3 @@ number = formats.number  # one way to write numbers: pilots.formats
 def money(x: float | None, settings: org.OrgSettings | None = None) -> str:
     """Money in the organisation's currency (pilots.org.format_money): one way everywhere."""
     return org.format_money(x, settings)
-
-
-def change_words(direction: str, oriented: float, unit: str, aggregation: str | None = None) -> str:
-    """An oriented change (positive = good news) in the metric's own words: 'a fall of 2.03 days',
-    shares in percentage points."""
-    rises = (oriented >= 0) == (direction == "higher")
-    return f"a {'rise' if rises else 'fall'} of {formats.amount(abs(oriented), unit, aggregation)}"
-
-
-def target_words(direction: str, target: float | None, unit: str, aggregation: str | None = None) -> str:
-    """A target (a magnitude in the good direction) in words."""
-    return "no target set" if target is None else change_words(direction, abs(target), unit, aggregation)

@@ -4,6 +4,8 @@ thin: gather input, call `pilots`, render what it returns."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import runpy
 import threading
 from dataclasses import dataclass
@@ -13,12 +15,34 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pilots import audit, comments, store, users
+from pilots import audit, comments, store, text, users
 from pilots.access import Actor
-from pilots.model import ValidationError
+from pilots.cells import data_version
 from pilots.db import Database
+from pilots.model import ValidationError
 
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
+
+# ---------------------------------------------------------------- text is data
+
+# Every character Markdown or Streamlit's additions to it (colours, icons, LaTeX) give a meaning to.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^\"'])")
+# Where a link starts though every character around it is escaped: Streamlit's Markdown turns "https://…",
+# "www.…" and "a@b.c" in plain text into links, and ":material/…:" into an icon. An invisible word joiner
+# after the colon, the "@" or the "www" breaks them, and nothing else.
+_LINK_STARTS = re.compile(r"(:|@|(?i:www)(?=\\\.))")
+_INDENT = re.compile(r"(?m)^ +")
+
+
+def literal(value, limit: int = text.MAX_TEXT) -> str:
+    """Someone's text (a name, a hypothesis, a rationale, an e-mail address, a query parameter) made
+    ready to stand inside Markdown (st.markdown, captions, alerts, titles, labels, help) so that it
+    shows exactly as typed: printable and bounded as for every renderer (pilots.text.printable), each
+    Markdown character escaped, links and icons broken, a line's leading spaces kept as no-break
+    spaces (four would start a code block). No image is fetched, no heading or link appears."""
+    escaped = _MARKDOWN.sub(r"\\\1", text.printable(value, limit))
+    kept = _INDENT.sub(lambda spaces: "\u00a0" * len(spaces.group()), escaped)
+    return _LINK_STARTS.sub("\\g<1>\u2060", kept)
 
 
 def database() -> Database:
@@ -57,18 +81,18 @@ def access_state() -> tuple[Actor | None, str]:
         return _demo_actor(st.session_state.get(VIEW_AS, "editor")), "demo"
     if not st.user.is_logged_in:
         return None, "signed_out"
-    actor = users.actor_for(database(), st.user.get("email"))
+    actor = users.actor_for_identity(database(), st.user, st.secrets["auth"].get("verified_claim"))
     return (actor, "signed_in") if actor is not None else (None, "unmapped")
 
 
 def fresh_form(name: str):
     """A form that keeps what was typed when a save is refused and starts empty after form_saved(name)
     (clear_on_submit would empty it whether or not the save went through). Shows the message of the
-    last save above it."""
+    last save above it, as plain text (it names what was saved, as typed)."""
     done = st.session_state.setdefault("saved_forms", {})
     generation, message = done.get(name, (0, None))
     if message:
-        st.success(message)
+        st.success(literal(message))
         done[name] = (generation, None)
     return st.form(f"{name}_{generation}")
 
@@ -104,7 +128,7 @@ def identity_bar(actor: Actor, how: str, banner: bool = True) -> None:
             "open this page acts in the role picked in the sidebar. Configure `[auth]` in "
             "`.streamlit/secrets.toml` to require sign-in (see `.streamlit/secrets.example.toml`).")
         units = store.list_units(database(), actor)
-        names = {f"unit:{u.unit_id}": u.name for u in units}
+        names = {f"unit:{u.unit_id}": text.printable(u.name) for u in units}
         labels = {"editor": "editor (CCO office)", "steering": "steering committee",
                   **{key: f"head of {name}" for key, name in names.items()}}
         if st.session_state.get(VIEW_AS) not in labels:
@@ -117,7 +141,7 @@ def identity_bar(actor: Actor, how: str, banner: bool = True) -> None:
         if actor.role == "unit_head":
             unit_names = [u.name for u in store.list_units(database(), actor) if u.unit_id in actor.unit_ids]
             role = f"head of {', '.join(unit_names)}"
-        st.sidebar.caption(f"Signed in as **{actor.email}** · {role}")
+        st.sidebar.caption(f"Signed in as **{literal(actor.email)}** · {literal(role)}")
         if st.sidebar.button("Sign out", icon=":material/logout:"):
             st.logout()
 
@@ -134,7 +158,8 @@ def sign_in_page() -> None:
 
 def no_access_page() -> None:
     st.title("Ask the CCO office for access")
-    st.markdown(f"You are signed in as **{st.user.get('email') or 'an account without an e-mail address'}**, "
+    email = st.user.get("email")
+    st.markdown(f"You are signed in as **{literal(email) if email else 'an account without an e-mail address'}**, "
                 f"but the CCO office has not given this address a role yet, so there is nothing to show. "
                 f"Ask them to add you as an editor, the head of your unit, or a steering committee member.")
     st.caption("The CCO office adds people on the Settings page, or with "
@@ -149,6 +174,19 @@ def show_problems(problems) -> None:
     st.dataframe(
         [{"row": p.row, "column": p.column, "value": p.value, "reason": p.reason} for p in problems],
         hide_index=True, width="stretch")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _chart_spec(key: tuple, _build) -> dict | None:
+    chart = _build()
+    return None if chart is None else chart.to_dict(validate=False)  # the charts' own tests validate them
+
+
+def chart_spec(db: Database, actor: Actor, name: str, build) -> dict | None:
+    """The Vega-Lite spec of the chart `build()` makes (None if it makes none), built once per `name`
+    (say "timeline/7"), acting user, data version and day, for every session: building a chart and
+    turning it into its spec takes longer than the rest of a page."""
+    return _chart_spec((name, repr(actor), str(db.path), data_version(db), dt.date.today()), build)
 
 
 def metric_labels() -> dict[str, str]:
@@ -207,7 +245,7 @@ def users_section(actor: Actor) -> None:
                     st.warning("Tick the box to confirm.")
                 else:
                     users.remove_user(db, actor, who)
-                    st.success(f"{who} no longer has access.")
+                    st.success(f"{literal(who)} no longer has access.")
                     st.rerun()
 
 
@@ -231,34 +269,45 @@ def _interval(metric: dict) -> str:
     return "—" if low is None or high is None else f"{low:.3g} to {high:.3g}"
 
 
-def pilot_trail(pilot) -> None:
+@st.fragment
+def _evidence_then_and_now(decision, now: dict) -> None:
+    """A decision's frozen evidence next to today's, metric by metric, drawn once opened."""
+    with st.expander("Evidence then and now, metric by metric", key=f"evidence_then_{decision.decision_id}",
+                     on_change="rerun") as table:
+        if table.open:
+            st.dataframe(_evidence_rows(decision.evidence, now), hide_index=True, width="stretch")
+
+
+def pilot_trail(pilot, case) -> None:
     """The end of the Pilot page: its decisions, each with the evidence frozen when it was taken
-    next to today's numbers, and the comments of everyone who can see the pilot."""
+    next to today's numbers (`case`, the pilot's analysis.PilotCase), and the comments of everyone
+    who can see the pilot."""
     db, actor = database(), current_actor()
     taken = audit.decisions(db, actor, pilot.pilot_id)
     if taken:
         st.subheader("Decisions")
         now = None
         if any(d.evidence for d in taken):
-            from pilots.analysis import analyze_pilot, case_as_dict
+            from pilots.analysis import case_as_dict
 
-            now = case_as_dict(analyze_pilot(db, actor, pilot.pilot_id))
+            now = case_as_dict(case)
         for decision in taken:
             with st.container(border=True):
-                st.markdown(f"**{decision.decision.replace('_', ' ').capitalize()}** on {decision.decided_on:%d %b %Y}, "
-                            f"approved by {decision.approved_by} (recorded by {decision.recorded_by})")
-                st.markdown(decision.rationale)
+                st.markdown(f"**{literal(decision.decision.replace('_', ' ').capitalize())}** on "
+                            f"{decision.decided_on:%d %b %Y}, approved by {literal(decision.approved_by)} "
+                            f"(recorded by {literal(decision.recorded_by)})")
+                st.text(text.printable(decision.rationale, text.MAX_TEXT))
                 if decision.evidence:
-                    st.caption(f"Evidence when decided: verdict *{decision.evidence.get('verdict', '—')}*; "
-                               f"today: *{now.get('verdict', '—')}*.")
-                    st.dataframe(_evidence_rows(decision.evidence, now), hide_index=True, width="stretch")
+                    st.caption(f"Evidence when decided: verdict *{literal(decision.evidence.get('verdict', '—'))}*; "
+                               f"today: *{literal(now.get('verdict', '—'))}*.")
+                    _evidence_then_and_now(decision, now)
                 else:
                     st.caption("No evidence snapshot was kept with this decision.")
     st.subheader("Comments")
     for comment in comments.list_comments(db, actor, pilot.pilot_id):
         with st.chat_message("user", avatar=":material/person:"):
-            st.markdown(f"**{comment.author}** · {comment.created_at:%d %b %Y %H:%M}")
-            st.text(comment.body)
+            st.markdown(f"**{literal(comment.author)}** · {comment.created_at:%d %b %Y %H:%M}")
+            st.text(text.printable(comment.body, text.MAX_TEXT))
     with fresh_form(f"comment_{pilot.pilot_id}"):
         body = st.text_area("Add a comment", max_chars=comments.MAX_LENGTH)
         if st.form_submit_button("Post comment"):

@@ -6,24 +6,17 @@ measurements, and the coverage of what data exist.
 An upload is handed to the import as the file object Streamlit holds (never copied into the
 session), and once imported it is let go: the page forgets its check and Streamlit drops the file."""
 
-import re
 
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from pages._ui import current_actor, database, in_app_shell, metric_labels, show_problems
+from pages._ui import current_actor, database, in_app_shell, literal, metric_labels, show_problems
 from pilots import charts, ingest, reading, store
 from pilots.model import ValidationError
 
 TABS = ["Import a file", "Batches", "Enter measurements", "Coverage", "Templates"]
-
-
-def plain(text) -> str:
-    """Text someone typed (a file name, an e-mail address) inside a message Streamlit renders as
-    Markdown, escaped so that it shows exactly as typed and is never read as formatting."""
-    return re.sub(r"([\\`*_\[\]<>~$:|])", r"\\\1", str(text))
 
 
 def when(stamp) -> str:
@@ -32,7 +25,7 @@ def when(stamp) -> str:
 
 def batch_words(row: pd.Series, typed=str) -> str:
     """A batch as the pickers and confirmations name it: file, rows, who imported it and when
-    (`typed` applied to what someone typed: `plain` inside a Markdown message)."""
+    (`typed` applied to what someone typed: `literal` inside a Markdown message)."""
     return (f"{typed(row['file'])}, {row['rows']:,} {row['kind']} imported on {when(row['imported_at'])} "
             f"by {typed(row['imported_by'])}")
 
@@ -148,7 +141,7 @@ with imports:
             st.session_state["import_checked_key"] = key
             st.session_state["import_validation"] = validation
         validation = st.session_state["import_validation"]
-        st.subheader(f"{plain(validation.file_name)}: {validation.rows:,} data rows")
+        st.subheader(f"{literal(validation.file_name)}: {validation.rows:,} data rows")
         if validation.preview is not None and not validation.preview.empty:
             st.caption(f"The first {min(len(validation.preview), reading.PREVIEW_ROWS)} rows as read from the file")
             st.dataframe(validation.preview, hide_index=True, width="stretch")
@@ -163,15 +156,15 @@ with imports:
                 again = (f"would count its {same.rows:,} {same.kind} twice" if same.kind == "observations" else
                          "would write the same values over them")
                 st.warning(f"This file is identical to batch {same.batch_id} imported on "
-                           f"{same.imported_at:%Y-%m-%d %H:%M} by {plain(same.imported_by)} "
-                           f"({plain(same.source)}, {same.rows:,} {same.kind}). Importing it again {again}.",
+                           f"{same.imported_at:%Y-%m-%d %H:%M} by {literal(same.imported_by)} "
+                           f"({literal(same.source)}, {same.rows:,} {same.kind}). Importing it again {again}.",
                            icon=":material/content_copy:")
                 go_ahead = st.checkbox(f"Yes, import this file again although batch {same.batch_id} holds it",
                                        key=f"import_duplicate_ok_{upload.file_id}")
             elif same is not None:
-                st.info(f"This file is identical to batch {same.batch_id} ({plain(same.source)}), imported on "
-                        f"{same.imported_at:%Y-%m-%d %H:%M} by {plain(same.imported_by)} and undone on "
-                        f"{same.undone_at:%Y-%m-%d %H:%M} by {plain(same.undone_by)}. To bring those rows back as "
+                st.info(f"This file is identical to batch {same.batch_id} ({literal(same.source)}), imported on "
+                        f"{same.imported_at:%Y-%m-%d %H:%M} by {literal(same.imported_by)} and undone on "
+                        f"{same.undone_at:%Y-%m-%d %H:%M} by {literal(same.undone_by)}. To bring those rows back as "
                         f"they were, redo batch {same.batch_id} on the Batches tab instead.",
                         icon=":material/info:")
             if st.button(f"Import {validation.rows:,} {kind}", type="primary", key="import_commit",
@@ -185,7 +178,7 @@ with imports:
                     show_problems(refused.problems)
                 else:
                     release_upload(upload)
-                    st.session_state["data_flash"] = f"Imported {plain(result)}"
+                    st.session_state["data_flash"] = f"Imported {literal(result)}"
                     st.rerun()
 
 with batches:
@@ -207,11 +200,11 @@ with batches:
                 if standing:
                     confirmed_action(
                         "undo", standing, info,
-                        lambda b, row: (f"Undo batch {b}: {batch_words(row, plain)}? Its rows leave every analysis "
+                        lambda b, row: (f"Undo batch {b}: {batch_words(row, literal)}? Its rows leave every analysis "
                                         "at once; they are kept, so the batch can be redone. The undo is recorded "
                                         "in the audit log."),
                         lambda b: ingest.undo_batch(db, actor, b),
-                        lambda b, row, count: (f"Batch {b} undone: {count:,} {row['kind']} of {plain(row['file'])} "
+                        lambda b, row, count: (f"Batch {b} undone: {count:,} {row['kind']} of {literal(row['file'])} "
                                                "are out of every analysis and kept for a redo. Its status below "
                                                "is now Undone."))
                 else:
@@ -220,11 +213,11 @@ with batches:
                 if redoable:
                     confirmed_action(
                         "redo", redoable, info,
-                        lambda b, row: (f"Redo batch {b}: {batch_words(row, plain)}, undone on "
-                                        f"{when(row['undone_at'])} by {plain(row['undone_by'])}? Its rows come "
+                        lambda b, row: (f"Redo batch {b}: {batch_words(row, literal)}, undone on "
+                                        f"{when(row['undone_at'])} by {literal(row['undone_by'])}? Its rows come "
                                         "back exactly as they were. The redo is recorded in the audit log."),
                         lambda b: ingest.redo_batch(db, actor, b),
-                        lambda b, row, count: (f"Batch {b} redone: {count:,} {row['kind']} of {plain(row['file'])} "
+                        lambda b, row, count: (f"Batch {b} redone: {count:,} {row['kind']} of {literal(row['file'])} "
                                                "are back in every analysis, as they were. Its status below is now "
                                                "Redone."))
                 else:
@@ -265,7 +258,7 @@ with manual:
         except ValidationError as refused:
             show_problems(refused.problems)
         else:
-            st.session_state["data_flash"] = f"Saved: {plain(saved)}"
+            st.session_state["data_flash"] = f"Saved: {literal(saved)}"
             st.rerun()
 
 with coverage:

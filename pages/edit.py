@@ -10,16 +10,15 @@ concerns (a short summary above the form and by its button says how many). Requi
 " *". While the facts are being filled in, the form warns about other pilots that would overlap the
 draft (in its unit or its control units between its baseline start and pilot end), worded by
 whether they have run, are running or will run; the warning never blocks the save. No text a person
-typed (pilot, unit or metric names) is rendered as Markdown: it is escaped first."""
+typed (pilot, unit or metric names) is rendered as Markdown: it is escaped first (pages._ui.literal)."""
 
 import dataclasses
 import datetime as dt
-import re
 
 import streamlit as st
 
-from pages._ui import current_actor, database, in_app_shell, metric_labels
-from pilots import audit, cells, store
+from pages._ui import current_actor, database, in_app_shell, literal, metric_labels
+from pilots import audit, cells, store, text
 from pilots.analysis import analyze_pilot, case_as_dict
 from pilots.model import BARRIER_TYPES, DECISIONS, STATUSES, Pilot, PilotDraft, Problem, ValidationError
 
@@ -45,7 +44,7 @@ current = int(wanted) if wanted and wanted.isdigit() and int(wanted) in pilots e
 choices = [NEW, *pilots]
 chosen = st.selectbox("Pilot", choices, index=choices.index(current),
                       format_func=lambda i: "Register a new pilot" if i == NEW else
-                      f"{pilots[i].name} — {pilots[i].unit_name} (#{i})")
+                      f"{text.printable(pilots[i].name)} — {text.printable(pilots[i].unit_name)} (#{i})")
 
 # What this session opened: the version its saves are based on, and the values its form starts from.
 opened: dict = st.session_state.setdefault("edit_opened", {})
@@ -62,15 +61,6 @@ if chosen != current:
 
 
 # ---------------------------------------------------------------- words
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^\"'])")
-
-
-def plain(text: str) -> str:
-    """`text` shown as it is by Streamlit's Markdown: every punctuation mark escaped, and Streamlit's
-    icon shortcodes (":material/…:", which ignore escapes) broken by an invisible joiner."""
-    return _MARKDOWN.sub(r"\\\1", str(text)).replace("material/", "\u2060material/")
-
 
 def day(d: dt.date) -> str:
     return f"{d.day} {d:%b %Y}"
@@ -137,8 +127,8 @@ def summary(form: str, placed: set[str], values: PilotDraft | None = None) -> No
     fields = list(dict.fromkeys(FIELD_NAMES.get(p.column, "") for p in problems if p.column in placed))
     lines = [f"Nothing was saved: {len(problems)} problem{'s' if len(problems) != 1 else ''} to fix"
              + (f" — see {', '.join(fields)} below." if fields else ".")]
-    lines += [f"- {plain((FIELD_NAMES.get(p.column, '') + ': ') if p.column in FIELD_NAMES else '')}"
-              f"{plain(sentence(p))}" for p in problems if p.column not in placed]
+    lines += [f"- {literal((FIELD_NAMES.get(p.column, '') + ': ') if p.column in FIELD_NAMES else '')}"
+              f"{literal(sentence(p))}" for p in problems if p.column not in placed]
     st.error("\n".join(lines), icon=":material/error:")
 
 
@@ -146,7 +136,7 @@ def at_field(form: str, *columns: str, values: PilotDraft | None = None) -> None
     """Under a field: the problems of the last refused save that concern it, in plain words."""
     for problem in open_problems(form, values):
         if problem.column in columns:
-            st.error(plain(sentence(problem)), icon=":material/arrow_upward:")
+            st.error(literal(sentence(problem)), icon=":material/arrow_upward:")
 
 
 def by_button(form: str, values: PilotDraft | None = None) -> None:
@@ -199,8 +189,8 @@ def overlap_warning(draft: PilotDraft, rows: list) -> None:
     today = dt.date.today()
     count = len({row.pilot_id for row in rows})
     lines = [f"**{count} other pilot{'s' if count != 1 else ''} would overlap this one** (its units between "
-             f"{plain(day(draft.baseline_start))} and {plain(day(draft.pilot_end))}):"]
-    lines += [f"- {plain(overlap_sentence(row, today))}" for row in rows]
+             f"{literal(day(draft.baseline_start))} and {literal(day(draft.pilot_end))}):"]
+    lines += [f"- {literal(overlap_sentence(row, today))}" for row in rows]
     lines.append("\nYou can still save. An overlap weakens the evidence: the pilot's case lists it as a check, and "
                  "one with a pilot past the proposal stage keeps the case from a verdict. Other dates or other "
                  "control units avoid it.")
@@ -287,7 +277,7 @@ with st.container(border=True):
                               key=f"hypothesis_{key}")
     second = st.columns(2)
     journey_stage = second[0].text_input("Customer-journey stage", base.journey_stage, key=f"journey_stage_{key}")
-    barrier_options = [None, *BARRIER_TYPES]
+    barrier_options: list[str | None] = [None, *BARRIER_TYPES]
     with second[1]:
         barrier_type = st.selectbox("Barrier removed", barrier_options,
                                     index=barrier_options.index(base.barrier_type), key=f"barrier_type_{key}",
@@ -363,7 +353,7 @@ if submitted:
             new_id = store.add_pilot(db, actor, draft)
             generation[NEW] = generation.get(NEW, 0) + 1  # the next new pilot starts from an empty form
             refusals.clear()
-            st.session_state["edit_message"] = f"Registered “{plain(draft.name.strip())}” as pilot {new_id}."
+            st.session_state["edit_message"] = f"Registered “{literal(draft.name.strip())}” as pilot {new_id}."
             st.query_params["id"] = str(new_id)
             st.rerun()
         else:
@@ -434,7 +424,7 @@ if pilots[chosen].decision == "roll_out":
             try:
                 store.record_rollout(db, actor, chosen, adopters, adopted_on, expected_version=base_version)
                 saved(chosen, base_version + 1, dataclasses.replace(base, status="rolled_out"),
-                      f"Recorded the rollout to {plain(', '.join(adopters))}.")
+                      f"Recorded the rollout to {literal(', '.join(adopters))}.")
             except ValidationError as error:
                 refuse(ROLLOUT, error)
 

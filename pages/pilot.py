@@ -1,7 +1,14 @@
 """Pilot: the case for rollout of one pilot. The headline (verdict, effect against target, evidence
 grade, rollout value), the charts behind it, the checks and the reasons in plain words, the rollout
 assumptions next to the value they give (editable by the CCO office), planning for a pilot still to
-run, data coverage, downloads and present mode, then the decision trail."""
+run, data coverage, downloads and present mode, then the decision trail.
+
+The first screen comes first: the charts behind the headline sit in tabs, and the statistician's
+detail and the data coverage in expanders, each drawn only once opened (a fragment, so opening one
+reruns only it); a chart takes longer to build and draw than the rest of the page.
+
+Names, hypotheses, rationales and reasons are someone's text: shown as typed (pages._ui.literal),
+never read as Markdown; a pilot number in the address is never repeated back."""
 
 
 import dataclasses
@@ -9,10 +16,9 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from pages._case import GRADES, SEVERITY, change_words, money, number, target_words
-from pages._ui import current_actor, database, in_app_shell, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, formats, ingest, org, planning, store, wording
-from pilots.access import AccessDenied
+from pages._case import GRADES, SEVERITY, money, number
+from pages._ui import chart_spec, current_actor, database, in_app_shell, literal, pilot_trail, show_problems
+from pilots import analysis, cells, charts, export, formats, ingest, org, planning, store, text, wording
 from pilots.model import ValidationError
 
 in_app_shell()
@@ -26,21 +32,15 @@ if not pilots:
 
 by_id = {p.pilot_id: p for p in pilots}
 wanted = st.query_params.get("id")
-try:
-    current = int(wanted) if wanted is not None else pilots[0].pilot_id
-except ValueError:
-    current = pilots[0].pilot_id
+current = int(wanted) if wanted is not None and wanted.isdigit() else None
 if current not in by_id:
-    try:
-        store.get_pilot(db, actor, current)
-        st.warning(f"There is no pilot {current}.")
-    except (LookupError, AccessDenied):
-        st.warning(f"Pilot {wanted} does not exist or is not yours to see.")
+    if wanted is not None:  # whatever the address says is not repeated: it could be anyone's words
+        st.warning("No pilot with that number is yours to see; the first of yours is shown instead.")
     current = pilots[0].pilot_id
 
 ids = list(by_id)
 chosen = st.selectbox("Pilot", ids, index=ids.index(current),
-                      format_func=lambda i: f"{by_id[i].name} — {by_id[i].unit_name}")
+                      format_func=lambda i: f"{text.printable(by_id[i].name)} — {text.printable(by_id[i].unit_name)}")
 if chosen != current or wanted is None:
     st.query_params["id"] = str(chosen)
 pilot = by_id[chosen]
@@ -48,26 +48,35 @@ metrics = store.metric_lookup(db)
 primary_metric = metrics[pilot.primary_metric]
 case = analysis.analyze_pilot(db, actor, pilot.pilot_id)
 primary = case.primary
-slug = "".join(c if c.isalnum() else "-" for c in pilot.name.lower()).strip("-")
+slug = "".join(c if c.isalnum() else "-" for c in text.printable(pilot.name, 60).lower()).strip("-")
 
 
-def chart_downloads(chart, name: str) -> None:
-    """PNG and SVG of a chart as shown, rendered only when asked for."""
+def show_chart(name: str, build, downloads: bool = True, empty: str = "") -> None:
+    """A chart of this pilot, its spec built once per data version (pages._ui.chart_spec), with PNG
+    and SVG downloads of it as shown, rendered only when asked for; `empty` said instead when
+    build() finds nothing to draw (returns None)."""
+    spec = chart_spec(db, actor, f"{name}/{pilot.pilot_id}", build)
+    if spec is None:
+        st.info(empty)
+        return
+    st.vega_lite_chart(spec, width="stretch")
+    if not downloads:
+        return
     row = st.container(horizontal=True)
-    row.download_button("PNG", data=lambda: export.chart_png(chart), file_name=f"{slug}-{name}.png",
+    row.download_button("PNG", data=lambda: export.chart_png(spec), file_name=f"{slug}-{name}.png",
                         mime="image/png", icon=":material/image:", on_click="ignore", key=f"png_{name}",
                         type="tertiary")
-    row.download_button("SVG", data=lambda: export.chart_svg(chart), file_name=f"{slug}-{name}.svg",
+    row.download_button("SVG", data=lambda: export.chart_svg(spec), file_name=f"{slug}-{name}.svg",
                         mime="image/svg+xml", icon=":material/draw:", on_click="ignore", key=f"svg_{name}",
                         type="tertiary")
 
 
 # ---------------------------------------------------------------- title and actions
 
-st.title(pilot.name)
-st.caption(f"{pilot.unit_name} · {pilot.status.replace('_', ' ')} · owner {pilot.owner or '—'} · "
-           f"sponsor {pilot.sponsor or '—'} · baseline {pilot.baseline_start:%d %b %Y} – {pilot.baseline_end:%d %b %Y}"
-           f" · pilot window {pilot.pilot_start:%d %b %Y} – {pilot.pilot_end:%d %b %Y}")
+st.title(literal(pilot.name, text.MAX_NAME), anchor=False)
+st.caption(f"{literal(pilot.unit_name)} · {pilot.status.replace('_', ' ')} · owner {literal(pilot.owner or '—')} · "
+           f"sponsor {literal(pilot.sponsor or '—')} · baseline {pilot.baseline_start:%d %b %Y} – "
+           f"{pilot.baseline_end:%d %b %Y} · pilot window {pilot.pilot_start:%d %b %Y} – {pilot.pilot_end:%d %b %Y}")
 actions = st.container(horizontal=True, vertical_alignment="center")
 actions.page_link("pages/present.py", label="Present", icon=":material/slideshow:",
                   query_params={"pilot": pilot.pilot_id})
@@ -78,7 +87,7 @@ actions.download_button("Deck (PDF)", data=lambda: export.export_pilot(db, actor
                         file_name=f"{slug}.pdf", mime="application/pdf", on_click="ignore",
                         icon=":material/picture_as_pdf:")
 if pilot.hypothesis:
-    st.markdown(f"**Hypothesis.** {pilot.hypothesis}")
+    st.markdown(f"**Hypothesis.** {literal(pilot.hypothesis)}")
 
 # ---------------------------------------------------------------- headline
 
@@ -94,85 +103,93 @@ if primary.has_estimate:
                     else "clearly worse" if primary.significant else "could be no change")
     # The unit goes in the label: beside the number it would cut the value short on a laptop screen.
     shares = primary.aggregation in formats.SHARES  # shares read as percentage points
-    head[1].metric("Effect, percentage points" if shares else f"Effect, {primary.unit}" if primary.unit else "Effect",
-                   number(100 * primary.effect if shares else primary.effect, signed=True),
-                   help=f"On {primary.label}",
+    head[1].metric("Effect, percentage points" if shares else f"Effect, {literal(primary.unit)}" if primary.unit
+                   else "Effect", number(100 * primary.effect if shares else primary.effect, signed=True),
+                   help=f"On {literal(primary.label)}",
                    delta=significance, delta_arrow="up" if primary.effect > 0 else "down",
                    delta_color="green" if primary.significant and primary.good else "red" if primary.harmed else "gray",
                    border=True)
 else:
-    head[1].metric("Effect", "—", help=f"On {primary.label}", delta="not enough data yet", delta_color="gray",
+    head[1].metric("Effect", "—", help=f"On {literal(primary.label)}", delta="not enough data yet", delta_color="gray",
                    delta_arrow="off", border=True)
 head[2].metric("Evidence", GRADES[case.evidence_grade] if primary.has_estimate else "—",
                delta=f"{len(pilot.control_unit_ids)} control unit{'s' if len(pilot.control_unit_ids) != 1 else ''}",
-               delta_color="gray", delta_arrow="off", border=True, help=primary.method)
+               delta_color="gray", delta_arrow="off", border=True, help=literal(primary.method))
 if value.total is not None:
-    head[3].metric("Rollout value a year", money(value.total, currency),
-                   delta=f"range {money(value.total_low, currency)} to {money(value.total_high, currency)}",
+    head[3].metric("Rollout value a year", literal(money(value.total, currency)),
+                   delta=literal(f"range {money(value.total_low, currency)} to {money(value.total_high, currency)}"),
                    delta_color="green" if value.total_low > 0 else "red" if value.total_high < 0 else "gray",
                    delta_arrow="off", border=True,
                    help=f"Rolled out to {len(value.units)} unit{'s' if len(value.units) != 1 else ''}; the 95% range "
                         f"holds the effect's uncertainty, units differing and the share kept at scale.")
 else:
     head[3].metric("Rollout value a year", "—", delta="no value yet", delta_color="gray", delta_arrow="off",
-                   border=True, help=" ".join(value.notes))
+                   border=True, help=literal(" ".join(value.notes)))
 if primary.has_estimate:
-    g, g_low, g_high = primary.oriented
-    so_far = f"Interim, {case.interim}: so far, " if case.interim else ""
-    if g_low > 0 or g_high < 0:
-        likely = (f"the {'gain' if g_low > 0 else 'loss'} in {primary.label} is most likely between "
-                  f"{formats.amount(abs(g_low if g_low > 0 else g_high), primary.unit, primary.aggregation).split(' ')[0]} "
-                  f"and {formats.amount(abs(g_high if g_low > 0 else g_low), primary.unit, primary.aggregation)}")
-    else:
-        likely = (f"the change in {primary.label} is most likely between "
-                  f"{change_words(primary.direction, g_low, primary.unit, primary.aggregation)} and "
-                  f"{change_words(primary.direction, g_high, primary.unit, primary.aggregation)}, so it could be none at all")
-    st.markdown(f"{so_far}{likely if so_far else likely[0].upper() + likely[1:]} (95% interval, "
-                f"{wording.interval_basis(primary)}), against a target of "
-                f"{target_words(primary.direction, primary.target, primary.unit, primary.aggregation)}.")
+    st.markdown(literal(wording.likely(case)))
 
 if status.decided:
     st.markdown(f"#### {status.icon} {status.badge} — {status.headline}")
     if pilot.decision_rationale:
-        st.text(pilot.decision_rationale)
+        st.text(text.printable(pilot.decision_rationale, text.MAX_TEXT))
     evidence = wording.state(dataclasses.replace(case, decision=None))
     st.markdown(f"##### What the evidence says today: {evidence.badge}")
 else:
     st.markdown(f"#### {status.icon} {status.badge} — why")
-st.markdown("\n".join(f"- {reason}" for reason in case.reasons))
+st.markdown("\n".join(f"- {literal(reason)}" for reason in case.reasons))
 
 # ---------------------------------------------------------------- the evidence in charts
 
-st.subheader(f"{primary_metric.label}: pilot unit against controls, week by week")
-series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
-if series.empty:
-    st.info("No data for this metric in these units around the pilot's windows yet. Import some on the Data page.")
-else:
-    timeline = charts.pilot_timeline(series, pilot.unit_name, f"{primary_metric.label} ({primary_metric.unit})",
-                                     case.baseline, case.pilot_window)
-    st.altair_chart(timeline, width="stretch")
-    chart_downloads(timeline, "timeline")
+def week_by_week() -> None:
+    st.caption(f"{literal(primary_metric.label)}: the pilot unit against its controls, week by week.")
 
-if primary.treated_before is not None and primary.treated_after is not None:
-    st.subheader("Before and after")
-    before_after = charts.four_cells(primary)
-    st.altair_chart(before_after, width="stretch")
-    chart_downloads(before_after, "before-after")
-    if primary.synthetic is not None:
-        twin = primary.synthetic
-        st.subheader("Against a synthetic twin")
-        st.markdown(wording.twin_words(twin, pilot.unit_name))
-        twin_chart = charts.synthetic_chart(twin, pilot.unit_name, primary.label, pilot.pilot_start, primary.direction)
-        st.altair_chart(twin_chart, width="stretch")
-        chart_downloads(twin_chart, "synthetic-twin")
-        placebos = charts.placebo_chart(twin, {name: name for name in twin.ratios}, primary.label, pilot.pilot_start)
-        st.altair_chart(placebos, width="stretch")
-        chart_downloads(placebos, "placebos")
-        st.caption(wording.placebo_words(twin, pilot.unit_name, primary.unit))
-    st.subheader("Every metric against its target")
-    against = charts.effects_vs_target(case)
-    st.altair_chart(against, width="stretch")
-    chart_downloads(against, "effects")
+    def timeline():
+        series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
+        return None if series.empty else charts.pilot_timeline(
+            series, pilot.unit_name, f"{primary_metric.label} ({primary_metric.unit})", case.baseline,
+            case.pilot_window)
+
+    show_chart("timeline", timeline, empty="No data for this metric in these units around the pilot's windows yet. "
+                                           "Import some on the Data page.")
+
+
+def before_and_after() -> None:
+    show_chart("before-after", lambda: charts.four_cells(primary))
+
+
+def synthetic_twin() -> None:
+    twin = primary.synthetic
+    st.markdown(literal(wording.twin_words(twin, pilot.unit_name)))
+    show_chart("synthetic-twin", lambda: charts.synthetic_chart(twin, pilot.unit_name, primary.label,
+                                                                 pilot.pilot_start, primary.direction))
+    show_chart("placebos", lambda: charts.placebo_chart(twin, {name: name for name in twin.ratios}, primary.label,
+                                                         pilot.pilot_start))
+    st.caption(literal(wording.placebo_words(twin, pilot.unit_name, primary.unit)))
+
+
+def every_metric() -> None:
+    show_chart("effects", lambda: charts.effects_vs_target(case))
+
+
+@st.fragment
+def evidence_charts() -> None:
+    """The charts behind the headline, one tab each; only the open tab's chart is built (a tab
+    change reruns this fragment alone)."""
+    st.subheader("The evidence in charts")
+    shown = {"Week by week": week_by_week}
+    if primary.treated_before is not None and primary.treated_after is not None:
+        shown["Before and after"] = before_and_after
+        if primary.synthetic is not None:
+            shown["Against a synthetic twin"] = synthetic_twin
+        shown["Every metric against its target"] = every_metric
+    tabs = st.tabs(list(shown), key=f"evidence_{pilot.pilot_id}", on_change="rerun")
+    for tab, draw in zip(tabs, shown.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw()
+
+
+evidence_charts()
 
 st.subheader("Checks")
 if not case.checks:
@@ -181,36 +198,62 @@ if not case.checks:
 for severity, (icon, heading) in SEVERITY.items():
     for check in (c for c in case.checks if c.severity == severity):
         show = st.error if severity in ("blocking", "stop") else st.warning
-        show(f"**{heading}.** {check.message}", icon=icon)
+        show(f"**{heading}.** {literal(check.message)}", icon=icon)
 
-with st.expander("How we know: every metric, its cells and the method"):
-    st.dataframe(pd.DataFrame([{
-        "metric": m.label, "role": m.role, "unit": m.unit, "better": "higher" if m.direction == "higher" else "lower",
-        "pilot before": m.treated_before.mean if m.treated_before else None,
-        "pilot after": m.treated_after.mean if m.treated_after else None,
-        "controls before": m.control_before.mean if m.control_before else None,
-        "controls after": m.control_after.mean if m.control_after else None,
-        "effect": m.effect, "95% low": m.ci_low, "95% high": m.ci_high, "p-value": m.p_value,
-        "standard error": m.se, "from answers only": m.se_sampling, "interval from": m.inference,
-        "smallest detectable": m.mde,
-        "n (pilot before / after)": " / ".join(f"{c.n:,.0f}" if c else "—" for c in (m.treated_before, m.treated_after)),
-    } for m in case.metrics]), hide_index=True, width="stretch",
-        column_config={c: st.column_config.NumberColumn(format="%.3g") for c in
-                       ("pilot before", "pilot after", "controls before", "controls after", "effect", "95% low",
-                        "95% high", "standard error", "from answers only", "smallest detectable")} | {"p-value": st.column_config.NumberColumn(format="%.3f")})
-    st.markdown(f"**Method.** {primary.method}")
-    if primary.drift_aware:
-        st.markdown(f"**Drift.** {wording.drift_words(primary)}")
-    trend = primary.pre_trend
-    if trend is not None and trend.checked:
-        st.markdown(f"**Baseline trend.** The {trend.compares} moved {number(trend.slope, signed=True)} "
-                    f"{primary.unit} a week over {trend.weeks} baseline weeks ({analysis.p_words(trend.p_value)}).")
+
+@st.fragment
+def how_we_know() -> None:
+    """The statistician's detail, built once opened."""
+    with st.expander("How we know: every metric, its cells and the method", key=f"how_{pilot.pilot_id}",
+                     on_change="rerun") as detail:
+        if not detail.open:
+            return
+        st.dataframe(pd.DataFrame([{
+            "metric": text.printable(m.label), "role": m.role, "unit": text.printable(m.unit),
+            "better": "higher" if m.direction == "higher" else "lower",
+            "pilot before": m.treated_before.mean if m.treated_before else None,
+            "pilot after": m.treated_after.mean if m.treated_after else None,
+            "controls before": m.control_before.mean if m.control_before else None,
+            "controls after": m.control_after.mean if m.control_after else None,
+            "effect": m.effect, "95% low": m.ci_low, "95% high": m.ci_high, "p-value": m.p_value,
+            "standard error": m.se, "from answers only": m.se_sampling, "interval from": m.inference,
+            "smallest detectable": m.mde,
+            "n (pilot before / after)": " / ".join(f"{c.n:,.0f}" if c else "—"
+                                                   for c in (m.treated_before, m.treated_after)),
+        } for m in case.metrics]), hide_index=True, width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.3g") for c in
+                           ("pilot before", "pilot after", "controls before", "controls after", "effect", "95% low",
+                            "95% high", "standard error", "from answers only", "smallest detectable")}
+            | {"p-value": st.column_config.NumberColumn(format="%.3f")})
+        st.markdown(f"**Method.** {literal(primary.method)}")
+        if primary.drift_aware:
+            st.markdown(f"**Drift.** {literal(wording.drift_words(primary))}")
+        trend = primary.pre_trend
+        if trend is not None and trend.checked:
+            st.markdown("**Baseline trend.** " + literal(
+                f"The {trend.compares} moved {number(trend.slope, signed=True)} {primary.unit} a week over "
+                f"{trend.weeks} baseline weeks ({analysis.p_words(trend.p_value)})."))
+
+
+how_we_know()
 
 # ---------------------------------------------------------------- rollout value and its assumptions
 
+@st.fragment
+def value_per_unit(value) -> None:
+    """What rolling out is worth in each unit, drawn once opened."""
+    with st.expander("Value per unit", key=f"value_units_{pilot.pilot_id}", on_change="rerun") as table:
+        if table.open:
+            st.dataframe(pd.DataFrame([{"unit": text.printable(u.unit), "customers": u.customers,
+                                        "value a year": u.value, "low": u.low, "high": u.high} for u in value.units]),
+                         hide_index=True, width="stretch", column_config={
+                             c: st.column_config.NumberColumn(format="compact")
+                             for c in ("customers", "value a year", "low", "high")})
+
+
 st.subheader("Value of rolling out")
 units = store.list_units(db, actor)
-names = {u.unit_id: u.name for u in units}
+names = {u.unit_id: text.printable(u.name) for u in units}
 assumed = value.assumptions
 if actor.is_editor:
     with st.form("assumptions"):
@@ -247,24 +290,23 @@ if actor.is_editor:
             value = analysis.analyze_pilot(db, actor, pilot.pilot_id, assumptions=edited).rollout_value
             st.info("Preview with the assumptions above, not saved.", icon=":material/visibility:")
 else:
-    st.markdown(
-        f"**Assumptions** (set by the CCO office): one point of {primary_metric.label} is worth "
+    revenue = (f", plus {assumed.revenue_share_per_point:.2%} of revenue per customer"
+               if assumed.revenue_share_per_point else "")
+    where = ("every unit that is neither the pilot unit nor one of its controls" if assumed.unit_ids is None
+             else ", ".join(names.get(i, str(i)) for i in assumed.unit_ids) or "no unit")
+    st.markdown("**Assumptions** (set by the CCO office): " + literal(
+        f"one point of {primary_metric.label} is worth "
         f"{number(assumed.value_per_point) if assumed.value_per_point else 'nothing set'} a year per customer"
-        f"{f', plus {assumed.revenue_share_per_point:.2%} of revenue per customer' if assumed.revenue_share_per_point else ''}; "
-        f"{assumed.realisation:.0%} of the effect is expected to hold at scale; rolled out to "
-        f"{'every unit that is neither the pilot unit nor one of its controls' if assumed.unit_ids is None else ', '.join(names.get(i, str(i)) for i in assumed.unit_ids) or 'no unit'}.")
+        f"{revenue}; {assumed.realisation:.0%} of the effect is expected to hold at scale; rolled out to {where}."))
 if value.total is not None:
-    st.markdown(f"Rolling out is worth **{money(value.total, currency)} a year** (95% range "
-                f"{money(value.total_low, currency)} to {money(value.total_high, currency)}, allowing for the effect's uncertainty, units differing from each other "
-                f"and the share kept at scale), counting "
-                f"{change_words(primary.direction, value.effect_used, primary.unit, primary.aggregation)} per customer "
-                "after shrinking and realisation.")
-    st.dataframe(pd.DataFrame([{"unit": u.unit, "customers": u.customers, "value a year": u.value, "low": u.low,
-                                "high": u.high} for u in value.units]), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="compact")
-                                for c in ("customers", "value a year", "low", "high")})
+    st.markdown(f"Rolling out is worth **{literal(money(value.total, currency))} a year** " + literal(
+        f"(95% range {money(value.total_low, currency)} to {money(value.total_high, currency)}, allowing for the "
+        f"effect's uncertainty, units differing from each other and the share kept at scale), counting "
+        f"{wording.change_words(primary.direction, value.effect_used, primary.unit, primary.aggregation)} per customer "
+        "after shrinking and realisation."))
+    value_per_unit(value)
 for note in value.notes:
-    st.caption(note)
+    st.caption(literal(note))
 
 # ---------------------------------------------------------------- planning a pilot still to run
 
@@ -273,7 +315,7 @@ if pilot.status in ("proposed", "baseline") or not primary.has_estimate:
     try:
         plan = planning.weeks_needed(db, actor, pilot.pilot_id)
     except ValidationError as refused:
-        st.info(" ".join(p.reason.capitalize() for p in refused.problems) + ".")
+        st.info(literal(" ".join(p.reason.capitalize() for p in refused.problems) + "."))
     else:
         if plan.weeks_each_window is not None:
             planned = (pilot.pilot_end - pilot.pilot_start).days / 7
@@ -281,27 +323,36 @@ if pilot.status in ("proposed", "baseline") or not primary.has_estimate:
                        f" With the planned {plan.baseline_weeks:.0f}-week baseline, the pilot window needs "
                        f"**{plan.pilot_weeks} weeks**; it is planned for {planned:.0f}, "
                        + ("enough." if plan.pilot_weeks <= planned else "**too short**."))
-            st.markdown(f"To detect {target_words(primary.direction, plan.target, primary.unit, primary.aggregation)} "
-                        "reliably (80% of the time), "
-                        f"at {plan.weekly_n_treated:,.0f} answers a week in {plan.unit}"
-                        + (f" and {plan.weekly_n_control:,.0f} in the controls" if plan.weekly_n_control else "")
-                        + f", equally long windows need **{plan.weeks_each_window} weeks each**." + verdict)
+            st.markdown(literal(
+                f"To detect {wording.target_words(primary.direction, plan.target, primary.unit, primary.aggregation)} "
+                f"reliably (80% of the time), at {plan.weekly_n_treated:,.0f} answers a week in {plan.unit}"
+                + (f" and {plan.weekly_n_control:,.0f} in the controls" if plan.weekly_n_control else "")
+                + ", equally long windows need ") + f"**{plan.weeks_each_window} weeks each**." + verdict)
         for note in plan.notes:
-            st.warning(note, icon=":material/warning:")
-        st.caption(plan.method)
+            st.warning(literal(note), icon=":material/warning:")
+        st.caption(literal(plan.method))
 
 # ---------------------------------------------------------------- data coverage
 
-st.subheader(f"Data coverage: {primary_metric.label} in the pilot's units")
-mine = [pilot.unit_name, *pilot.control_unit_names]
-coverage = ingest.coverage(db, actor, pilot.primary_metric)
-coverage = coverage[coverage["unit"].isin(mine)]
-if coverage.empty:
-    st.info("No data yet for these units.")
-else:
-    windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
-    st.altair_chart(charts.coverage_heatmap(coverage, windows[windows["pilot"] == pilot.name], primary_metric.label),
-                    width="stretch")
-    st.caption("Shade: answers or cases a month. Triangle: where this pilot's baseline starts.")
+@st.fragment
+def data_coverage() -> None:
+    """What data the pilot's units have month by month, drawn once opened."""
+    with st.expander(f"Data coverage: {literal(primary_metric.label)} in the pilot's units",
+                     key=f"coverage_{pilot.pilot_id}", on_change="rerun") as section:
+        if not section.open:
+            return
+        mine = [pilot.unit_name, *pilot.control_unit_names]
+        coverage = ingest.coverage(db, actor, pilot.primary_metric)
+        coverage = coverage[coverage["unit"].isin(mine)]
+        if coverage.empty:
+            st.info("No data yet for these units.")
+            return
+        windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
+        show_chart("coverage", lambda: charts.coverage_heatmap(coverage, windows[windows["pilot"] == pilot.name],
+                                                               primary_metric.label), downloads=False)
+        st.caption("Shade: answers or cases a month. Triangle: where this pilot's baseline starts.")
 
-pilot_trail(pilot)
+
+data_coverage()
+
+pilot_trail(pilot, case)

@@ -25,7 +25,8 @@ table = store.pilots_frame(pilots, store.metric_lookup(db))
 effects = analysis.portfolio_effects(db, actor).set_index("pilot_id")
 so_far = effects.reindex(table["id"])
 table.insert(5, "effect so far (95% interval)", [
-    "—" if row.effect != row.effect else f"{number(row.effect, signed=True)} ({number(row.ci_low)} to {number(row.ci_high)})"
+    "—" if row.effect != row.effect
+    else f"{number(row.effect, signed=True)} ({number(row.ci_low)} to {number(row.ci_high)})"
     for row in so_far.itertuples()])
 cases = {case.pilot_id: case for case in analysis.analyze_pilots(db, actor)}
 table.insert(6, "leads with", [wording.state(cases[i]).label if i in cases else "" for i in table["id"]])

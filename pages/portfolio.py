@@ -1,14 +1,14 @@
 """Portfolio: every pilot per business unit and lifecycle state, the primary effect of every
 evaluated pilot with its interval, coloured by verdict and leading to the pilot's case, the total
 projected value of rolling out what works, filters by unit, state and metric, the portfolio deck and
-present mode, and a way into each pilot."""
+present mode, and a way into each pilot. Pilot and unit names are shown as typed (pages._ui.literal)."""
 
 import pandas as pd
 import streamlit as st
 
 from pages._case import money
-from pages._ui import current_actor, database, in_app_shell
-from pilots import charts, export, org, slides, store
+from pages._ui import chart_spec, current_actor, database, in_app_shell, literal
+from pilots import charts, export, org, slides, store, text
 from pilots.model import STATUSES
 
 in_app_shell()
@@ -34,12 +34,12 @@ actions[2].download_button("Deck (PDF)", data=lambda: export.export_portfolio(db
 
 filters = st.columns(3)
 unit_names = sorted({p.unit_name for p in pilots})
-chosen_units = filters[0].multiselect("Units", unit_names, placeholder="All units")
+chosen_units = filters[0].multiselect("Units", unit_names, format_func=text.printable, placeholder="All units")
 chosen_states = filters[1].multiselect("States", STATUSES, format_func=lambda s: s.replace("_", " "),
                                        placeholder="All states")
 metric_keys = sorted({p.primary_metric for p in pilots}, key=lambda k: metrics[k].label)
-chosen_metrics = filters[2].multiselect("Primary metrics", metric_keys, format_func=lambda k: metrics[k].label,
-                                        placeholder="All metrics")
+chosen_metrics = filters[2].multiselect("Primary metrics", metric_keys, placeholder="All metrics",
+                                        format_func=lambda k: text.printable(metrics[k].label))
 shown = [p for p in pilots if (not chosen_units or p.unit_name in chosen_units)
          and (not chosen_states or p.status in chosen_states)
          and (not chosen_metrics or p.primary_metric in chosen_metrics)]
@@ -51,7 +51,7 @@ frame = slides.portfolio_frame(db, actor)
 frame = frame[frame["pilot_id"].isin([p.pilot_id for p in shown])]
 evaluated = frame[frame["effect"].notna()]
 winners = frame[(frame["state"] == "Roll out") & frame["value"].notna()]
-states = dict(zip(frame["pilot_id"], frame["state"]))
+states = dict(zip(frame["pilot_id"], frame["state"], strict=True))
 
 by_status = {status: sum(p.status == status for p in shown) for status in STATUSES}
 columns = st.columns(5)
@@ -60,9 +60,9 @@ columns[1].metric("Running", by_status["baseline"] + by_status["running"])
 columns[2].metric("Evaluating", by_status["evaluating"])
 columns[3].metric("Decided", by_status["decided"] + by_status["rolled_out"])
 currency = org.org_settings(db)
-columns[4].metric("Rollout value a year", money(winners["value"].sum(), currency),
-                  delta=f"range {money(winners['value_low'].sum(), currency)} to "
-                        f"{money(winners['value_high'].sum(), currency)}",
+columns[4].metric("Rollout value a year", literal(money(winners["value"].sum(), currency)),
+                  delta=literal(f"range {money(winners['value_low'].sum(), currency)} to "
+                                f"{money(winners['value_high'].sum(), currency)}"),
                   delta_color="gray", delta_arrow="off",
                   help="The sum of the yearly rollout value of every pilot shown that was decided, or whose evidence "
                        "says, Roll out, with the "
@@ -74,18 +74,21 @@ if evaluated.empty:
 else:
     st.caption(f"{len(evaluated)} pilot{'s' if len(evaluated) != 1 else ''}, 95% intervals, coloured by what the "
                f"evidence says today (a decided pilot's decision is on its page); click a pilot to open its case.")
-    st.altair_chart(charts.forest_plot(evaluated), width="stretch")
+    st.vega_lite_chart(chart_spec(db, actor, f"forest/{tuple(evaluated['pilot_id'])}",
+                                  lambda: charts.forest_plot(evaluated)), width="stretch")
 
 if len(winners):
     st.subheader("What rolling out the winners is worth")
-    st.altair_chart(charts.portfolio_value_chart(pd.DataFrame({
-        "pilot": winners["pilot"], "value": winners["value"].astype(float), "low": winners["value_low"].astype(float),
-        "high": winners["value_high"].astype(float)}), currency=currency), width="stretch")
+    values = pd.DataFrame({"pilot": winners["pilot"], "value": winners["value"].astype(float),
+                           "low": winners["value_low"].astype(float), "high": winners["value_high"].astype(float)})
+    st.vega_lite_chart(chart_spec(db, actor, f"portfolio-value/{tuple(winners['pilot_id'])}",
+                                  lambda: charts.portfolio_value_chart(values, currency=currency)), width="stretch")
 
 st.subheader("Pipeline per business unit")
 pipeline = (pd.DataFrame({"unit": [p.unit_name for p in shown], "status": [p.status for p in shown]})
             .value_counts().rename("pilots").reset_index())
-st.altair_chart(charts.pipeline_chart(pipeline, STATUSES), width="stretch")
+st.vega_lite_chart(chart_spec(db, actor, f"pipeline/{tuple(p.pilot_id for p in shown)}",
+                              lambda: charts.pipeline_chart(pipeline, STATUSES)), width="stretch")
 
 st.subheader("Open a pilot")
 for status in reversed(STATUSES):
@@ -95,5 +98,5 @@ for status in reversed(STATUSES):
     with st.expander(f"{status.replace('_', ' ').capitalize()} ({len(group)})", expanded=status == "evaluating"):
         for pilot in group:
             state = f" · {states[pilot.pilot_id]}" if pilot.pilot_id in states else ""
-            st.page_link("pages/pilot.py", label=f"{pilot.name} — {pilot.unit_name}{state}",
-                         icon=":material/insights:", query_params={"id": pilot.pilot_id})
+            st.page_link("pages/pilot.py", icon=":material/insights:", query_params={"id": pilot.pilot_id},
+                         label=f"{literal(pilot.name, text.MAX_NAME)} — {literal(pilot.unit_name)}{state}")

@@ -5,19 +5,33 @@ arrow keys). Nothing here edits anything; Exit goes back to the pilot or the por
 Made for a meeting room: no Streamlit chrome (pages._ui.PRESENT_CSS); type and charts scaled to the
 browser window, whose size the browser reports (pages._ui.viewport, laid out by pages._ui.Room);
 a step from slide to slide reruns only the slide area (st.fragment), from a deck built once per
-window size and data version, its charts already turned into Vega-Lite specs."""
+window size, data version and acting user for every session, its charts already turned into
+Vega-Lite specs.
+
+A slide's words hold people's text (names, hypotheses, rationales): every one is shown as typed
+(pages._ui.literal), never read as Markdown; a pilot number in the address is never repeated back."""
 
 from __future__ import annotations
 
-import inspect
+import datetime as dt
 import math
 
 import altair as alt
 import streamlit as st
 
 from pages._case import VERDICT_COLOURS
-from pages._ui import (Room, current_actor, database, fitted_chart, in_app_shell, natural_height,
-                       present_mode_style, remembered_viewport, viewport)
+from pages._ui import (
+    Room,
+    current_actor,
+    database,
+    fitted_chart,
+    in_app_shell,
+    literal,
+    natural_height,
+    present_mode_style,
+    remembered_viewport,
+    viewport,
+)
 from pilots import slides, store
 from pilots.access import AccessDenied
 from pilots.cells import data_version
@@ -26,7 +40,7 @@ in_app_shell()
 present_mode_style()
 
 FIRST_GUESS = (1366, 768)  # the window until the browser has said how large it is (never, under AppTest)
-SIZE_KEY, DECK_KEY = "present_window", "present_deck"
+SIZE_KEY = "present_window"
 MIN_CHART_TYPE = 12  # px: the smallest type a chart is drawn in to fit a screen
 
 
@@ -34,17 +48,23 @@ def build_deck(db, actor, pilot_id: int | None, room: Room, version, measured: b
                ) -> tuple[list[slides.Slide], list[dict | None]]:
     """The deck of a pilot (or the portfolio, `pilot_id` None) with its charts sized for `room`, and
     (when the room is `measured`, not a first guess soon replaced) each chart as a Vega-Lite spec,
-    remembered for this session until the window, the data (`version`) or what is presented change:
-    a step from slide to slide then only sends one slide (turning an Altair chart into its spec takes
-    longer than all the rest of a step)."""
-    key = (pilot_id, actor, room, version, measured)
-    kept = st.session_state.get(DECK_KEY)
-    if kept is not None and kept[0] == key:
-        return kept[1], kept[2]
+    remembered until the window, the data (`version`), the day or what is presented change, for
+    whoever presents it as the same user again: a step from slide to slide then only sends one slide,
+    and opening present mode again builds nothing (turning an Altair chart into its spec takes longer
+    than all the rest of a step). Nothing changes a deck once built."""
+    key = (str(db.path), pilot_id, repr(actor), room.width, room.height, version, measured, dt.date.today())
+    return _built_deck(key, db, actor, pilot_id, room, measured)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _built_deck(key: tuple, _db, _actor, _pilot_id: int | None, _room: Room, _measured: bool
+                ) -> tuple[list[slides.Slide], list[dict | None]]:
+    """build_deck's work, kept per `key` (the arguments with a leading _ are not part of it)."""
+    db, actor, pilot_id, room, measured = _db, _actor, _pilot_id, _room, _measured
     deck = _slides(db, actor, pilot_id, room, room.chart_type)
     room_for = [room.chart_height(s.title, s.message, s.bullets if s.kind != slides.NUMBERS else [])
                 if s.chart is not None else None for s in deck]
-    overflow = [(n, height / natural) for n, (slide, height) in enumerate(zip(deck, room_for))
+    overflow = [(n, height / natural) for n, (slide, height) in enumerate(zip(deck, room_for, strict=True))
                 if (natural := natural_height(slide.chart, room.chart_type)) and natural > height]
     types = [room.chart_type] * len(deck)
     if overflow:  # a chart drawn row by row runs off the screen: draw it again in type small enough to fit
@@ -54,7 +74,7 @@ def build_deck(db, actor, pilot_id: int | None, room: Room, version, measured: b
             for n, _ in overflow:
                 deck[n].chart, types[n] = smaller[n].chart, smaller_type
     specs = []
-    for slide, height, chart_type in zip(deck, room_for, types):
+    for slide, height, chart_type in zip(deck, room_for, types, strict=True):
         spec = None
         if slide.chart is not None:
             slide.chart = fitted_chart(slide.chart, height, chart_type)
@@ -63,16 +83,12 @@ def build_deck(db, actor, pilot_id: int | None, room: Room, version, measured: b
             except alt.MaxRowsError:  # too many rows to inline: Streamlit sends it as Arrow, at its own pace
                 spec = None
         specs.append(spec)
-    st.session_state[DECK_KEY] = (key, deck, specs)
     return deck, specs
 
 
 def _slides(db, actor, pilot_id: int | None, room: Room, chart_type: int) -> list[slides.Slide]:
     if pilot_id is None:
-        # The portfolio's charts get the screen's height too once slides.portfolio_slides takes it.
-        sized = ({"screen_height": room.typical_chart_height()}
-                 if "screen_height" in inspect.signature(slides.portfolio_slides).parameters else {})
-        return slides.portfolio_slides(db, actor, base_size=chart_type, **sized)
+        return slides.portfolio_slides(db, actor, base_size=chart_type, screen_height=room.typical_chart_height())
     return slides.pilot_slides(db, actor, pilot_id, base_size=chart_type, screen_height=room.typical_chart_height())
 
 
@@ -81,16 +97,16 @@ def go(to: int) -> None:
 
 
 def heading(slide: slides.Slide) -> None:
-    st.title(slide.title, anchor=False)
+    st.title(literal(slide.title), anchor=False)
     if slide.message:
-        st.markdown(f"#### {slide.message}", anchors=False)
+        st.markdown(f"#### {literal(slide.message)}", anchors=False)
 
 
 def bullets(slide: slides.Slide) -> None:
     if slide.kind == slides.APPENDIX:  # small print
-        st.markdown("\n".join(f"- {bullet}" for bullet in slide.bullets))
+        st.markdown("\n".join(f"- {literal(bullet)}" for bullet in slide.bullets))
     else:
-        st.markdown("\n".join(f"- #### {bullet}" for bullet in slide.bullets), anchors=False)
+        st.markdown("\n".join(f"- #### {literal(bullet)}" for bullet in slide.bullets), anchors=False)
 
 
 def numbers(slide: slides.Slide, room: Room) -> None:
@@ -100,13 +116,14 @@ def numbers(slide: slides.Slide, room: Room) -> None:
     card = room.card_height(slide.title, slide.message, rows)
     figures = iter(slide.numbers)
     for _ in range(rows):
-        for column, (label, shown, detail) in zip(st.columns(per_row, gap="medium"), figures):
+        for column, (label, shown, detail) in zip(st.columns(per_row, gap="medium"), figures, strict=False):
             box = column.container(border=True, height=card, vertical_alignment="center")
             if shown in VERDICT_COLOURS:  # the verdict or decision, in its colour
-                box.metric(label, shown, delta=detail, delta_color=VERDICT_COLOURS[shown], delta_arrow="off")
+                box.metric(literal(label), shown, delta=literal(detail), delta_color=VERDICT_COLOURS[shown],
+                           delta_arrow="off")
             else:
-                box.metric(label, shown)
-                box.markdown(detail)
+                box.metric(literal(label), literal(shown))
+                box.markdown(literal(detail))
 
 
 def show(slide: slides.Slide, spec: dict | None, room: Room) -> None:
@@ -139,7 +156,7 @@ else:
         pilot_id = store.get_pilot(db, actor, int(wanted)).pilot_id
     except (ValueError, LookupError, AccessDenied):
         st.title("Nothing to present")
-        st.warning(f"Pilot {wanted} does not exist or is not yours to see.")
+        st.warning("No pilot with that number is yours to see.")  # the address's words are never repeated
         st.page_link("pages/portfolio.py", label="Back to the portfolio", icon=":material/arrow_back:")
         st.stop()
     back = ("pages/pilot.py", {"id": pilot_id}, "Exit to the pilot")

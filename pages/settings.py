@@ -5,7 +5,8 @@ import dataclasses
 
 import streamlit as st
 
-from pages._ui import current_actor, database, form_reset, form_saved, fresh_form, in_app_shell, show_problems, users_section
+from pages._ui import (current_actor, database, form_reset, form_saved, fresh_form, in_app_shell, literal,
+                       show_problems, users_section)
 from pilots import backup, org, store
 from pilots.model import AGGREGATIONS, DIRECTIONS, Metric, ValidationError
 
@@ -133,7 +134,7 @@ def organisation_section() -> None:
             "Unit heads see every unit's customers and revenue per customer", loaded.unit_figures_for_unit_heads,
             help="Off: a unit head sees these figures for their own units only. Editors and the steering "
                  "committee always see them.")
-        st.caption(f"Money reads: {org.format_money(1_234_567, loaded)} (as saved now).")
+        st.caption(f"Money reads: {literal(org.format_money(1_234_567, loaded))} (as saved now).")
         if st.form_submit_button("Save organisation settings"):
             logo = upload.getvalue() if upload is not None else None if remove else loaded.logo
             try:

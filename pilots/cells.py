@@ -190,8 +190,10 @@ def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.Da
     span (baseline start to pilot end) in its own unit ('same_unit') or in one of its control units
     ('control_treated'), and rollouts of other pilots adopted by those units during the span
     ('same_unit_rollout', 'control_rollout'), in one query. Another pilot the actor may not see
-    (another unit's, unreleased) is shown without its name."""
-    pilots = store.stored_pilots(db, actor, pilots)
+    (another unit's, unreleased) is shown without its name. The pilots given may be drafts not yet
+    saved, with the dates as typed: each must be in a unit the actor may see."""
+    for pilot in pilots:
+        require_unit(actor, pilot.unit_id, "check overlaps in this unit")
     subjects = pd.DataFrame(
         [(p.pilot_id, unit_id, p.unit_id, p.baseline_start, p.pilot_end)
          for p in pilots for unit_id in (p.unit_id, *p.control_unit_ids)],

@@ -1,7 +1,13 @@
 """Pure functions from aggregated rows to Altair charts, with one visual theme shared by the screen
 and the exports: colour-blind-safe colours (Okabe–Ito), type large enough for the back of a room,
 and good news in green whether the metric went up or down. Charts never receive raw rows: callers
-pass aggregates, and each function refuses more than MAX_ROWS."""
+pass aggregates, and each function refuses more than MAX_ROWS.
+
+Type, lines and points are drawn for a type size (`base_size`): a chart for a 4K screen in larger
+type keeps the look of one on a laptop (line widths grow with the type, a point's area with its
+square). Names, labels and titles are someone's text: each is made printable and bounded
+(pilots.text.printable) before it reaches a chart, since a control character in it aborts the chart
+renderer and a very long one stalls it; numbers carry a true minus sign."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import altair as alt
 import pandas as pd
 from scipy import stats
 
-from . import formats, org
+from . import formats, org, text
 
 MAX_ROWS = 5_000
 
@@ -25,16 +31,53 @@ BASELINE_SHADE = "#E69F00"   # orange
 PILOT_SHADE = "#56B4E9"      # sky blue
 
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+REFERENCE_SIZE = 14  # the type size (px) of a chart on a page; line widths and point sizes are given for it
+TITLE_LIMIT = 300  # characters of a chart's title or subtitle
+MINUS = "\u2212"
 
 
-def theme(base_size: int = 14) -> dict:
-    """Vega-Lite config: the one look of every chart, on screen and in decks."""
+def _line(base_size: float, width: float) -> float:
+    """A line (or dash) `width` pixels long at the reference type size, at `base_size`."""
+    return round(width * base_size / REFERENCE_SIZE, 2)
+
+
+def _dash(base_size: float, *lengths: float) -> list[float]:
+    return [_line(base_size, length) for length in lengths]
+
+
+def _area(base_size: float, area: float) -> float:
+    """A point's size (Vega's area, square pixels) `area` at the reference type size, at `base_size`:
+    the area grows with the square of the type, so that the point's width keeps step with it."""
+    return round(area * (base_size / REFERENCE_SIZE) ** 2, 1)
+
+
+def _name(value) -> str:
+    """Someone's name or label (a unit, a pilot, a metric or its unit) as a chart may draw it."""
+    return text.printable(value, text.MAX_NAME)
+
+
+def _named(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """`frame` with the names in `columns` as a chart may draw them (_name)."""
+    return frame.assign(**{column: frame[column].map(_name) for column in columns if column in frame.columns})
+
+
+def _true_minus(expression: str) -> str:
+    """A Vega expression for a label, its minus sign a true one (U+2212) rather than a hyphen."""
+    return f"replace({expression}, '-', '{MINUS}')"
+
+
+def theme(base_size: int = REFERENCE_SIZE) -> dict:
+    """Vega-Lite config: the one look of every chart, on screen and in decks, its ticks, padding and
+    legend symbols scaled with the type."""
     return {
         "font": FONT,
-        "axis": {"labelFontSize": base_size, "labelLimit": base_size * 24, "titleFontSize": base_size + 1, "gridColor": "#E6E6E6",
-                 "domainColor": "#888888", "tickColor": "#888888", "titleFontWeight": "normal"},
-        "legend": {"labelFontSize": base_size, "titleFontSize": base_size, "orient": "top", "labelLimit": 0, "titleLimit": 0,
-                   "symbolSize": base_size * 8},
+        "axis": {"labelFontSize": base_size, "labelLimit": base_size * 24, "titleFontSize": base_size + 1,
+                 "gridColor": "#E6E6E6", "domainColor": "#888888", "tickColor": "#888888", "titleFontWeight": "normal",
+                 "tickSize": _line(base_size, 5), "tickWidth": _line(base_size, 1), "domainWidth": _line(base_size, 1),
+                 "gridWidth": _line(base_size, 1), "labelPadding": _line(base_size, 2),
+                 "titlePadding": _line(base_size, 4)},
+        "legend": {"labelFontSize": base_size, "titleFontSize": base_size, "orient": "top", "labelLimit": 0,
+                   "titleLimit": 0, "symbolSize": _area(base_size, 112), "symbolStrokeWidth": _line(base_size, 1.5)},
         "title": {"fontSize": base_size + 6, "anchor": "start", "fontWeight": "normal"},
         "header": {"labelFontSize": base_size, "titleFontSize": base_size},
         "view": {"stroke": None},
@@ -56,7 +99,8 @@ def pilot_timeline(series: pd.DataFrame, pilot_unit: str, metric_label: str, bas
                    height: int = 360) -> alt.TopLevelMixin:
     """Weekly metric of the pilot unit against its pooled controls, baseline and pilot windows shaded,
     go-live marked. `series` has columns group, week, value, n (store.pilot_series)."""
-    series = _checked(series)
+    series = _named(_checked(series), "group")
+    pilot_unit, metric_label = _name(pilot_unit), _name(metric_label)
     windows = pd.DataFrame({
         "window": ["Baseline", "Pilot"],
         "start": pd.to_datetime([baseline[0], pilot_window[0]]),
@@ -67,19 +111,20 @@ def pilot_timeline(series: pd.DataFrame, pilot_unit: str, metric_label: str, bas
         color=alt.Color("window:N", scale=alt.Scale(domain=["Baseline", "Pilot"],
                                                     range=[BASELINE_SHADE, PILOT_SHADE]),
                         legend=alt.Legend(title="Window")))
-    go_live = alt.Chart(windows.iloc[[1]]).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(
-        x="start:T")
+    go_live = alt.Chart(windows.iloc[[1]]).mark_rule(strokeDash=_dash(base_size, 6, 4), strokeWidth=_line(base_size, 2),
+                                                     color="#333333").encode(x="start:T")
     go_live_label = alt.Chart(windows.iloc[[1]]).mark_text(
         align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
         text="go-live").encode(x="start:T", y=alt.value(0))
     groups = [pilot_unit] + [g for g in series["group"].unique() if g != pilot_unit]
     colours = [PILOT_COLOUR] + [CONTROL_COLOUR] * (len(groups) - 1)
-    lines = alt.Chart(series).mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=3).encode(
+    lines = alt.Chart(series).mark_line(point=alt.OverlayMarkDef(size=_area(base_size, 30)),
+                                        strokeWidth=_line(base_size, 3)).encode(
         x=alt.X("week:T", title=None),
         y=alt.Y("value:Q", title=metric_label, scale=alt.Scale(zero=False)),
         color=alt.Color("group:N", scale=alt.Scale(domain=groups, range=colours), legend=alt.Legend(title=None)),
-        strokeDash=alt.StrokeDash("group:N", scale=alt.Scale(domain=groups, range=[[1, 0]] + [[6, 3]] * (len(groups) - 1)),
-                                  legend=None),
+        strokeDash=alt.StrokeDash("group:N", legend=None, scale=alt.Scale(
+            domain=groups, range=[[1, 0]] + [_dash(base_size, 6, 3)] * (len(groups) - 1))),
         tooltip=[alt.Tooltip("group:N", title="Unit"), alt.Tooltip("week:T", title="Week of"),
                  alt.Tooltip("value:Q", title=metric_label, format=",.2f"), alt.Tooltip("n:Q", title="n", format=",")],
     )
@@ -91,7 +136,7 @@ def pilot_timeline(series: pd.DataFrame, pilot_unit: str, metric_label: str, bas
 def pipeline_chart(counts: pd.DataFrame, statuses: tuple[str, ...], base_size: int = 14,
                    width: int | str = "container") -> alt.TopLevelMixin:
     """Pilots per business unit and lifecycle state, as a grid of counts (store.pipeline)."""
-    counts = _checked(counts).assign(state=lambda f: f["status"].str.replace("_", " "))
+    counts = _named(_checked(counts), "unit").assign(state=lambda f: f["status"].str.replace("_", " "))
     order = [s.replace("_", " ") for s in statuses]
     base = alt.Chart(counts).encode(
         x=alt.X("state:N", sort=order, scale=alt.Scale(domain=order), title=None,
@@ -115,10 +160,10 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
     a pilot's baseline is obvious. `coverage` holds one metric's rows of ingest.coverage (unit, month,
     rows, volume, first_date, last_date); `windows` (ingest.pilot_windows) marks each pilot's baseline
     start with a triangle on its units."""
-    coverage = _checked(coverage)
+    coverage, metric_label = _named(_checked(coverage), "unit"), _name(metric_label)
     x = alt.X("yearmonth(month):O", title=None, axis=alt.Axis(format="%b %y", labelAngle=-45))
     y = alt.Y("unit:N", title=None, sort="ascending")
-    cells = alt.Chart(coverage).mark_rect(stroke="white", strokeWidth=1).encode(
+    cells = alt.Chart(coverage).mark_rect(stroke="white", strokeWidth=_line(base_size, 1)).encode(
         x=x, y=y,
         color=alt.Color("volume:Q", scale=alt.Scale(scheme="blues", type="log"),
                         # A few short labels: a log legend's default ones run together ("300400").
@@ -131,14 +176,15 @@ def coverage_heatmap(coverage: pd.DataFrame, windows: pd.DataFrame | None = None
                  alt.Tooltip("last_date:T", title="Last date", format="%d %b %Y")])
     layers = [cells]
     if windows is not None and len(windows):
-        starts = _checked(windows).assign(baseline_start=lambda f: pd.to_datetime(f["baseline_start"]),
+        starts = _named(_checked(windows), "pilot", "unit").assign(
+            baseline_start=lambda f: pd.to_datetime(f["baseline_start"]),
                                           pilot_end=lambda f: pd.to_datetime(f["pilot_end"]),
                                           month=lambda f: f["baseline_start"])
         # Only where the grid has a month: a marker outside it would float beside the chart.
         shown = pd.to_datetime(coverage["month"]).dt.to_period("M")
         starts = starts[starts["month"].dt.to_period("M").between(shown.min(), shown.max())
                         & starts["unit"].isin(set(coverage["unit"]))] if len(coverage) else starts.iloc[0:0]
-        layers.append(alt.Chart(starts).mark_point(shape="triangle-right", size=140, filled=True,
+        layers.append(alt.Chart(starts).mark_point(shape="triangle-right", size=_area(base_size, 140), filled=True,
                                                    color=BASELINE_SHADE, opacity=0.95).encode(
             x=alt.X("yearmonth(month):O"), y=y,
             tooltip=[alt.Tooltip("pilot:N", title="Pilot"), alt.Tooltip("role:N", title="Unit is"),
@@ -183,7 +229,8 @@ def _fmt(x: float, unit: str = "", signed: bool = False) -> str:
 def _titled(title: str | None, subtitle: str | None = None) -> dict:
     if not title:
         return {}
-    return {"title": alt.TitleParams(title, subtitle=subtitle or alt.Undefined)}
+    return {"title": alt.TitleParams(text.printable(title, TITLE_LIMIT),
+                                     subtitle=text.printable(subtitle, TITLE_LIMIT) if subtitle else alt.Undefined)}
 
 
 def four_cells_frame(result) -> pd.DataFrame:
@@ -214,12 +261,13 @@ def four_cells(result, base_size: int = 14, width: int | str = "container", heig
     x = alt.X("window:N", sort=order, scale=alt.Scale(domain=order, padding=0.6), title=None,
               axis=alt.Axis(labelAngle=0, labelFontSize=base_size + 2))
     # Two lines, so that the title fits beside a plot as short as a slide's.
-    y_title = [result.label, f"({result.unit}) {better_arrow(result.direction)}" if result.unit
-               else better_arrow(result.direction)]
+    label, unit = _name(result.label), _name(result.unit)
+    y_title = [label, f"({unit}) {better_arrow(result.direction)}" if unit else better_arrow(result.direction)]
     y = alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False))
     controlled = result.control_before is not None and result.control_after is not None
-    legend = alt.Legend(title=None, labelLimit=0, symbolType="stroke", symbolStrokeWidth=4, symbolSize=base_size * 30,
-                        symbolDash=alt.ExprRef("datum.value == '" + COUNTERFACTUAL + "' ? [8, 6] : [1, 0]")
+    legend = alt.Legend(title=None, labelLimit=0, symbolType="stroke", symbolStrokeWidth=_line(base_size, 4),
+                        symbolSize=_area(base_size, 420),
+                        symbolDash=alt.ExprRef(f"datum.value == '{COUNTERFACTUAL}' ? {_dash(base_size, 8, 6)} : [1, 0]")
                         if controlled else alt.Undefined)
     colour = alt.Color("arm:N", legend=legend, scale=alt.Scale(
         domain=arms + ([COUNTERFACTUAL] if controlled and result.has_estimate else []),
@@ -229,10 +277,10 @@ def four_cells(result, base_size: int = 14, width: int | str = "container", heig
                alt.Tooltip("low:Q", title="95% low", format=",.3f"),
                alt.Tooltip("high:Q", title="95% high", format=",.3f"), alt.Tooltip("n:Q", title="n", format=",.0f")]
     base = alt.Chart(cells).encode(x=x, color=colour)
-    lines = base.mark_line(strokeWidth=4).encode(y=y)
-    bars = base.mark_errorbar(thickness=3, ticks=alt.TickConfig(size=base_size, thickness=3)).encode(
-        y=alt.Y("low:Q", title=y_title), y2="high:Q")
-    points = base.mark_point(filled=True, size=base_size * 14, opacity=1).encode(y=y, tooltip=tooltip)
+    lines = base.mark_line(strokeWidth=_line(base_size, 4)).encode(y=y)
+    bars = base.mark_errorbar(thickness=_line(base_size, 3), ticks=alt.TickConfig(
+        size=base_size, thickness=_line(base_size, 3))).encode(y=alt.Y("low:Q", title=y_title), y2="high:Q")
+    points = base.mark_point(filled=True, size=_area(base_size, 196), opacity=1).encode(y=y, tooltip=tooltip)
     value_text = alt.Text("mean:Q", format=",.3~r")
     labels_before = base.transform_filter(alt.datum.window == order[0]).mark_text(
         align="right", dx=-base_size, fontSize=base_size, fontWeight="bold").encode(y=y, text=value_text)
@@ -243,20 +291,20 @@ def four_cells(result, base_size: int = 14, width: int | str = "container", heig
         start = result.treated_before.mean
         expected = start + result.control_after.mean - result.control_before.mean
         _, g_low, g_high = result.oriented
-        effect_colour = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS))[effect_class(g_low, g_high)]
+        effect_colour = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS, strict=True))[effect_class(g_low, g_high)]
         path = pd.DataFrame({"window": order, "mean": [start, expected], "arm": [COUNTERFACTUAL] * 2})
-        layers.insert(0, alt.Chart(path).mark_line(strokeWidth=3, opacity=0.8).encode(
+        layers.insert(0, alt.Chart(path).mark_line(strokeWidth=_line(base_size, 3), opacity=0.8).encode(
             x=x, y=y, color=colour, strokeDash=alt.StrokeDash(
-                "arm:N", scale=alt.Scale(domain=arms + [COUNTERFACTUAL], range=[[1, 0], [1, 0], [8, 6]]),
-                legend=None)))
+                "arm:N", legend=None,
+                scale=alt.Scale(domain=arms + [COUNTERFACTUAL], range=[[1, 0], [1, 0], _dash(base_size, 8, 6)]))))
         gap = pd.DataFrame({"window": [order[1]], "from": [expected], "to": [result.treated_after.mean],
                             "mid": [(expected + result.treated_after.mean) / 2]})
         offset = base_size * 4.5
-        layers.append(alt.Chart(gap).mark_rule(strokeWidth=6, xOffset=offset, color=effect_colour).encode(
-            x=x, y="from:Q", y2="to:Q"))
+        layers.append(alt.Chart(gap).mark_rule(strokeWidth=_line(base_size, 6), xOffset=offset,
+                                               color=effect_colour).encode(x=x, y="from:Q", y2="to:Q"))
         # An array as the mark's own text is drawn as two lines; as a data field it would be printed
         # as the array's literal text.
-        effect_label = ["effect", _fmt(result.effect, result.unit, signed=True)]
+        effect_label = ["effect", _fmt(result.effect, unit, signed=True)]
         layers.append(alt.Chart(gap).mark_text(align="left", dx=offset + base_size * 0.7, fontSize=base_size,
                                                fontWeight="bold", color=effect_colour, text=effect_label).encode(
             x=x, y="mid:Q"))
@@ -283,11 +331,12 @@ def effects_frame(case) -> pd.DataFrame:
         g, low, high = m.oriented
         reads = effect_class(low, high) if m.has_estimate else "no estimate"
         rows.append({
-            "metric": m.metric, "label": m.label, "role": m.role, "unit": m.unit, "direction": m.direction,
+            "metric": m.metric, "label": _name(m.label), "role": m.role, "unit": _name(m.unit),
+            "direction": m.direction,
             "g": g if m.has_estimate else None, "low": low if m.has_estimate else None,
             "high": high if m.has_estimate else None,
             "target": abs(m.target) if m.target is not None else None, "reads": reads,
-            "effect_text": (f"{_fmt(m.effect, m.unit, signed=True)} ({_fmt(m.ci_low)} to {_fmt(m.ci_high)})"
+            "effect_text": (f"{_fmt(m.effect, _name(m.unit), signed=True)} ({_fmt(m.ci_low)} to {_fmt(m.ci_high)})"
                             if m.has_estimate else "no estimate"),
             "p_value": m.p_value})
     return pd.DataFrame(rows, columns=["metric", "label", "role", "unit", "direction", "g", "low", "high", "target",
@@ -307,7 +356,7 @@ def effects_vs_target(case, base_size: int = 14, width: int | str = "container",
         base_size = _fitted_base_size(base_size, height, len(frame))
         row_height = round(base_size * 2)
     row_height = row_height or round(base_size * 2.4)
-    colours = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS), **{"no estimate": "#BBBBBB"})
+    colours = dict(zip(EFFECT_CLASSES, EFFECT_COLOURS, strict=True), **{"no estimate": "#BBBBBB"})
     colour = alt.Color("reads:N", scale=alt.Scale(domain=list(colours), range=list(colours.values())), legend=None)
     roles = {"primary": "primary metric", "secondary": "secondary metric", "guardrail": "GUARDRAIL, must not get worse"}
     words = {BETTER: "better", WORSE: "worse", UNCLEAR: "no clear change", "no estimate": ""}
@@ -318,7 +367,8 @@ def effects_vs_target(case, base_size: int = 14, width: int | str = "container",
         reach = max([abs(v) for v in span] + [0.0]) or 1.0
         flip = "-" if row.direction == "lower" else ""
         scale = alt.Scale(domain=[-reach * 1.1, reach * 1.1], nice=False)
-        axis = alt.Axis(tickCount=5, grid=False, labelExpr=f"datum.value == 0 ? '0' : format({flip}datum.value, '+~r')",
+        axis = alt.Axis(tickCount=5, grid=False,
+                        labelExpr=_true_minus(f"datum.value == 0 ? '0' : format({flip}datum.value, '+~r')"),
                         title="← worse" + "\u00a0" * 24 + "better →" if last else None, titleColor="#555555",
                         titleFontWeight="normal")
 
@@ -328,8 +378,8 @@ def effects_vs_target(case, base_size: int = 14, width: int | str = "container",
         base = alt.Chart(frame.iloc[[position]])
         guardrail = row.role == "guardrail"
         layers = [alt.Chart(pd.DataFrame({"g": [0.0]})).mark_rule(
-            color=BAD_COLOUR if guardrail else "#555555", strokeWidth=2,
-            strokeDash=[5, 3] if guardrail else [1, 0]).encode(x=at("g"))]
+            color=BAD_COLOUR if guardrail else "#555555", strokeWidth=_line(base_size, 2),
+            strokeDash=_dash(base_size, 5, 3) if guardrail else [1, 0]).encode(x=at("g"))]
         if row.g is not None and row.g == row.g:
             tooltip = [alt.Tooltip("label:N", title="Metric"), alt.Tooltip("role:N", title="Role"),
                        alt.Tooltip("effect_text:N", title="Change (95% interval)"),
@@ -337,12 +387,12 @@ def effects_vs_target(case, base_size: int = 14, width: int | str = "container",
             layers += [
                 base.mark_rule(strokeWidth=base_size * 0.5).encode(x=at("low"), x2="high:Q", color=colour,
                                                                    tooltip=tooltip),
-                base.mark_point(filled=True, size=base_size * 22, opacity=1, stroke="white", strokeWidth=2).encode(
-                    x=at("g"), color=colour, tooltip=tooltip)]
+                base.mark_point(filled=True, size=_area(base_size, 308), opacity=1, stroke="white",
+                                strokeWidth=_line(base_size, 2)).encode(x=at("g"), color=colour, tooltip=tooltip)]
         if row.target is not None and row.target == row.target:
             layers += [
-                base.mark_point(shape="diamond", size=base_size * 22, filled=False, strokeWidth=3,
-                                color="#222222").encode(x=at("target")),
+                base.mark_point(shape="diamond", size=_area(base_size, 308), filled=False,
+                                strokeWidth=_line(base_size, 3), color="#222222").encode(x=at("target")),
                 base.mark_text(text="target", dy=-base_size * 0.9, baseline="bottom", fontSize=base_size * 0.85,
                                color="#222222").encode(x=at("target"))]
         heading = f"{row.label} ({row.unit}), {roles[row.role]}" if row.unit else f"{row.label}, {roles[row.role]}"
@@ -361,15 +411,23 @@ def _effect_range_text(frame: pd.DataFrame) -> pd.Series:
                        axis=1)
 
 
+def _fitted_forest_size(base_size: int, height: int, rows: int) -> int:
+    """The largest type size, up to `base_size`, at which `rows` rows of forest_plot fit in `height`
+    pixels. Measured on rendered charts: each row takes 2.6 type sizes, the legend, the names of the
+    lines and the axis 7.5 more."""
+    return max(MIN_FITTED_SIZE, min(base_size, int(height / (2.6 * rows + 7.5))))
+
+
 def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str = "container",
-                title: str | None = None) -> alt.TopLevelMixin:
+                title: str | None = None, height: int | None = None) -> alt.TopLevelMixin:
     """Every evaluated pilot's primary effect with its 95% interval, on one scale: the effect turned
     so that right is better, as a share of the pilot's target (0% = no change, 100% = target met),
     since pilots are judged on metrics with different units. Coloured by verdict (column `verdict`);
-    a click leads to the pilot's
-    page (`pilot?id=N`). Pilots without an estimate or without a target are left out (the subtitle
-    names those without a target)."""
-    frame = _checked(portfolio).copy()
+    a click leads to the pilot's page (`pilot?id=N`). No change and the target are dashed lines named
+    on an axis of their own above the plot, so their names never run into a pilot's row. Pilots
+    without an estimate or without a target are left out (the subtitle names those without a target).
+    Given a `height`, type and rows shrink (to no less than MIN_FITTED_SIZE) to fit in it, as on a slide."""
+    frame = _named(_checked(portfolio), "pilot", "unit", "metric")
     frame = frame[frame["effect"].notna()]
     no_target = frame[frame["target"].isna() | (frame["target"] == 0)]
     frame = frame.drop(no_target.index)
@@ -382,16 +440,18 @@ def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str =
         verdict=frame["verdict"], row=frame["pilot"] + " — " + frame["unit"],
         effect_text=_effect_range_text(frame), href="pilot?id=" + frame["pilot_id"].astype(str))
     order = frame.sort_values("share", ascending=False)["row"].tolist()
+    if height is not None:
+        base_size = _fitted_forest_size(base_size, height, len(order))
     y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=base_size * 40, labelFontSize=base_size))
     low = min(-50.0, float(frame["share_low"].min()) if len(frame) else 0.0)
     high = max(150.0, float(frame["share_high"].max()) if len(frame) else 0.0)
     step = 50 if high - low <= 400 else 100
     x_scale = alt.Scale(domain=[low - step / 4, high + step / 4], nice=False)
-    x = alt.X("share:Q", scale=x_scale, title="Effect as % of target  (← worse · better →)",
-              axis=alt.Axis(values=list(range(int(low // step) * step, int(high) + step, step)),
-                            labelExpr="datum.value + '%'", grid=True))
+    shares = alt.Axis(values=list(range(int(low // step) * step, int(high) + step, step)),
+                      labelExpr=_true_minus("datum.value + '%'"), grid=True)
+    x = alt.X("share:Q", scale=x_scale, title="Effect as % of target  (← worse · better →)", axis=shares)
     colour = alt.Color("verdict:N", scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())),
-                       legend=alt.Legend(title=None, symbolSize=base_size * 18))
+                       legend=alt.Legend(title=None, symbolSize=_area(base_size, 252)))
     tooltip = [alt.Tooltip("pilot:N", title="Pilot"), alt.Tooltip("unit:N", title="Unit"),
                alt.Tooltip("metric:N", title="Primary metric"),
                alt.Tooltip("effect_text:N", title="Effect (95% interval)"),
@@ -399,21 +459,27 @@ def forest_plot(portfolio: pd.DataFrame, base_size: int = 14, width: int | str =
                alt.Tooltip("share:Q", title="% of target", format=".0f"),
                alt.Tooltip("verdict:N", title="Verdict"), alt.Tooltip("status:N", title="Status")]
     marks = pd.DataFrame({"share": [0.0, 100.0], "text": ["no change", "target"]})
+    # The two lines' names, on an axis along the top of the plot (outside it, above the first row),
+    # each on the far side of its line from the other.
+    named = alt.Axis(orient="top", values=[0, 100], labelExpr="datum.value == 0 ? 'no change' : 'target'",
+                     title=None, grid=False, domain=False, ticks=False, labelFontStyle="italic",
+                     labelFontSize=round(base_size * 0.9), labelColor="#333333", labelPadding=_line(base_size, 4),
+                     labelAlign={"condition": {"test": "datum.value == 0", "value": "right"}, "value": "left"},
+                     labelOffset={"condition": {"test": "datum.value == 0", "value": -_line(base_size, 4)},
+                                  "value": _line(base_size, 4)})
     base = alt.Chart(frame).encode(y=y, color=colour, tooltip=tooltip, href="href:N")
     chart = alt.layer(
-        alt.Chart(marks).mark_rule(strokeWidth=2, strokeDash=[1, 0]).encode(
-            x=alt.X("share:Q", scale=x_scale), color=alt.value("#555555"),
+        alt.Chart(marks).mark_rule(strokeWidth=_line(base_size, 2)).encode(
+            x=alt.X("share:Q", scale=x_scale, axis=named), color=alt.value("#555555"),
             strokeDash=alt.StrokeDash("text:N", scale=alt.Scale(domain=["no change", "target"],
-                                                                range=[[1, 0], [6, 4]]), legend=None)),
-        *(alt.Chart(marks.iloc[[i]]).mark_text(baseline="top", align=align, dx=dx, dy=4, fontSize=base_size * 0.85,
-                                               fontStyle="italic", color="#333333").encode(
-            x=alt.X("share:Q", scale=x_scale), y=alt.value(0), text="text:N")
-          for i, align, dx in ((0, "right", -5), (1, "left", 5))),
-        base.mark_rule(strokeWidth=base_size * 0.45).encode(x=alt.X("share_low:Q", scale=x_scale), x2="share_high:Q"),
-        base.mark_point(filled=True, size=base_size * 22, opacity=1, stroke="white", strokeWidth=1.5,
-                        cursor="pointer").encode(x=x),
-    ).properties(width=width, height=alt.Step(base_size * 2.6),
-                 **_titled(title, ("No target, not shown: " + ", ".join(no_target["pilot"])) if len(no_target) else None))
+                                                                range=[[1, 0], _dash(base_size, 6, 4)]), legend=None)),
+        base.mark_rule(strokeWidth=base_size * 0.45).encode(x=alt.X("share_low:Q", scale=x_scale, axis=None),
+                                                            x2="share_high:Q"),
+        base.mark_point(filled=True, size=_area(base_size, 308), opacity=1, stroke="white",
+                        strokeWidth=_line(base_size, 1.5), cursor="pointer").encode(x=x),
+    ).resolve_axis(x="independent").properties(
+        width=width, height=alt.Step(base_size * 2.6),
+        **_titled(title, ("No target, not shown: " + ", ".join(no_target["pilot"])) if len(no_target) else None))
     return _styled(chart, base_size)
 
 
@@ -422,16 +488,17 @@ def unit_trend(series: pd.DataFrame, unit: str, metric_label: str, direction: st
                title: str | None = None) -> alt.TopLevelMixin:
     """A unit's weekly metric against the rest of the organisation (every other unit pooled).
     `series` has columns group, week, value, n (store.org_series)."""
-    series = _checked(series)
+    series, unit, metric_label = _named(_checked(series), "group"), _name(unit), _name(metric_label)
     groups = [unit] + [g for g in series["group"].unique() if g != unit]
     y_title = f"{metric_label} {better_arrow(direction)}" if direction else metric_label
-    chart = alt.Chart(series).mark_line(strokeWidth=3, point=alt.OverlayMarkDef(size=base_size * 2)).encode(
+    chart = alt.Chart(series).mark_line(strokeWidth=_line(base_size, 3),
+                                        point=alt.OverlayMarkDef(size=_area(base_size, 28))).encode(
         x=alt.X("week:T", title=None),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
-        color=alt.Color("group:N", scale=alt.Scale(domain=groups, range=[PILOT_COLOUR] + [CONTROL_COLOUR] * (len(groups) - 1)),
-                        legend=alt.Legend(title=None, labelLimit=0)),
-        strokeDash=alt.StrokeDash("group:N", scale=alt.Scale(domain=groups, range=[[1, 0]] + [[6, 3]] * (len(groups) - 1)),
-                                  legend=None),
+        color=alt.Color("group:N", legend=alt.Legend(title=None, labelLimit=0), scale=alt.Scale(
+            domain=groups, range=[PILOT_COLOUR] + [CONTROL_COLOUR] * (len(groups) - 1))),
+        strokeDash=alt.StrokeDash("group:N", legend=None, scale=alt.Scale(
+            domain=groups, range=[[1, 0]] + [_dash(base_size, 6, 3)] * (len(groups) - 1))),
         tooltip=[alt.Tooltip("group:N", title="Who"), alt.Tooltip("week:T", title="Week of"),
                  alt.Tooltip("value:Q", title=metric_label, format=",.3~r"), alt.Tooltip("n:Q", title="n", format=",")],
     ).properties(width=width, height=height, **_titled(title))
@@ -442,24 +509,26 @@ def _value_bars(frame: pd.DataFrame, label: str, base_size: int, width: int | st
                 subtitle: str | None, currency: org.OrgSettings | None) -> alt.TopLevelMixin:
     """Horizontal bars of a yearly value with its range (columns: `label`, value, low, high), money in
     the organisation's currency."""
-    frame = _checked(frame).assign(
-        reads=lambda f: [effect_class(lo, hi) for lo, hi in zip(f["low"], f["high"])],
-        text=lambda f: [org.format_money(v, currency) for v in f["value"]])
+    frame = _named(_checked(frame), label).assign(
+        reads=lambda f: [effect_class(lo, hi) for lo, hi in zip(f["low"], f["high"], strict=True)],
+        text=lambda f: [_name(org.format_money(v, currency)) for v in f["value"]])
     order = frame.sort_values("value", ascending=False)[label].tolist()
     y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=base_size * 40))
     colour = alt.Color("reads:N", scale=alt.Scale(domain=list(EFFECT_CLASSES), range=list(EFFECT_COLOURS)),
                        legend=None)
     tooltip = [alt.Tooltip(f"{label}:N"), alt.Tooltip("value:Q", title="Value a year", format=",.0f"),
-               alt.Tooltip("low:Q", title="95% low", format=",.0f"), alt.Tooltip("high:Q", title="95% high", format=",.0f")]
-    code = f", {currency.currency_code}" if currency is not None and currency.currency_code else ""
-    x = alt.X("value:Q", title=f"Value a year{code} (95% range)", axis=alt.Axis(labelExpr=org.money_label_expr(currency)))
+               alt.Tooltip("low:Q", title="95% low", format=",.0f"),
+               alt.Tooltip("high:Q", title="95% high", format=",.0f")]
+    code = f", {_name(currency.currency_code)}" if currency is not None and currency.currency_code else ""
+    x = alt.X("value:Q", title=f"Value a year{code} (95% range)",
+              axis=alt.Axis(labelExpr=_true_minus(org.money_label_expr(currency))))
     base = alt.Chart(frame).encode(y=y, tooltip=tooltip)
     chart = alt.layer(
         base.mark_bar(opacity=0.75, cornerRadiusEnd=3).encode(x=x, color=colour),
-        base.mark_rule(strokeWidth=2.5, color="#222222").encode(x="low:Q", x2="high:Q"),
+        base.mark_rule(strokeWidth=_line(base_size, 2.5), color="#222222").encode(x="low:Q", x2="high:Q"),
         # The label belongs to the bar, not to the end of its range: it sits at the bar's end, above it.
-        base.mark_text(align="left", dx=3, dy=-base_size * 0.95, fontSize=base_size, fontWeight="bold",
-                       color="#222222").encode(x="value:Q", text="text:N"),
+        base.mark_text(align="left", dx=_line(base_size, 3), dy=-base_size * 0.95, fontSize=base_size,
+                       fontWeight="bold", color="#222222").encode(x="value:Q", text="text:N"),
     ).properties(width=width, height=alt.Step(base_size * 2.6), **_titled(title, subtitle))
     return _styled(chart, base_size)
 
@@ -482,8 +551,8 @@ def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int 
     The total's range is the sum of each pilot's interval ends: wider than a 95% interval of the total
     would be (the pilots' errors are independent), so it is called a range, not an interval."""
     subtitle = (f"Total {org.format_money(values['value'].sum(), currency)} a year (range "
-                f"{org.format_money(values['low'].sum(), currency)} to {org.format_money(values['high'].sum(), currency)}, "
-                "summing each pilot's 95% range ends)"
+                f"{org.format_money(values['low'].sum(), currency)} to "
+                f"{org.format_money(values['high'].sum(), currency)}, summing each pilot's 95% range ends)"
                 if len(values) else "No pilot has a rollout value yet")
     return _value_bars(values, "pilot", base_size, width, title, subtitle, currency)
 
@@ -491,9 +560,11 @@ def portfolio_value_chart(values: pd.DataFrame, base_size: int = 14, width: int 
 def _pilot_starts(pilot_start: dt.date, base_size: int) -> tuple[alt.Chart, alt.Chart]:
     """A dashed rule where the pilot window starts, and its label."""
     start = pd.DataFrame({"start": pd.to_datetime([pilot_start])})
-    rule = alt.Chart(start).mark_rule(strokeDash=[6, 4], strokeWidth=2, color="#333333").encode(x="start:T")
+    rule = alt.Chart(start).mark_rule(strokeDash=_dash(base_size, 6, 4), strokeWidth=_line(base_size, 2),
+                                      color="#333333").encode(x="start:T")
     label = alt.Chart(start).mark_text(
-        align="left", dx=6, dy=-4, baseline="bottom", fontSize=base_size, color="#333333",
+        align="left", dx=_line(base_size, 6), dy=-_line(base_size, 4), baseline="bottom", fontSize=base_size,
+        color="#333333",
         text="pilot starts").encode(x="start:T", y=alt.value(0))
     return rule, label
 
@@ -505,7 +576,7 @@ def synthetic_chart(sc, unit_name: str, metric_label: str, pilot_start: dt.date,
     of control units that tracked it through the baseline, carried on through the pilot window as
     what the pilot unit would have done without the pilot; pilot start marked. Titled in plain
     words unless `title` is given ("" for none)."""
-    path = _checked(sc.path)
+    path, unit_name, metric_label = _checked(sc.path), _name(unit_name), _name(metric_label)
     twin = "synthetic twin"
     lines = _checked(pd.DataFrame({
         "week": pd.to_datetime(pd.concat([path["week"], path["week"]], ignore_index=True)),
@@ -514,12 +585,14 @@ def synthetic_chart(sc, unit_name: str, metric_label: str, pilot_start: dt.date,
         "gap": pd.concat([path["gap"], path["gap"]], ignore_index=True)}))
     domain = [unit_name, twin]
     y_title = f"{metric_label} {better_arrow(direction)}" if direction else metric_label
-    drawn = alt.Chart(lines).mark_line(strokeWidth=3, point=alt.OverlayMarkDef(size=base_size * 2)).encode(
+    drawn = alt.Chart(lines).mark_line(strokeWidth=_line(base_size, 3),
+                                       point=alt.OverlayMarkDef(size=_area(base_size, 28))).encode(
         x=alt.X("week:T", title=None),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", scale=alt.Scale(domain=domain, range=[PILOT_COLOUR, CONTROL_COLOUR]),
                         legend=alt.Legend(title=None, labelLimit=0)),
-        strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=domain, range=[[1, 0], [6, 3]]), legend=None),
+        strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=domain, range=[[1, 0], _dash(base_size, 6, 3)]),
+                                  legend=None),
         tooltip=[alt.Tooltip("series:N", title="Line"), alt.Tooltip("week:T", title="Week of"),
                  alt.Tooltip("value:Q", title=metric_label, format=",.3~r"),
                  alt.Tooltip("gap:Q", title=f"{unit_name} − twin", format="+,.3~r")])
@@ -540,12 +613,13 @@ def placebo_chart(sc, unit_names: dict, metric_label: str, pilot_start: dt.date,
     unit and its synthetic twin, the pilot unit's in the pilot colour over every control unit's
     refitted as if it had been piloted, in light grey; no gap and pilot start marked. `unit_names`
     maps unit ids to names. Titled in plain words unless `title` is given ("" for none)."""
-    gaps = _checked(sc.placebo_gaps)
-    pilot_name = unit_names.get(sc.treated, str(sc.treated))
+    gaps, metric_label = _checked(sc.placebo_gaps), _name(metric_label)
+    pilot_name = _name(unit_names.get(sc.treated, str(sc.treated)))
     placebos = "control units, each as if piloted"
     frame = gaps.assign(
         week=pd.to_datetime(gaps["week"]), key=gaps["unit"].astype(str),
-        name=[unit_names.get(u, str(u)) for u in gaps["unit"]],
+        name=[_name(unit_names.get(u, str(u))) for u in gaps["unit"]],
+        piloted=gaps["unit"] == sc.treated,  # the filters test this, not a name: a name is no expression
         role=[pilot_name if u == sc.treated else placebos for u in gaps["unit"]],
         ratio=[sc.ratios[u] for u in gaps["unit"]])
     x = alt.X("week:T", title=None)
@@ -556,9 +630,10 @@ def placebo_chart(sc, unit_names: dict, metric_label: str, pilot_start: dt.date,
                alt.Tooltip("gap:Q", title="Gap from its twin", format="+,.3~r"),
                alt.Tooltip("ratio:Q", title="Pilot-window misfit ÷ baseline misfit", format=",.2f")]
     base = alt.Chart(frame).encode(x=x, y=y, color=colour, detail="key:N", tooltip=tooltip)
-    others = base.transform_filter(alt.datum.role == placebos).mark_line(strokeWidth=1.5, opacity=0.9)
-    pilot = base.transform_filter(alt.datum.role == pilot_name).mark_line(strokeWidth=3.5)
-    zero = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeWidth=1.5, color="#555555").encode(y="gap:Q")
+    others = base.transform_filter(~alt.datum.piloted).mark_line(strokeWidth=_line(base_size, 1.5), opacity=0.9)
+    pilot = base.transform_filter(alt.datum.piloted).mark_line(strokeWidth=_line(base_size, 3.5))
+    zero = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeWidth=_line(base_size, 1.5),
+                                                             color="#555555").encode(y="gap:Q")
     rule, rule_label = _pilot_starts(pilot_start, base_size)
     if title is None:
         title = f"Did {pilot_name} leave its twin more than the control units left theirs?"

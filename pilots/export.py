@@ -6,8 +6,10 @@ a page number on every page. The title slide carries the organisation's name and
 the date and who prepared the deck; every PowerPoint slide has speaker notes with its message and
 reasons; the PDF puts the appendix slides after the others, under an "Appendix" heading page.
 
-Text is data: whatever a pilot's name or hypothesis holds, control characters are taken out before
-anything is rendered (the chart renderer aborts the whole process on some of them)."""
+Text is data: whatever a pilot's name or hypothesis holds, every text is made printable and bounded
+(pilots.text.printable) before a renderer sees it, here as well as where the slides and charts are
+made: the chart renderer aborts the whole process on a control character, PowerPoint and PDF refuse
+them, a very long text stalls all three, and PowerPoint's document properties hold 255 characters."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import datetime as dt
 import io
 import json
 import os
-import unicodedata
+import textwrap
 import uuid
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -28,7 +30,7 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from . import charts, org, slides as slide_model
+from . import charts, org, slides as slide_model, text
 from .access import Actor
 from .db import Database
 from .slides import Slide
@@ -56,35 +58,23 @@ TITLE_PT, MESSAGE_PT, BULLET_PT, APPENDIX_PT = 36, 22, 20, 14
 NUMBER_PT, NUMBER_LABEL_PT, NUMBER_DETAIL_PT = 40, 18, 14
 ORG_PT, COVER_PT, FOOTER_PT = 24, 16, 11
 APPENDIX_HEADING = "Appendix"
+SUBTITLE_LINE = 80  # characters of a line under a picture's title: about as wide as the chart
+PROPERTY_LIMIT = 255  # characters of a PowerPoint document property (title, author)
 
 
 # ---------------------------------------------------------------- text is data
 
-def plain(text) -> str:
-    """The text without control characters: tabs, new lines and other line breaks become a space, every
-    other control character (and U+FFFE/U+FFFF, which no XML may hold) is dropped. Both decks' XML
-    and the chart renderer refuse or choke on them; a pilot's name or hypothesis may hold anything."""
-    text = "" if text is None else str(text)
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029":
-            out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff":
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
+def _printable(value) -> str:
+    return text.printable(value, text.MAX_TEXT)
 
 
-def _plain_spec(spec):
-    """Every string of a chart's specification (its data included) without control characters."""
+def _printable_spec(spec):
+    """Every string of a chart's specification (its data included) printable and bounded."""
     if isinstance(spec, dict):
-        return {plain(k): _plain_spec(v) for k, v in spec.items()}
+        return {_printable(k): _printable_spec(v) for k, v in spec.items()}
     if isinstance(spec, list):
-        return [_plain_spec(v) for v in spec]
-    return plain(spec) if isinstance(spec, str) else spec
+        return [_printable_spec(v) for v in spec]
+    return _printable(spec) if isinstance(spec, str) else spec
 
 
 # ---------------------------------------------------------------- the title slide's cover lines
@@ -108,10 +98,10 @@ def prepared_by(settings: org.OrgSettings, actor: Actor, explicit: str | None = 
     """Who the deck says prepared it: `explicit` if given; else the organisation's "prepared by"
     setting and the acting person's e-mail, "CCO office (ana@example.com)", or whichever of the two
     there is; the command line, acting as no person, without a setting: "the CCO office"."""
-    if explicit and plain(explicit).strip():
-        return plain(explicit).strip()[:org.MAX_TEXT]
-    person = actor.email if "@" in actor.email else None
-    setting = plain(settings.prepared_by).strip()
+    if explicit and slide_model.one_line(explicit, org.MAX_TEXT):
+        return slide_model.one_line(explicit, org.MAX_TEXT)
+    person = slide_model.one_line(actor.email, PROPERTY_LIMIT) if "@" in actor.email else None
+    setting = slide_model.one_line(settings.prepared_by, org.MAX_TEXT)
     if setting and person:
         return f"{setting} ({person})"
     return setting or person or "the CCO office"
@@ -121,18 +111,18 @@ def deck_cover(db: Database, actor: Actor, today: dt.date | None = None,
                prepared_by_text: str | None = None) -> Cover:
     """The cover lines of a deck exported now by `actor`, from the organisation's settings."""
     settings = org.org_settings(db)
-    return Cover(plain(settings.name).strip() or org.DEFAULT_NAME, today or dt.date.today(),
+    return Cover(slide_model.one_line(settings.name, org.MAX_TEXT) or org.DEFAULT_NAME, today or dt.date.today(),
                  prepared_by(settings, actor, prepared_by_text), settings.logo)
 
 
 def speaker_notes(slide: Slide, cover: Cover | None = None) -> str:
     """What the presenter says on a slide, in plain text, one paragraph a line: its message, then its
     bullets (the reasons, the numbers written out, the status); on the title slide also the cover."""
-    lines = [plain(slide.message).strip(), *(plain(b).strip() for b in slide.bullets)]
+    lines = [_printable(slide.message).strip(), *(_printable(b).strip() for b in slide.bullets)]
     if cover is not None and slide.kind == slide_model.TITLE:
         lines += [cover.organisation, cover.line]
     lines = [line for line in dict.fromkeys(lines) if line]
-    return "\n".join(lines) or plain(slide.title)
+    return "\n".join(lines) or _printable(slide.title)
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -160,17 +150,20 @@ def _fixed_width(spec, width: int):
     return spec
 
 
-def _spec(chart: alt.TopLevelMixin) -> dict:
-    return _plain_spec(_fixed_width(json.loads(chart.to_json()), CHART_WIDTH))
+def _spec(chart: alt.TopLevelMixin | dict) -> dict:
+    spec = chart if isinstance(chart, dict) else json.loads(chart.to_json())
+    return _printable_spec(_fixed_width(spec, CHART_WIDTH))
 
 
-def chart_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
-    """The chart as a PNG, `scale` pixels per CSS pixel (2 is sharp on a projector and in a deck)."""
+def chart_png(chart: alt.TopLevelMixin | dict, scale: float = PNG_SCALE) -> bytes:
+    """The chart (an Altair chart or its Vega-Lite spec) as a PNG, `scale` pixels per CSS pixel (2 is
+    sharp on a projector and in a deck)."""
     return vlc.vegalite_to_png(_spec(chart), scale=scale)
 
 
-def chart_svg(chart: alt.TopLevelMixin) -> str:
-    """The chart as SVG text (text stays text: it scales and can be searched)."""
+def chart_svg(chart: alt.TopLevelMixin | dict) -> str:
+    """The chart (an Altair chart or its Vega-Lite spec) as SVG text (text stays text: it scales and
+    can be searched)."""
     return vlc.vegalite_to_svg(_spec(chart))
 
 
@@ -221,10 +214,10 @@ def _text_box(shapes, left, top, width, height, paragraphs, size, colour=INK, bo
         box.left, box.top, box.width, box.height = Inches(left), Inches(top), Inches(width), Inches(height)
     frame = box.text_frame
     frame.word_wrap = True
-    for i, text in enumerate(paragraphs):
+    for i, paragraph_text in enumerate(paragraphs):
         paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         run = paragraph.add_run()
-        run.text = ("•  " if bullet else "") + plain(text)
+        run.text = ("•  " if bullet else "") + _printable(paragraph_text)
         run.font.size = Pt(size)
         run.font.bold = bold
         run.font.color.rgb = _rgb(colour)
@@ -254,9 +247,9 @@ def _slide_number_field(paragraph, number: int) -> None:
     fill.append(fill.makeelement(qn("a:srgbClr"), {"val": "%02X%02X%02X" % MUTED}))
     props.append(fill)
     field.append(props)
-    text = field.makeelement(qn("a:t"), {})
-    text.text = str(number)
-    field.append(text)
+    digits = field.makeelement(qn("a:t"), {})
+    digits.text = str(number)
+    field.append(digits)
     paragraph._p.append(field)
 
 
@@ -296,9 +289,9 @@ def deck_pptx(slides: list[Slide], title: str, cover: Cover | None = None) -> by
     every other slide the organisation's name at the bottom left."""
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(PAGE_W), Inches(PAGE_H)
-    deck.core_properties.title = plain(title)
+    deck.core_properties.title = text.printable(title, PROPERTY_LIMIT)
     if cover is not None:
-        deck.core_properties.author = plain(cover.prepared_by)
+        deck.core_properties.author = text.printable(cover.prepared_by, PROPERTY_LIMIT)
     title_only = deck.slide_layouts[5]  # the default template's "Title Only": outline and screen readers see titles
     width = PAGE_W - 2 * MARGIN
     for number, slide in enumerate(slides, start=1):
@@ -360,7 +353,7 @@ def _pdf_fonts() -> tuple[str, str, bool]:
         folder = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
         regular, bold = os.path.join(folder, "Vera.ttf"), os.path.join(folder, "VeraBd.ttf")
         names, full = ("Vera", "VeraBd"), False
-    for name, path in zip(names, (regular, bold)):
+    for name, path in zip(names, (regular, bold), strict=True):
         if name not in pdfmetrics.getRegisteredFontNames():
             pdfmetrics.registerFont(TTFont(name, path))
     return names[0], names[1], full
@@ -382,10 +375,10 @@ def pdf_pages(slides: list[Slide]) -> list[Slide]:
 
 def _appendix_title(title: str) -> str:
     """'Appendix: method' as 'Method'."""
-    text = plain(title).strip()
-    if text.lower().startswith(APPENDIX_HEADING.lower()):
-        text = text[len(APPENDIX_HEADING):].lstrip(" :–-")
-    return text[:1].upper() + text[1:] if text else plain(title)
+    shown = _printable(title).strip()
+    if shown.lower().startswith(APPENDIX_HEADING.lower()):
+        shown = shown[len(APPENDIX_HEADING):].lstrip(" :–-")
+    return shown[:1].upper() + shown[1:] if shown else _printable(title)
 
 
 def deck_pdf(slides: list[Slide], title: str, cover: Cover | None = None) -> bytes:
@@ -401,12 +394,12 @@ def deck_pdf(slides: list[Slide], title: str, cover: Cover | None = None) -> byt
 
     regular, bold, full = _pdf_fonts()
 
-    def clean(text: str) -> str:
-        text = plain(text)
+    def clean(value: str) -> str:
+        shown = _printable(value)
         if not full:
             for glyph, words in _VERA_MISSING.items():
-                text = text.replace(glyph, words)
-        return escape(text)
+                shown = shown.replace(glyph, words)
+        return escape(shown)
 
     def style(size: float, font: str = regular, colour=INK, space: float = 0, indent: float = 0,
               align: int = 0) -> ParagraphStyle:
@@ -433,16 +426,16 @@ def deck_pdf(slides: list[Slide], title: str, cover: Cover | None = None) -> byt
     pages = pdf_pages(slides)
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(PAGE_W * inch, PAGE_H * inch), pageCompression=1)
-    pdf.setTitle(plain(title))
+    pdf.setTitle(text.printable(title, PROPERTY_LIMIT))
     if cover is not None:
-        pdf.setAuthor(plain(cover.prepared_by))
+        pdf.setAuthor(text.printable(cover.prepared_by, PROPERTY_LIMIT))
     width = PAGE_W - 2 * MARGIN
     for number, slide in enumerate(pages, start=1):
         is_title = slide.kind == slide_model.TITLE
         in_appendix = slide.kind == slide_model.APPENDIX  # after the page headed "Appendix" (pdf_pages)
         key = f"page{number}"
         pdf.bookmarkPage(key)
-        pdf.addOutlineEntry(plain(slide.title) or f"Page {number}", key,
+        pdf.addOutlineEntry(_printable(slide.title) or f"Page {number}", key,
                             level=1 if in_appendix else 0)
         draw(pdf, MARGIN, 2.0 if is_title else TITLE_TOP, width, 1.2 if is_title else TITLE_H,
              [Paragraph(clean(slide.title), style(44 if is_title else TITLE_PT, bold))])
@@ -518,14 +511,15 @@ def _render(slides: list[Slide], title: str, fmt: str, headline: alt.TopLevelMix
 def headline_chart(slides: list[Slide], title: str, chart_title_starts: str,
                    message: str | None = None) -> alt.TopLevelMixin | None:
     """The one chart that stands for a deck (the first whose slide title starts so, else the first),
-    titled with the deck's title and `message` (else its slide's message), so that the picture
-    alone says what it is."""
+    titled with the deck's title and `message` (else its slide's message), wrapped to the chart's
+    width, so that the picture alone says what it is."""
     charted = [s for s in slides if s.chart is not None]
     slide = next((s for s in charted if s.title.startswith(chart_title_starts)), charted[0] if charted else None)
     if slide is None:
         return None
     return slide.chart.properties(title=alt.TitleParams(
-        title, subtitle=message or slide.message, anchor="start", fontSize=slide_model.SLIDE_BASE_SIZE + 10,
+        title, subtitle=textwrap.wrap(message or slide.message, SUBTITLE_LINE), anchor="start",
+        fontSize=slide_model.SLIDE_BASE_SIZE + 10,
         fontWeight="bold", subtitleFontSize=slide_model.SLIDE_BASE_SIZE + 2, subtitlePadding=8, offset=24))
 
 
@@ -537,10 +531,16 @@ def export_pilot(db: Database, actor: Actor, pilot_id: int, fmt: str, *, today: 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
     slides = slide_model.pilot_slides(db, actor, pilot_id)
-    verdict = next(s.message for s in slides if s.kind == slide_model.NUMBERS)
     cover = deck_cover(db, actor, today, prepared_by) if fmt != "png" else None
-    return _render(slides, slides[0].title, fmt, headline_chart(slides, slides[0].title, "Every metric", verdict),
-                   cover)
+    return _render(slides, slides[0].title, fmt,
+                   headline_chart(slides, slides[0].title, "Every metric", headline_words(slides)), cover)
+
+
+def headline_words(slides: list[Slide]) -> str:
+    """What a pilot's picture says under its name: the decision or verdict (the headline slide's
+    first figure), then what the figures mean (its message)."""
+    headline = next(s for s in slides if s.kind == slide_model.NUMBERS)
+    return f"{headline.numbers[0][2]}. {headline.message}"
 
 
 def export_portfolio(db: Database, actor: Actor, fmt: str, *, today: dt.date | None = None,

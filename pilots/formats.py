@@ -1,7 +1,8 @@
 """How numbers are written for people, everywhere: at most three significant digits, a true minus
 sign, shares (0–1) as percentage points, and the chance a result shows up when a pilot does nothing
-instead of a p-value. Money is written by pilots.org.format_money, in the organisation's currency. Pure functions; the wording of a
-pilot's state (pilots.wording) and every page, slide and chart use them."""
+instead of a p-value. Money is written by pilots.org.format_money, in the organisation's currency.
+Pure functions; the wording of a pilot's state (pilots.wording) and every page, slide and chart use
+them (charts' axes through Vega's own formats, whose minus sign is a true one too)."""
 
 from __future__ import annotations
 

@@ -3,10 +3,15 @@ each one message and at most one chart. Present mode (on screen) and the decks (
 draw these same slides, so what is presented is what is sent round afterwards.
 
 Charts on slides are built at a large base type size (SLIDE_BASE_SIZE) and a fixed width, so they
-read from the back of a room and render offline to the same picture as on screen."""
+read from the back of a room and render offline to the same picture as on screen.
+
+A slide's words carry people's text (names, hypotheses, owners, rationales) into present mode and
+every deck: each slide's text is made printable, bounded and one line (pilots.text.printable)
+before it leaves here, whatever was stored."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import analysis, charts, ingest, org, store, wording
+from . import analysis, charts, ingest, org, store, text, wording
 from .access import Actor
 from .db import Database
 from .model import STATUSES
@@ -22,6 +27,9 @@ from .model import STATUSES
 SLIDE_BASE_SIZE = 24
 SLIDE_WIDTH = 1050
 SLIDE_HEIGHT = 330
+TITLE_TEXT = 160  # characters of a slide's title (a pilot's name, or a metric's label and a few words)
+SLIDE_TEXT = 600  # characters of a message, bullet or figure: all a slide can show (a hypothesis is cut)
+HYPOTHESIS_TEXT = 450  # characters of a hypothesis: with the unit's name, one message
 
 TITLE, NUMBERS, CHART, TEXT, APPENDIX = "title", "numbers", "chart", "text", "appendix"
 EVIDENCE_WORDS = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled",
@@ -46,6 +54,34 @@ def _money(value: float | None, currency: org.OrgSettings | None = None) -> str:
     return org.format_money(value, currency)
 
 
+def one_line(value, limit: int) -> str:
+    """Text as a slide or a deck's cover shows it: printable and bounded (pilots.text.printable), on one line."""
+    return " ".join(text.printable(value, limit).split())
+
+
+def _as_shown(pilot):
+    """The pilot with its names and texts as slides show them, each bounded on its own, so that a
+    sentence naming several keeps them all. For words only: data are looked up by the pilot itself."""
+    def name(value):
+        return one_line(value, text.MAX_NAME)
+
+    return dataclasses.replace(
+        pilot, name=name(pilot.name), unit_name=name(pilot.unit_name), owner=name(pilot.owner),
+        sponsor=name(pilot.sponsor), hypothesis=one_line(pilot.hypothesis, HYPOTHESIS_TEXT),
+        control_unit_names=tuple(map(name, pilot.control_unit_names)),
+        decision_rationale=one_line(pilot.decision_rationale, SLIDE_TEXT) if pilot.decision_rationale else None)
+
+
+def _printable(slide: Slide) -> Slide:
+    """The slide with every text printable, bounded and on one line: PowerPoint and PDF refuse
+    control characters, and a very long text stalls them."""
+    return dataclasses.replace(
+        slide, title=one_line(slide.title, TITLE_TEXT), message=one_line(slide.message, SLIDE_TEXT),
+        bullets=[one_line(bullet, SLIDE_TEXT) for bullet in slide.bullets],
+        numbers=[(one_line(label, SLIDE_TEXT), one_line(shown, SLIDE_TEXT), one_line(detail, SLIDE_TEXT))
+                 for label, shown, detail in slide.numbers])
+
+
 def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
     """The primary effect in its units, and its interval and target, for the headline."""
     if not m.has_estimate:
@@ -58,6 +94,15 @@ def _effect_words(m: analysis.MetricResult) -> tuple[str, str]:
             f"95% interval {charts._fmt(m.ci_low)} to {charts._fmt(m.ci_high)}, {wording.interval_basis(m)}{target}")
 
 
+def _headline_message(case: analysis.PilotCase) -> str:
+    """What the headline figures mean, in words they do not already say: the effect's likely range
+    against the target, and why the verdict is what it is."""
+    if not case.primary.has_estimate:
+        return f"No estimate yet: {wording.why(case)}."
+    said = wording.likely(case, basis=False)
+    return said if case.interim else f"{said[:-1]}: {wording.why(case)}."
+
+
 def _headline(case: analysis.PilotCase, pilot, currency: org.OrgSettings | None) -> Slide:
     m, status = case.primary, wording.state(case)
     effect, detail = _effect_words(m)
@@ -66,17 +111,17 @@ def _headline(case: analysis.PilotCase, pilot, currency: org.OrgSettings | None)
     numbers = [
         ("Decision" if status.decided else "Verdict", status.label,
          status.headline + (f"; {status.evidence}" if status.evidence else "") if status.decided
-         else "No decision recorded yet"),
+         else f"{status.headline}; no decision recorded yet"),
         (f"Effect on {m.label}", effect, detail),
         ("Evidence", EVIDENCE_WORDS.get(case.evidence_grade, case.evidence_grade),
-         f"{case.evidence_grade}, {controls} control unit{'s' if controls != 1 else ''}; "
-         f"{sum(c.n for c in (m.cell(n) for n in analysis.CELL_NAMES) if c is not None):,.0f} answers or cases"),
+         (f"compared with {controls} control unit{'s' if controls != 1 else ''}" if controls
+          else "no control unit to compare with")
+         + f"; {sum(c.n for c in (m.cell(n) for n in analysis.CELL_NAMES) if c is not None):,.0f} answers or cases"),
         ("Rollout value a year", _money(value.total, currency),
-         f"95% range {_money(value.total_low, currency)} to {_money(value.total_high, currency)}" if value.total is not None
-         else "; ".join(value.notes)),
+         f"95% range {_money(value.total_low, currency)} to {_money(value.total_high, currency)}"
+         if value.total is not None else "; ".join(value.notes)),
     ]
-    return Slide("The case in numbers", (f"{status.headline}" + (f" ({status.evidence})." if status.evidence else ".")
-                                         if status.decided else f"{status.headline}: {wording.why(case)}."),
+    return Slide("The case in numbers", _headline_message(case),
                  bullets=[f"{label}: {shown} ({more})" if more else f"{label}: {shown}"
                           for label, shown, more in numbers], kind=NUMBERS, numbers=numbers)
 
@@ -113,7 +158,8 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     `screen_height`: the height every chart must fit on a screen (present mode); without it (decks,
     whose pictures are scaled into the slide) charts are SLIDE_HEIGHT high or as their rows need."""
     height = screen_height or SLIDE_HEIGHT
-    pilot = store.get_pilot(db, actor, pilot_id)
+    stored = store.get_pilot(db, actor, pilot_id)
+    pilot = _as_shown(stored)
     case = analysis.analyze_pilot(db, actor, pilot_id)
     m = case.primary
     controls = ", ".join(pilot.control_unit_names) or "no control units"
@@ -128,11 +174,11 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
         kind=TITLE)]
     currency = org.org_settings(db)
     slides.append(_headline(case, pilot, currency))
-    series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
+    series = store.pilot_series(db, actor, stored, pilot.primary_metric)
     slides.append(Slide(
         f"{m.label} week by week",
         f"{pilot.unit_name} against {controls}; baseline and pilot windows shaded, go-live dashed.",
-        charts.pilot_timeline(series, pilot.unit_name, f"{m.label} {charts.better_arrow(m.direction)}",
+        charts.pilot_timeline(series, stored.unit_name, f"{m.label} {charts.better_arrow(m.direction)}",
                               case.baseline, case.pilot_window, base_size=base_size, width=width, height=height)))
     slides.append(Slide("Before and after", _four_cells_message(m),
                         charts.four_cells(m, base_size=base_size, width=width, height=height)))
@@ -150,7 +196,8 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
         slides.append(Slide(
             "What rolling out is worth",
             f"{_money(value.total, currency)} a year across {len(value.units)} units (95% range "
-            f"{_money(value.total_low, currency)} to {_money(value.total_high, currency)}), at {value.assumptions.realisation:.0%} of the pilot's effect"
+            f"{_money(value.total_low, currency)} to {_money(value.total_high, currency)}), "
+            f"at {value.assumptions.realisation:.0%} of the pilot's effect"
             + (f" after shrinking it to {value.shrink_factor:.0%} for the luck in a pilot that looks good."
                if value.shrink_factor is not None else "."),
             charts.rollout_value_chart(value, base_size=base_size, width=width, currency=currency)))
@@ -174,8 +221,8 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                         f"{len(case.checks)} check{'s' if len(case.checks) != 1 else ''} raised" if case.checks
                         else "No check raised a warning.",
                         bullets=[f"{c.severity.capitalize()}: {c.message}" for c in case.checks], kind=APPENDIX))
-    slides.append(_coverage_slide(db, actor, pilot, m, base_size, width))
-    return slides
+    slides.append(_coverage_slide(db, actor, stored, m, base_size, width))
+    return [_printable(slide) for slide in slides]
 
 
 def _trend_words(m: analysis.MetricResult) -> str:
@@ -183,7 +230,8 @@ def _trend_words(m: analysis.MetricResult) -> str:
     if pre is None or not pre.checked:
         return "Baseline trend: not checkable (fewer than 3 baseline weeks with data)."
     return (f"Baseline trend of the {pre.compares}: {charts._fmt(pre.slope, m.unit, signed=True)} a week over "
-            f"{pre.weeks} weeks ({analysis.p_words(pre.p_value)}){': failed' if pre.failed else ', no drift detected'}.")
+            f"{pre.weeks} weeks ({analysis.p_words(pre.p_value)})"
+            f"{': failed' if pre.failed else ', no drift detected'}.")
 
 
 CELL_WORDS = {"treated_before": "pilot unit in the baseline", "treated_after": "pilot unit in the pilot window",
@@ -203,7 +251,7 @@ def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult,
     cells = [m.cell(name) for name in analysis.CELL_NAMES]
     volume = sum(c.n for c in cells if c is not None)
     message = (f"{volume:,.0f} answers or cases of {m.label} in the four cells; weeks with data: "
-               + ", ".join(f"{CELL_WORDS[name]} {c.weeks}" for name, c in zip(analysis.CELL_NAMES, cells)
+               + ", ".join(f"{CELL_WORDS[name]} {c.weeks}" for name, c in zip(analysis.CELL_NAMES, cells, strict=True)
                            if c is not None) + ".")
     chart = charts.coverage_heatmap(found, windows, m.label, base_size=base_size, width=width) if len(found) else None
     return Slide("Appendix: data coverage", message, chart, kind=APPENDIX)
@@ -235,10 +283,12 @@ def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
 
 
 def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZE,
-                     width: int = SLIDE_WIDTH, today: dt.date | None = None) -> list[Slide]:
+                     width: int = SLIDE_WIDTH, today: dt.date | None = None,
+                     screen_height: int | None = None) -> list[Slide]:
     """The portfolio as slides: title; pipeline per unit and state; forest plot of every evaluated
     pilot's primary effect; total value of rolling out the pilots decided or found worth it; the
-    decisions taken and those pending."""
+    decisions taken and those pending. `screen_height`: as for pilot_slides, the height the forest
+    plot must fit on a screen (present mode), its rows and type shrinking if need be."""
     today = today or dt.date.today()
     pilots = store.list_pilots(db, actor)
     frame = portfolio_frame(db, actor)
@@ -257,16 +307,16 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     met = (evaluated["signal"] == "meets_target").sum()
     slides.append(Slide("Every evaluated pilot against its target",
                         f"{met} of {len(evaluated)} pilots with an estimate beat their target; right is better.",
-                        charts.forest_plot(evaluated, base_size=base_size, width=width * 0.62)))
+                        charts.forest_plot(evaluated, base_size=base_size, width=width * 0.62,
+                                           height=screen_height)))
     winners = frame[(frame["state"] == "Roll out") & frame["value"].notna()]
     values = pd.DataFrame({"pilot": winners["pilot"], "value": winners["value"].astype(float),
                            "low": winners["value_low"].astype(float), "high": winners["value_high"].astype(float)})
     total = values["value"].sum()
     slides.append(Slide("What rolling out is worth",
-                        f"Rolling out the {len(values)} pilots decided or found worth rolling out: {_money(total, currency)} "
-                        f"a year (range {_money(values['low'].sum(), currency)} to {_money(values['high'].sum(), currency)}, "
-                        f"the sums of each pilot's "
-                        f"95% range ends)."
+                        f"Rolling out the {len(values)} pilots decided or found worth rolling out: "
+                        f"{_money(total, currency)} a year (range {_money(values['low'].sum(), currency)} to "
+                        f"{_money(values['high'].sum(), currency)}, the sums of each pilot's 95% range ends)."
                         if len(values) else "No pilot has earned a rollout yet.",
                         charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7, currency=currency)
                         if len(values) else None))
@@ -276,7 +326,8 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     slides.append(Slide(
         "Decisions", f"{len(decided)} decided, {len(pending)} awaiting a decision.",
         bullets=[f"{p.name} ({p.unit_name}): {wording.DECISION_LABELS.get(p.decision, p.decision)}"
-                 + (f". {p.decision_rationale}" if p.decision_rationale else "") for p in decided]
-        + [f"{row.pilot} ({row.unit}): awaiting decision; the analysis says {row.verdict}"
+                 + (f". {p.decision_rationale}" if p.decision_rationale else "") for p in map(_as_shown, decided)]
+        + [f"{one_line(row.pilot, text.MAX_NAME)} ({one_line(row.unit, text.MAX_NAME)}): awaiting decision; "
+           f"the analysis says {row.verdict}"
            for row in pending.itertuples(index=False)], kind=TEXT))
-    return slides
+    return [_printable(slide) for slide in slides]

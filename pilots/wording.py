@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .analysis import MetricResult, PilotCase
-from .formats import number
+from .formats import amount, number
 from .rules import EXTEND, INCONCLUSIVE, INTERIM, ROLL_OUT, SIGNALS, STOP
 
 PLAN = "Plan"
@@ -69,7 +69,8 @@ SIGNAL_WORDS = {
 
 # What overrode the primary metric's result, by the rule that gave the verdict: (short, phrase).
 _RULE_WORDS = {
-    "blocking": ("design compromised", "the design is compromised, so the data cannot carry a verdict (see the checks)"),
+    "blocking": ("design compromised",
+                 "the design is compromised, so the data cannot carry a verdict (see the checks)"),
     "guardrail": ("a guardrail was harmed", "a guardrail metric got worse beyond its margin"),
     "capped": ("capped: drift not measurable", "the evidence cannot tell the pilot's effect from the units' own drift, "
                                                "so it is capped at Extend"),
@@ -81,12 +82,49 @@ _RULE_WORDS = {
 def why(case: PilotCase, short: bool = False) -> str:
     """The deciding reason: the primary metric's signal unless a rule overrode it."""
     if case.rule == "interim":
-        return f"interim, {case.interim}" if short else f"interim result, {case.interim}: no verdict before the window ends"
+        return (f"interim, {case.interim}" if short
+                else f"interim result, {case.interim}: no verdict before the window ends")
     if case.rule in _RULE_WORDS:
         rule = "capped_no_controls" if case.rule == "capped" and case.primary.controls_used == 0 else case.rule
         return _RULE_WORDS[rule][0 if short else 1]
     signal = case.primary.signal
     return SIGNAL_WORDS[signal] if short else SIGNALS[signal][1]
+
+
+def change_words(direction: str, oriented: float, unit: str, aggregation: str | None = None) -> str:
+    """An oriented change (positive = good news) in the metric's own words: 'a fall of 2.03 days',
+    shares in percentage points."""
+    rises = (oriented >= 0) == (direction == "higher")
+    return f"a {'rise' if rises else 'fall'} of {amount(abs(oriented), unit, aggregation)}"
+
+
+def target_words(direction: str, target: float | None, unit: str, aggregation: str | None = None) -> str:
+    """A target (a magnitude in the good direction) in words."""
+    return "no target set" if target is None else change_words(direction, abs(target), unit, aggregation)
+
+
+def likely(case: PilotCase, basis: bool = True) -> str:
+    """The primary effect's 95% interval in a steering committee's words, against its target: 'The
+    gain in Resolution time is most likely between 0.878 and 1.66 days (95% interval, allowing for
+    how much units drift on their own), against a target of a fall of 1.00 days.' An interim result
+    reads "So far, …" (its week is on the badge beside it); `basis` adds what the interval allows for.
+    Empty without an estimate."""
+    m = case.primary
+    if not m.has_estimate:
+        return ""
+    _, low, high = m.oriented
+    if low > 0 or high < 0:
+        near, far = (low, high) if low > 0 else (high, low)
+        span = (f"the {'gain' if low > 0 else 'loss'} in {m.label} is most likely between "
+                f"{amount(abs(near), m.unit, m.aggregation).split(' ')[0]} and "
+                f"{amount(abs(far), m.unit, m.aggregation)}")
+    else:
+        span = (f"the change in {m.label} is most likely between "
+                f"{change_words(m.direction, low, m.unit, m.aggregation)} and "
+                f"{change_words(m.direction, high, m.unit, m.aggregation)}, so it could be none at all")
+    said = f"So far, {span}" if case.interim else span[0].upper() + span[1:]
+    allowing = f" (95% interval, {interval_basis(m)})" if basis else ""
+    return f"{said}{allowing}, against a target of {target_words(m.direction, m.target, m.unit, m.aggregation)}."
 
 
 def interval_basis(result: MetricResult) -> str:

@@ -1,6 +1,8 @@
 """Open the app in Streamlit's AppTest the way a person does: app.py first (its navigation, the
-sign-in gate or the local demo's role switcher), then the page, with its query parameters."""
+sign-in gate or the local demo's role switcher), then the page, with its query parameters; and
+read what a person reads in Markdown the page escaped (pages._ui.literal)."""
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -22,3 +24,9 @@ def open_page(page: str = "portfolio", view_as: str | None = None, timeout: int 
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def read(markdown: str) -> str:
+    """What a person reads in Markdown whose text the page showed as typed: the backslash escapes
+    and invisible word joiners of pages._ui.literal taken out, no-break spaces read as spaces."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "").replace("\u00a0", " ")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pilots import audit, cells, comments, ingest, store, users
+from pilots import audit, backup, cells, comments, ingest, store, users
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.model import Metric, ValidationError
 
@@ -107,7 +107,9 @@ def undo_import(db, pilot_id, tmp):
     batch = ingest.import_file(db, COMMAND_LINE, path, "observations").batch_id
     start = last_id(db)
     ingest.undo_batch(db, CCO, batch)
-    return start, [("undo", "batch", str(batch), {"kind": "observations", "rows": 1}, {"undone_by": CCO.email})]
+    copy = backup.list_backups(db.path)[0].name  # an undo is preceded by a backup of what it takes out
+    return start, [("backup", "database", copy, None, {"reason": f"before undo of batch {batch}"}),
+                   ("undo", "batch", str(batch), {"kind": "observations", "rows": 1}, {"undone_by": CCO.email})]
 
 
 def redo_import(db, pilot_id, tmp):
@@ -326,7 +328,7 @@ def test_the_log_reads_in_words_what_each_write_changed(small_org, tmp_path):
     users.set_user(db, CCO, "board@example.com", "steering")
     users.remove_user(db, CCO, "board@example.com")
 
-    entries = audit.list_audit(db, CCO, limit=7)
+    entries = audit.list_audit(db, CCO, limit=8)
     readable = audit.readable_audit(entries)
     assert list(readable.columns) == ["audit_id", "logged_at", "actor", "what", "changes"]
     assert readable["audit_id"].tolist() == entries["audit_id"].tolist()

@@ -1,5 +1,6 @@
 """bench/browser_timing.py runs end to end on the demo organisation once (one visit of each kind) and
-returns a row for every page, every move and the slide step. No timing is asserted."""
+returns a row for every page, every move, the slide step and what the Pilot page draws once opened.
+No timing is asserted."""
 
 import re
 import sys
@@ -24,4 +25,5 @@ def test_browser_timings_report_every_page_move_and_step(demo_file):
         "Portfolio", "Pilots", "Pilot", "Unit", "Present (a pilot)", "Present (the portfolio)"}
     assert len(by_section["browser · page to page"]) == 6
     assert len(by_section["browser · present mode"]) == 1
+    assert len(by_section["browser · opened on the Pilot page"]) == 2
     assert all(re.search(r"\d+ ms", result) for _, result in sum(by_section.values(), []))

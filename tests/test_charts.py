@@ -3,6 +3,8 @@ independent computation, good news green and bad news vermillion whichever way t
 and no chart of more than MAX_ROWS rows."""
 
 import datetime as dt
+import re
+import xml.etree.ElementTree as ET
 
 import altair as alt
 import numpy as np
@@ -11,14 +13,14 @@ import pytest
 import vl_convert
 from scipy import stats
 
-from pilots import org, analysis, charts, store
-from pilots.access import COMMAND_LINE, Actor, AccessDenied
+from pilots import analysis, charts, org, store
+from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.analysis import Cell
-from pilots.value import RolloutValue, UnitValue
-from pilots.inference import unit_effect
-
-from vega import data_of, layers, mark_type
 from pilots.cells import RolloutAssumptions
+from pilots.inference import unit_effect
+from pilots.model import Direction
+from pilots.value import RolloutValue, UnitValue
+from vega import data_of, layers, mark_type
 
 
 def from_cells(metric, cells: dict, target=None):
@@ -30,11 +32,12 @@ def from_cells(metric, cells: dict, target=None):
     return analysis.estimate_metric(metric, "primary", effect, target)
 
 
-def synthetic(direction: str, change: float, seed: int = 1, target: float | None = None):
+def synthetic(direction: Direction, change: float, seed: int = 1, target: float | None = None):
     """A metric result from drawn samples: controls flat, the pilot unit moved by `change`."""
     rng = np.random.default_rng(seed)
     metric = store.Metric("m", "Resolution days" if direction == "lower" else "Score", "days", direction, "mean")
-    cells = {"treated_before": Cell.of(rng.normal(10, 2, 400)), "treated_after": Cell.of(rng.normal(10 + change, 2, 400)),
+    cells = {"treated_before": Cell.of(rng.normal(10, 2, 400)),
+             "treated_after": Cell.of(rng.normal(10 + change, 2, 400)),
              "control_before": Cell.of(rng.normal(8, 2, 400)), "control_after": Cell.of(rng.normal(8, 2, 400))}
     return from_cells(metric, cells, target)
 
@@ -110,7 +113,7 @@ def test_effects_vs_target_reads_every_metric_in_its_direction_of_good(demo):
     spec = charts.effects_vs_target(case, width=500).to_dict()
     rows = spec["vconcat"]
     assert len(rows) == len(case.metrics)
-    for row, m in zip(rows, case.metrics):
+    for row, m in zip(rows, case.metrics, strict=True):
         g, low, high = m.oriented
         expected = "better" if low > 0 else "worse" if high < 0 else "unclear"
         point = next(l for l in row["layer"] if mark_type(l) == "point" and l["encoding"]["x"]["field"] == "g")
@@ -119,7 +122,7 @@ def test_effects_vs_target_reads_every_metric_in_its_direction_of_good(demo):
         assert data["g"] == pytest.approx(g)
         colour = point["encoding"]["color"]["scale"]
         assert colour["range"][colour["domain"].index(expected)] == dict(
-            zip(charts.EFFECT_CLASSES, charts.EFFECT_COLOURS))[expected]
+            zip(charts.EFFECT_CLASSES, charts.EFFECT_COLOURS, strict=True))[expected]
         flipped = "format(-datum.value" in point["encoding"]["x"]["axis"]["labelExpr"]
         assert flipped == (m.direction == "lower")
         assert (m.role == "guardrail") == ("GUARDRAIL" in row["title"]["text"])
@@ -181,6 +184,59 @@ def test_forest_plot_colours_by_the_verdict_column_and_names_pilots_without_targ
     assert {r["verdict"] for r in data_of(spec, point)} == {"Inconclusive"}
     assert 1 not in {r["pilot_id"] for r in data_of(spec, point)}
     assert "Callback instead of hold queue" in spec["title"]["subtitle"]
+
+
+def drawn_texts(svg: str) -> list[tuple[str, float, float]]:
+    """Every text a rendered SVG draws, with where it stands on the picture (x, y of its anchor),
+    its groups' translations added up."""
+    found = []
+
+    def walk(element, x: float, y: float) -> None:
+        moved = re.match(r"translate\(([-\d.e]+),([-\d.e]+)\)", element.get("transform", ""))
+        if moved:
+            x, y = x + float(moved[1]), y + float(moved[2])
+        if element.tag.endswith("text") and element.text:
+            found.append((element.text, x, y))
+        for child in element:
+            walk(child, x, y)
+
+    walk(ET.fromstring(svg), 0.0, 0.0)
+    return found
+
+
+@pytest.mark.parametrize("base_size", [14, 24, 62])  # a page, a deck, present mode on a 4K screen
+def test_forest_plot_names_no_change_and_target_above_the_first_row(demo, base_size):
+    portfolio = analysis.portfolio_effects(demo, COMMAND_LINE)
+    texts = drawn_texts(vl_convert.vegalite_to_svg(charts.forest_plot(portfolio, base_size=base_size,
+                                                                      width=40 * base_size).to_dict()))
+    where = {name: (x, y) for name, x, y in texts}
+    rows = [y for name, _, y in texts if " — " in name]  # the pilots' rows, by their labels
+    plot_top = min(rows) - base_size * 2.6 / 2
+    for name in ("no change", "target"):
+        assert where[name][1] <= plot_top + 0.5, f"'{name}' runs into the first row at {base_size} px"
+    assert where["no change"][0] < where["target"][0]  # each on its own side of its line
+
+
+def test_numbers_on_chart_axes_carry_a_true_minus_sign(demo):
+    portfolio = analysis.portfolio_effects(demo, COMMAND_LINE)
+    case = analysis.analyze_pilot(demo, COMMAND_LINE, 1)
+    for chart in (charts.forest_plot(portfolio, width=500), charts.effects_vs_target(case, width=500)):
+        labels = [name for name, _, _ in drawn_texts(vl_convert.vegalite_to_svg(chart.to_dict()))]
+        assert any(re.fullmatch("\u2212[\\d.,]+%?", label) for label in labels), labels
+        assert not any(re.fullmatch("-[\\d.,]+%?", label) for label in labels), labels
+
+
+def test_lines_and_points_grow_with_the_type(demo):
+    portfolio = analysis.portfolio_effects(demo, COMMAND_LINE)
+    small, large = (charts.forest_plot(portfolio, base_size=size).to_dict() for size in (14, 56))
+    for kind, channel in (("point", "x"), ("rule", "x2"), ("rule", "strokeDash")):  # a pilot, its interval, a line
+        marks = [next(layer["mark"] for layer in layers(spec) if mark_type(layer) == kind
+                      and channel in layer["encoding"]) for spec in (small, large)]
+        assert marks[1]["strokeWidth"] == pytest.approx(4 * marks[0]["strokeWidth"])
+        if kind == "point":
+            assert marks[1]["size"] == pytest.approx(16 * marks[0]["size"])  # an area: its width grows 4 times
+    for setting in ("tickWidth", "domainWidth", "tickSize"):
+        assert large["config"]["axis"][setting] == pytest.approx(4 * small["config"]["axis"][setting])
 
 
 # ---------------------------------------------------------------- unit trend and its data

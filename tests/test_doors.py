@@ -104,9 +104,8 @@ CALLS_AS_RITA_ON_ONLINE = {
     "cells.last_data_date": refused(lambda db, rita, u, theirs, mine: cells.last_data_date(
         db, rita, "nps", u["Online"].unit_id, dt.date.max)),
     "cells.load_assumptions": refused(lambda db, rita, u, theirs, mine: cells.load_assumptions(db, rita, [theirs])),
+    "cells.overlapping_pilots": refused(lambda db, rita, u, theirs, mine: cells.overlapping_pilots(db, rita, [theirs])),
     # A pilot object forged to look like Rita's own pilot but pointing at Online's: judged as stored.
-    "cells.overlapping_pilots": refused(lambda db, rita, u, theirs, mine: cells.overlapping_pilots(
-        db, rita, [dataclasses.replace(theirs, unit_id=u["Retail"].unit_id)])),
     "cells.pilot_cells": refused(lambda db, rita, u, theirs, mine: cells.pilot_cells(
         db, rita, [dataclasses.replace(theirs, unit_id=u["Retail"].unit_id)])),
     "cells.save_assumptions": refused(lambda db, rita, u, theirs, mine: cells.save_assumptions(

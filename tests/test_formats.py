@@ -22,6 +22,7 @@ def test_shares_read_as_percentage_points():
 
 
 def test_p_values_as_chances():
-    assert formats.chance_words(0.05) == "a change this large shows up about 1 time in 20 even when a pilot does nothing"
+    assert formats.chance_words(0.05) == ("a change this large shows up about 1 time in 20 even when a pilot "
+                                          "does nothing")
     assert formats.chance_words(0.8).startswith("a change this large shows up more often than not")
     assert formats.p_words(0.0001) == "p < 0.001"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from apptests import open_page
 from pilots import comments, store
 from pilots.access import COMMAND_LINE
-from apptests import open_page
 
 TYPED = "**bold** <b>html</b> :red[alarm] [link](http://example.com)"
 

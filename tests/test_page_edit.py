@@ -9,7 +9,6 @@ blocking the save."""
 
 import dataclasses
 import datetime as dt
-import re
 import unicodedata
 from pathlib import Path
 
@@ -17,10 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
+from apptests import open_page, read
 from pilots import audit, comments, store, users
 from pilots.access import COMMAND_LINE, Actor
 from pilots.model import PilotDraft, ValidationError
-from apptests import open_page
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 APP = str(PAGES.parent / "app.py")
@@ -56,7 +55,7 @@ def test_an_edit_saves_every_fact_and_moves_the_version_on(small_org):
     (dict(controls=["Retail"]), "control", "a control unit must differ from the pilot unit"),
     (dict(guardrail_metrics=["wait_time"]), "guardrail_metrics", "no metric 'wait_time' is defined"),
     (dict(target_effect=250.0), "target", "larger than the whole range"),
-    (dict(name=" "), "name", "a pilot needs a name"),
+    (dict(name=" "), "name", "the pilot name must not be empty"),
 ])
 def test_an_invalid_edit_is_refused_and_nothing_changes(small_org, change, column, reason):
     db, pilot_id = small_org
@@ -101,7 +100,8 @@ def app(email: str | None = "cco@example.com", page: str | None = None, **query)
     at = AppTest.from_file(APP if page is None else str(PAGES / f"{page}.py"), default_timeout=60)
     if email is not None:
         at.secrets = AUTH
-        at.user = {"is_logged_in": True, "email": email}
+        at.user = {"is_logged_in": True, "email": email, "email_verified": True,
+                   "iss": "https://login.example.com", "sub": email}
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -126,12 +126,7 @@ def following_error(at: AppTest, kind: str, label: str) -> str:
     target = widget(at, kind, label)
     nodes = [n for n in at.main if not isinstance(n, Block)]
     after = nodes[[i for i, n in enumerate(nodes) if n is target][0] + 1:]
-    return shown(after[0].value) if after and after[0].type == "error" else ""
-
-
-def shown(markdown: str) -> str:
-    """What a person reads of Markdown the page escaped: the text without its escapes."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+    return read(after[0].value) if after and after[0].type == "error" else ""
 
 
 def test_the_cco_office_registers_a_pilot_and_a_bad_one_is_refused_with_its_problems(app_db):
@@ -174,7 +169,7 @@ def test_a_refused_registration_shows_each_problem_at_its_field_and_keeps_what_w
     click(at, "Register pilot")
     assert [p.name for p in store.list_pilots(db, CCO)] == ["Callback instead of hold queue"]
 
-    summary = shown(at.error[0].value)
+    summary = read(at.error[0].value)
     assert summary.startswith("Nothing was saved: 3 problems to fix — see Control units, Baseline window, "
                               "Target effect below."), summary
     assert following_error(at, "multiselect", "Control units") == \
@@ -195,7 +190,7 @@ def test_a_refused_registration_shows_each_problem_at_its_field_and_keeps_what_w
     widget(at, "multiselect", "Control units").set_value(["Online"]).run()
     assert following_error(at, "multiselect", "Control units") == ""
     assert following_error(at, "date_input", "Baseline to *").startswith("The baseline window must end")
-    assert "2 problems" in shown(at.error[0].value)
+    assert "2 problems" in read(at.error[0].value)
 
     widget(at, "date_input", "Baseline to *").set_value(dt.date(2025, 4, 6))
     widget(at, "number_input", "Target effect on the primary metric").set_value(6.0)
@@ -214,7 +209,7 @@ def test_a_refused_edit_shows_its_problem_at_the_field_and_keeps_the_other_chang
     widget(at, "text_input", "Name *").input("  ")
     widget(at, "text_input", "Owner").input("Olga")
     click(at, "Save changes")
-    assert following_error(at, "text_input", "Name *") == "A pilot needs a name."
+    assert following_error(at, "text_input", "Name *") == "The pilot name must not be empty."
     assert widget(at, "text_input", "Owner").value == "Olga"
     assert store.get_pilot(db, CCO, pilot_id).version == 1
     widget(at, "text_input", "Name *").input("Callback, second wave")
@@ -273,7 +268,7 @@ def overlap_warning(at: AppTest) -> str:
     order = [n for n in at.main if not isinstance(n, Block)]
     save = [b for b in at.button if b.label in ("Register pilot", "Save changes")][0]
     assert [i for i, n in enumerate(order) if n is found[0]][0] < [i for i, n in enumerate(order) if n is save][0]
-    return shown(found[0].value)
+    return read(found[0].value)
 
 
 def test_registering_warns_of_overlapping_pilots_in_the_right_tense_and_still_saves(demo_org):
@@ -328,13 +323,13 @@ def test_names_in_the_overlap_warning_are_shown_as_typed_not_as_markdown(demo_or
     set_draft(at, "Field Service", [], today + dt.timedelta(days=300), today + dt.timedelta(days=400),
               today + dt.timedelta(days=600))
     source = [w.value for w in at.warning if "would overlap" in w.value][0]
-    assert f"“{name}” will run" in shown(source)
+    assert f"“{name}” will run" in read(source)
     for markup in ("**Loud**", "<b>", ":material/add:", "[click](", "_now_"):
         assert markup not in source, f"{markup!r} would be rendered as Markdown"
 
     widget(at, "text_input", "Name *").input("_Quiet_ *twin*")
     click(at, "Register pilot")
-    assert "“_Quiet_ *twin*” as pilot" in shown(at.success[0].value) and "_Quiet_" not in at.success[0].value
+    assert "“_Quiet_ *twin*” as pilot" in read(at.success[0].value) and "_Quiet_" not in at.success[0].value
 
 
 def test_two_sessions_edit_the_same_pilot_and_the_second_save_is_refused(app_db):
@@ -375,8 +370,8 @@ def test_lifecycle_decision_with_evidence_and_rollout_then_the_pilot_page_shows_
     assert store.get_pilot(db, CCO, pilot_id).status == "evaluating"
     widget(at, "date_input", "Decided on *").set_value(dt.date(2025, 7, 14))
     click(at, "Record decision")
-    assert "A decision needs its rationale." == following_error(at, "text_area", "Rationale *")
-    assert following_error(at, "text_input", "Approved by *") == "A decision names the body that approved it."
+    assert "The rationale must not be empty." == following_error(at, "text_area", "Rationale *")
+    assert following_error(at, "text_input", "Approved by *") == "The approving body must not be empty."
     assert store.get_pilot(db, CCO, pilot_id).decision is None
     assert widget(at, "date_input", "Decided on *").value == dt.date(2025, 7, 14)  # kept after the refusal
     widget(at, "selectbox", "Decision *").set_value("roll_out")
@@ -399,7 +394,10 @@ def test_lifecycle_decision_with_evidence_and_rollout_then_the_pilot_page_shows_
     page.switch_page("pages/pilot.py").run()
     assert not page.exception, [e.value for e in page.exception]
     assert "Decisions" in [s.value for s in page.subheader]
-    assert any("approved by Steering committee" in m.value for m in page.markdown)
+    assert any("approved by Steering committee" in read(m.value) for m in page.markdown)
+    assert not page.dataframe, "the evidence then and now waits until its expander is opened"
+    page.session_state[f"evidence_then_{taken[0].decision_id}"] = True
+    page.run()
     snapshot = [d.value for d in page.dataframe if "effect then" in d.value.columns]
     assert snapshot and snapshot[0]["metric"].tolist() == [m["label"] for m in taken[0].evidence["metrics"]]
     assert "effect now" in snapshot[0].columns
@@ -431,7 +429,7 @@ def test_signed_out_people_see_only_the_sign_in_page_and_unmapped_ones_are_sent_
         at.switch_page("pages/portfolio.py")
     stranger = app("stranger@example.com")
     assert [t.value for t in stranger.title] == ["Ask the CCO office for access"]
-    assert "stranger@example.com" in stranger.markdown[0].value
+    assert "stranger@example.com" in read(stranger.markdown[0].value)
     assert not stranger.dataframe and not stranger.metric
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         stranger.switch_page("pages/pilots.py")
@@ -439,7 +437,7 @@ def test_signed_out_people_see_only_the_sign_in_page_and_unmapped_ones_are_sent_
 
 def test_a_signed_in_person_sees_who_they_are_and_no_role_switcher(app_db):
     at = app("rita@example.com")
-    assert "Signed in as **rita@example.com** · head of Retail" == at.sidebar.caption[0].value
+    assert "Signed in as **rita@example.com** · head of Retail" == read(at.sidebar.caption[0].value)
     assert not at.sidebar.selectbox and "Local demo mode" not in " ".join(m.value for m in at.markdown)
 
 
@@ -478,7 +476,7 @@ def test_editors_give_and_take_access_on_the_settings_page(app_db):
     widget(at, "selectbox", "Role").set_value("unit_head")
     widget(at, "multiselect", "Units (unit heads only)").set_value(["Online"])
     click(at, "Save access")
-    assert "omar@example.com is now unit head of Online" in at.success[0].value
+    assert "omar@example.com is now unit head of Online." == read(at.success[0].value)
     assert users.actor_for(db, "omar@example.com").role == "unit_head"
     widget(at, "selectbox", "E-mail address").set_value("board@example.com")
     widget(at, "checkbox", "Yes, remove this person's access").check()

@@ -1,20 +1,31 @@
 """AppTest of the Pilot page on the demo organisation: the case for rollout as the analysis makes it,
-its charts, checks, assumptions (editable by editors only), planning and the way into present mode."""
+its charts (each tab drawn once opened), checks, assumptions (editable by editors only), planning,
+the statistician's detail and data coverage (drawn once opened) and the way into present mode."""
 
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_charts import chart_frames, chart_rows
+from apptests import open_page, read
 from pilots import analysis, cells, org, planning, store, wording
 from pilots.access import COMMAND_LINE
-
-from apptest_charts import chart_frames, chart_rows
-from apptests import open_page
-
 
 
 def open_pilot(pilot_id: int, view_as: str = "editor") -> AppTest:
     return open_page("pilot", view_as, id=str(pilot_id))
+
+
+def opened(at: AppTest, key: str, value=True) -> AppTest:
+    """The page after a click on a tab (`value`, its label) or an expander (True) keyed `key`."""
+    at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def markdown_text(at: AppTest) -> str:
+    return read(" ".join(m.value for m in at.markdown))
 
 
 def pilot_named(db, name: str):
@@ -31,7 +42,7 @@ def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
     pilot = pilot_named(demo_org, name)
     case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
     at = open_pilot(pilot.pilot_id)
-    assert at.title[0].value == pilot.name
+    assert read(at.title[0].value) == pilot.name
     shown = metrics_of(at)
     status = wording.state(case)  # a decided pilot leads with the decision
     assert shown["Decision" if status.decided else "Verdict"] == status.label
@@ -39,25 +50,33 @@ def test_headline_is_the_analysis_verdict_with_its_reasons(demo_org, name):
     effect = shown["Effect, percentage points" if shares else f"Effect, {case.primary.unit}"]
     expected = 100 * case.primary.effect if shares else case.primary.effect
     assert float(effect.replace("−", "-").replace(",", "")) == pytest.approx(expected, rel=0.01, abs=0.005)
-    text = " ".join(m.value for m in at.markdown)
+    text = markdown_text(at)
     for reason in case.reasons:
         assert reason in text
 
 
-def test_charts_of_the_case_are_drawn(demo_org):
+def test_charts_of_the_case_are_drawn_one_tab_at_a_time(demo_org):
     pilot = pilot_named(demo_org, "Digital claim status tracker")
     case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
     at = open_pilot(pilot.pilot_id)
-    assert len(at.get("vega_lite_chart")) >= 4, "timeline, before/after, effects against target, coverage"
+    tab = f"evidence_{pilot.pilot_id}"
+    assert [t.label for t in at.tabs] == ["Week by week", "Before and after", "Every metric against its target"]
+    assert len(at.get("vega_lite_chart")) == 1, "the first screen draws the open tab's chart only"
     timeline = next(f for f in chart_rows(at, "group") if "week" in f.columns)
     assert set(timeline["group"]) == {pilot.unit_name, store.CONTROL_GROUP}
+
+    opened(at, tab, "Before and after")
+    assert len(at.get("vega_lite_chart")) == 1
     cells = next(f for f in chart_rows(at, "arm") if "mean" in f.columns and len(f) == 4)
     assert sorted(cells["mean"].round(9)) == sorted(round(case.primary.cell(name).mean, 9)
                                                     for name in analysis.CELL_NAMES)
+    opened(at, tab, "Every metric against its target")
     labels = " ".join(" ".join(map(str, f.to_numpy().ravel())) for c in at.get("vega_lite_chart")
                       for f in chart_frames(c))
-    for metric in case.metrics:                                   # every metric against its target
+    for metric in case.metrics:
         assert metric.label in labels
+    assert not chart_rows(at, "volume"), "data coverage waits until its expander is opened"
+    opened(at, f"coverage_{pilot.pilot_id}")
     coverage = chart_rows(at, "volume")
     assert coverage, "the data coverage heatmap"
     assert set(coverage[0]["unit"]) == {pilot.unit_name, *pilot.control_unit_names}
@@ -69,8 +88,8 @@ def test_checks_are_listed_in_plain_words(demo_org):
     at = open_pilot(pilot.pilot_id)
     blocking = [c.message for c in case.checks if c.severity == "blocking"]
     assert blocking
-    errors = " ".join(e.value for e in at.error)
-    warnings = " ".join(w.value for w in at.warning)
+    errors = read(" ".join(e.value for e in at.error))
+    warnings = read(" ".join(w.value for w in at.warning))
     assert all(message in errors for message in blocking)
     assert all(c.message in warnings for c in case.checks if c.severity == "caution")
     assert not at.success
@@ -84,19 +103,21 @@ def test_editor_saves_assumptions_and_the_value_follows(demo_org):
     at.slider[0].set_value(0.5)
     at.button(key="FormSubmitter:assumptions-Save assumptions").click().run()
     assert not at.exception
-    saved = cells.load_assumptions(demo_org, [store.get_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)])[pilot.pilot_id]
+    stored = store.get_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    saved = cells.load_assumptions(demo_org, COMMAND_LINE, [stored])[pilot.pilot_id]
     assert saved.value_per_point == pytest.approx(3.0 * (pilot.value_per_point or 1.0))
     assert saved.realisation == 0.5
     case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
-    after = metrics_of(at)["Rollout value a year"]
-    assert after != before
+    after = read(metrics_of(at)["Rollout value a year"])
+    assert after != read(before)
     assert after == org.format_money(case.rollout_value.total, org.org_settings(demo_org)) and after.startswith("€")
 
 
 def test_steering_sees_the_assumptions_but_no_editor(demo_org):
     pilot = pilot_named(demo_org, "Digital claim status tracker")
     at = open_pilot(pilot.pilot_id, view_as="steering")
-    assert metrics_of(at)["Decision"] == wording.state(analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)).label
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    assert metrics_of(at)["Decision"] == wording.state(case).label
     assert not at.number_input and not at.slider
     assert "Save assumptions" not in [b.label for b in at.button]
     assert any("set by the CCO office" in m.value for m in at.markdown)
@@ -107,9 +128,9 @@ def test_a_unit_head_cannot_open_another_units_pilot(demo_org):
     pilot = pilot_named(demo_org, "Digital claim status tracker")   # in Claims
     retail = units["retail stores"].unit_id
     at = open_pilot(pilot.pilot_id, view_as=f"unit:{retail}")
-    assert any("not yours to see" in w.value for w in at.warning)
+    assert at.warning[0].value == "No pilot with that number is yours to see; the first of yours is shown instead."
     retail_pilots = {p.name for p in store.list_pilots(demo_org, COMMAND_LINE) if p.unit_id == retail}
-    assert at.title[0].value in retail_pilots
+    assert read(at.title[0].value) in retail_pilots
 
 
 def test_a_proposed_pilot_shows_how_long_it_must_run(demo_org):
@@ -117,7 +138,7 @@ def test_a_proposed_pilot_shows_how_long_it_must_run(demo_org):
     plan = planning.weeks_needed(demo_org, COMMAND_LINE, pilot.pilot_id)
     at = open_pilot(pilot.pilot_id)
     assert metrics_of(at)["Verdict"] == "Plan"  # a plan, not a verdict, before the window has run
-    text = " ".join(m.value for m in at.markdown)
+    text = markdown_text(at)
     assert f"**{plan.weeks_each_window} weeks each**" in text
     assert plan.pilot_weeks is not None and f"**{plan.pilot_weeks} weeks**" in text
 
@@ -137,15 +158,19 @@ def test_the_drift_aware_interval_and_the_synthetic_twin_are_shown_in_words(demo
     twin = case.primary.synthetic
     assert twin is not None and set(twin.weights) == set(pilot.control_unit_names)
     at = open_pilot(pilot.pilot_id)
-    text = " ".join(m.value for m in at.markdown)
-    assert "allowing for how much units drift on their own" in text
-    assert "Against a synthetic twin" in [h.value for h in at.subheader]
+    assert "allowing for how much units drift on their own" in markdown_text(at)
+    assert "Against a synthetic twin" in [t.label for t in at.tabs]
+    opened(at, f"evidence_{pilot.pilot_id}", "Against a synthetic twin")
     biggest = max(twin.weights, key=twin.weights.get)
-    assert f"The synthetic twin of {pilot.unit_name} is {twin.weights[biggest]:.0%} {biggest}" in text
-    captions = " ".join(c.value for c in at.caption)
+    assert f"The synthetic twin of {pilot.unit_name} is {twin.weights[biggest]:.0%} {biggest}" in markdown_text(at)
+    assert len(at.get("vega_lite_chart")) == 2, "the twin and the placebo test"
+    captions = read(" ".join(c.value for c in at.caption))
     assert f"ranks {twin.placebo_rank} of {twin.placebo_units}" in captions
     assert f"the smallest possible chance is 1 in {twin.placebo_units}" in captions
-    # the statistician's detail sits one click below
+    # the statistician's detail sits one click below, and is built only then
     expander = next(e for e in at.expander if e.label.startswith("How we know"))
-    detail = " ".join(m.value for m in expander.markdown)
+    assert not expander.markdown
+    opened(at, f"how_{pilot.pilot_id}")
+    expander = next(e for e in at.expander if e.label.startswith("How we know"))
+    detail = read(" ".join(m.value for m in expander.markdown))
     assert "Drift." in detail and f"{case.primary.replicate_df} degrees of freedom" in detail

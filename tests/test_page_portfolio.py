@@ -5,12 +5,10 @@ of rolling out the winners, and the way into the portfolio's present mode."""
 
 from streamlit.testing.v1 import AppTest
 
+from apptest_charts import chart_rows
+from apptests import open_page, read
 from pilots import analysis, org, store, wording
 from pilots.access import COMMAND_LINE
-
-from apptest_charts import chart_rows
-from apptests import open_page
-
 
 
 def open_portfolio(view_as: str = "editor") -> AppTest:
@@ -62,11 +60,13 @@ def test_filters_change_the_forest_plot(demo_org):
 
 def test_projected_value_sums_what_leads_with_roll_out(demo_org):
     at = open_portfolio()
-    cases = [analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id) for p in store.list_pilots(demo_org, COMMAND_LINE)]
+    pilots = store.list_pilots(demo_org, COMMAND_LINE)
+    cases = [analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id) for p in pilots]
     total = sum(c.rollout_value.total for c in cases
                 if wording.state(c).label == "Roll out" and c.rollout_value.total is not None)
     assert total > 0
-    assert {m.label: m.value for m in at.metric}["Rollout value a year"] == org.format_money(total, org.org_settings(demo_org))
+    shown = read({m.label: m.value for m in at.metric}["Rollout value a year"])
+    assert shown == org.format_money(total, org.org_settings(demo_org))
 
 
 def test_present_portfolio_and_its_deck_are_offered(demo_org):

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from apptests import open_page
+from apptests import open_page, read
 from pilots import org
 from pilots.access import COMMAND_LINE
 
@@ -48,12 +48,12 @@ def test_the_cco_office_sets_name_currency_and_prepared_by(app_db):
     widget(at, "text_input", "Currency code (ISO 4217)").input("eur")
     widget(at, "text_input", "Currency symbol").input("€")
     save(at)
-    assert "Saved the organisation settings." in [s.value for s in at.success]
+    assert "Saved the organisation settings." in [read(s.value) for s in at.success]
     stored = org.org_settings(app_db)
     assert (stored.name, stored.prepared_by, stored.currency_code, stored.currency_symbol, stored.version) == (
         "Northwind Insurance", "CCO office", "EUR", "€", 1)
     assert widget(at, "text_input", "Organisation name").value == "Northwind Insurance"  # the form shows what is stored
-    assert any("€1.2M" in c.value for c in at.caption)
+    assert any("€1.2M" in read(c.value) for c in at.caption)
 
     widget(at, "text_input", "Currency code (ISO 4217)").input("EURO")
     save(at)
@@ -76,7 +76,7 @@ def test_a_save_over_someone_elses_is_refused_then_goes_through_from_the_stored_
     assert widget(at, "text_input", "Organisation name").value == "Saved elsewhere"
     widget(at, "text_input", "Organisation name").input("Mine")
     save(at)
-    assert "Saved the organisation settings." in [s.value for s in at.success]
+    assert "Saved the organisation settings." in [read(s.value) for s in at.success]
     assert org.org_settings(app_db).name == "Mine"
 
 

@@ -4,12 +4,10 @@ with the analysis' verdicts, and its customer metrics against the rest of the or
 
 from streamlit.testing.v1 import AppTest
 
+from apptest_charts import chart_frames
+from apptests import open_page, read
 from pilots import analysis, store, wording
 from pilots.access import COMMAND_LINE
-
-from apptest_charts import chart_frames
-from apptests import open_page
-
 
 
 def open_unit(view_as: str = "editor", **query) -> AppTest:
@@ -28,7 +26,7 @@ def test_a_unit_head_sees_their_unit_only_with_its_verdicts(demo_org):
     assert unit_choice.options == ["Claims"]
     pilots = store.list_pilots(demo_org, COMMAND_LINE, unit_ids=[claims.unit_id])
     links = [e.proto for e in at.get("page_link") if e.proto.page == "pilot"]
-    assert [link.label for link in links] == [p.name for p in pilots]
+    assert [read(link.label) for link in links] == [p.name for p in pilots]
     # each pilot as it reads everywhere: the decision once taken, else the evidence's verdict
     states = [wording.state(analysis.analyze_pilot(demo_org, COMMAND_LINE, p.pilot_id)) for p in pilots]
     assert any(s.decided for s in states) and any(not s.decided for s in states)

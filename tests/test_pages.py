@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptests import open_page
 from pilots import analysis, store, wording
 from pilots.access import COMMAND_LINE
-from apptests import open_page
-
 
 
 @pytest.fixture
@@ -82,7 +81,9 @@ def test_pilot_page_shows_facts_and_the_timeline(app_db):
 
 def test_pilot_page_with_unknown_id_says_so(app_db):
     at = run_page("pilot", id="999")
-    assert "does not exist" in at.warning[0].value
+    assert at.warning[0].value.startswith("No pilot with that number is yours to see")
+    shown = [e.value for kind in ("title", "markdown", "caption", "warning", "error", "info") for e in at.get(kind)]
+    assert not any("999" in text for text in shown), "the address's words are never repeated"
 
 
 def test_settings_adds_a_unit_and_refuses_a_duplicate(app_db):

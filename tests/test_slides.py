@@ -41,8 +41,13 @@ def test_headline_says_a_guardrail_stopped_a_pilot_that_met_its_target(demo):
     deck = slides.pilot_slides(demo, COMMAND_LINE, 5)  # same-day dispatch: fcr up, cost to serve up
     case = analysis.analyze_pilot(demo, COMMAND_LINE, 5)
     assert case.verdict == "Stop" and case.primary.signal == "meets_target"
-    assert deck[1].message.startswith("Decided: Stop") and wording.state(case).evidence is None
+    numbers = {label: (value, detail) for label, value, detail in deck[1].numbers}
+    assert numbers["Decision"][0] == "Stop" and numbers["Decision"][1].startswith("Decided: Stop")
+    assert wording.state(case).evidence is None
     assert wording.why(case) == "a guardrail metric got worse beyond its margin"
+    # The message says what the figures do not: the likely range against the target, and why Stop.
+    assert deck[1].message == f"{wording.likely(case, basis=False)[:-1]}: {wording.why(case)}."
+    assert "most likely between" in deck[1].message and "Decided" not in deck[1].message
     assert any("Guardrail Cost to serve rose" in r for r in case.reasons)
     assert "guardrail harmed: Cost to serve" in deck[4].message
 
@@ -75,6 +80,17 @@ def test_a_unit_head_gets_no_slides_of_another_units_pilot(demo):
     assert own and all(p.unit_name == "Retail Stores" for p in own)
     portfolio = slides.portfolio_slides(demo, head)
     assert f"{len(own)} pilots in 1 business units" in portfolio[0].message
+
+
+def test_in_present_mode_the_forest_plot_fits_the_screen_height(demo):
+    on_screen = slides.portfolio_slides(demo, COMMAND_LINE, base_size=40, screen_height=600)
+    in_deck = slides.portfolio_slides(demo, COMMAND_LINE, base_size=40)
+    heights = []
+    for deck in (on_screen, in_deck):
+        chart = next(s.chart for s in deck if s.title.startswith("Every evaluated pilot"))
+        png = vl_convert.vegalite_to_png(chart.to_dict())
+        heights.append(int.from_bytes(png[20:24], "big"))
+    assert heights[0] <= 600 < heights[1]
 
 
 def test_portfolio_slides_add_up_the_pilots(demo):

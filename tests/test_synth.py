@@ -453,7 +453,7 @@ def test_placebo_chart_draws_every_gap_and_the_pilot_unit_on_top():
     colour = lines[0]["encoding"]["color"]["scale"]
     assert colour["range"][colour["domain"].index("Retail")] == charts.PILOT_COLOUR
     # The pilot unit's line is drawn last, over the placebos.
-    assert "Retail" in str(lines[-1]["transform"])
+    assert lines[-1]["transform"] == [{"filter": "datum.piloted"}] and set(rows.loc[rows["piloted"], "name"]) == {"Retail"}
     rules = [l for l in layers(spec) if mark_type(l) == "rule"]
     rule_data = [data_of(spec, r)[0] for r in rules]
     assert {"gap": 0.0} in rule_data

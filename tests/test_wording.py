@@ -9,11 +9,10 @@ import pytest
 from pptx import Presentation
 from pypdf import PdfReader
 
+from apptests import open_page, read
 from pilots import analysis, export, slides, store, wording
 from pilots.access import COMMAND_LINE
 from pilots.cli import main
-
-from apptests import open_page
 
 STATES = {  # demo pilot -> what it leads with
     "Digital claim status tracker": ("Roll out", True, None),
@@ -47,15 +46,16 @@ def test_every_surface_leads_with_the_same_words(demo_org, name):
     assert status.badge in " ".join(m.value for m in page.markdown)
 
     portfolio = open_page("portfolio", "editor")
-    assert any(link.proto.label == f"{pilot.name} — {pilot.unit_name} · {status.label}"
+    assert any(read(link.proto.label) == f"{pilot.name} — {pilot.unit_name} · {status.label}"
                for link in portfolio.get("page_link"))
     unit = open_page("unit", "editor", unit=str(pilot.unit_id))
     assert status.badge in [m.value for m in unit.markdown]
 
     deck = slides.pilot_slides(demo_org, COMMAND_LINE, pilot.pilot_id)
     numbers = {label: (value, detail) for label, value, detail in deck[1].numbers}
-    assert numbers["Decision" if status.decided else "Verdict"][0] == status.label
-    assert deck[1].message.startswith(status.headline)
+    label, detail = numbers["Decision" if status.decided else "Verdict"]
+    assert label == status.label and detail.startswith(status.headline)
+    assert status.headline not in deck[1].message, "the headline's message adds to its figures, not repeats them"
     for fmt in ("pptx", "pdf"):
         assert status.headline in deck_text(export.export_pilot(demo_org, COMMAND_LINE, pilot.pilot_id, fmt), fmt)
 
