@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pilots import store  # noqa: E402
+from pilots import lifecycle, store  # noqa: E402
 from pilots.access import Actor  # noqa: E402
 from pilots.db import Database  # noqa: E402
 from pilots.model import PilotDraft, Status  # noqa: E402
@@ -170,10 +170,10 @@ def build_large(path: Path, units: int, pilots: int, observations: int) -> str:
         for draft, decision, rolled_out in _large_pilots(units, pilots):
             pilot_id = store.add_pilot(db, ACTOR, draft)
             if decision:
-                store.record_decision(db, ACTOR, pilot_id, decision, "benchmark decision", "Steering committee",
+                lifecycle.record_decision(db, ACTOR, pilot_id, decision, "benchmark decision", "Steering committee",
                                       draft.pilot_end + dt.timedelta(days=14))
             if rolled_out:
-                store.record_rollout(db, ACTOR, pilot_id, [draft.controls[0]], draft.pilot_end + dt.timedelta(days=60))
+                lifecycle.record_rollout(db, ACTOR, pilot_id, [draft.controls[0]], draft.pilot_end + dt.timedelta(days=60))
         with db.cursor() as cur:
             cur.execute("CHECKPOINT")
     finally:

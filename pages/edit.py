@@ -18,8 +18,7 @@ import datetime as dt
 import streamlit as st
 
 from pages._ui import current_actor, database, in_app_shell, literal, metric_labels
-from pilots import audit, cells, store, text
-from pilots.analysis import analyze_pilot, case_as_dict
+from pilots import audit, cells, lifecycle, store, text
 from pilots.model import BARRIER_TYPES, DECISIONS, STATUSES, Pilot, PilotDraft, Problem, ValidationError
 
 in_app_shell()
@@ -376,7 +375,7 @@ move_to = move_col.selectbox("Move to", moves, format_func=lambda s: s.replace("
 if button_col.button("Move", key=f"move_button_{key}", icon=":material/arrow_forward:"):
     refusals.pop(MOVE, None)
     try:
-        store.set_status(db, actor, chosen, move_to, expected_version=base_version)
+        lifecycle.set_status(db, actor, chosen, move_to, expected_version=base_version)
         saved(chosen, base_version + 1, dataclasses.replace(base, status=move_to),
               f"Moved to {move_to.replace('_', ' ')}.")
     except ValidationError as error:
@@ -402,9 +401,8 @@ with st.form(DECISION):
     by_button(DECISION)
     if record:
         try:
-            evidence = case_as_dict(analyze_pilot(db, actor, chosen))
-            store.record_decision(db, actor, chosen, decision, rationale, approved_by, decided_on, evidence,
-                                  expected_version=base_version)
+            lifecycle.record_decision(db, actor, chosen, decision, rationale, approved_by, decided_on,
+                                      expected_version=base_version)
             saved(chosen, base_version + 1, dataclasses.replace(base, status="decided"),
                   f"Recorded the decision to {decision.replace('_', ' ')}.")
         except ValidationError as error:
@@ -422,7 +420,7 @@ if pilots[chosen].decision == "roll_out":
         by_button(ROLLOUT)
         if rollout:
             try:
-                store.record_rollout(db, actor, chosen, adopters, adopted_on, expected_version=base_version)
+                lifecycle.record_rollout(db, actor, chosen, adopters, adopted_on, expected_version=base_version)
                 saved(chosen, base_version + 1, dataclasses.replace(base, status="rolled_out"),
                       f"Recorded the rollout to {literal(', '.join(adopters))}.")
             except ValidationError as error:

@@ -307,7 +307,7 @@ def save_assumptions(db: Database, actor: Actor, pilot_id: int, assumptions: Rol
         if problems:
             raise ValidationError(problems)
         cur = w.cursor
-        _, _, version = store._locked_pilot(cur, pilot_id, expected_version)
+        _, _, version = store.pilot_at_version(cur, pilot_id, expected_version)
         before = cur.execute(
             "SELECT p.value_per_point, a.revenue_share_per_point, a.realisation, a.unit_ids FROM pilots p "
             "LEFT JOIN rollout_assumptions a USING (pilot_id) WHERE p.pilot_id = ?", [pilot_id]).fetchone()

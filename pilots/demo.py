@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from . import analysis, org, store
+from . import lifecycle, org, store
 from .access import Actor
 from .db import Database, Write
 from .model import STATUSES, PilotDraft, Problem, ValidationError
@@ -418,10 +418,8 @@ def _load_demo(db: Database) -> DemoSummary:
         pilot_id = store.add_pilot(db, ACTOR, pilot.draft)
         if pilot.decision:
             decision, rationale, decided_on = pilot.decision
-            evidence = analysis.case_as_dict(analysis.analyze_pilot(db, ACTOR, pilot_id))
-            store.record_decision(db, ACTOR, pilot_id, decision, rationale, "Steering committee", decided_on,
-                                  evidence)
+            lifecycle.record_decision(db, ACTOR, pilot_id, decision, rationale, "Steering committee", decided_on)
         if pilot.rollout:
-            store.record_rollout(db, ACTOR, pilot_id, pilot.rollout[0], pilot.rollout[1])
+            lifecycle.record_rollout(db, ACTOR, pilot_id, pilot.rollout[0], pilot.rollout[1])
         statuses[pilot.status] = statuses.get(pilot.status, 0) + 1
     return DemoSummary(len(unit_ids), len(_PILOTS), answers, figures, statuses)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import duckdb
 
 from .access import Actor, require_unit
-from .db import Database, Write, json_text
+from .db import Database, Write
 from .text import MAX_TEXT, checked_text
 
 if TYPE_CHECKING:  # pandas costs half a second to import: `pilots import` reaches this module without needing it
@@ -483,7 +483,9 @@ class StaleEdit(ValidationError):
     """The record changed since the editor loaded it; nothing was overwritten."""
 
 
-def _locked_pilot(cur: duckdb.DuckDBPyConnection, pilot_id: int, expected_version: int | None) -> tuple:
+def pilot_at_version(cur: duckdb.DuckDBPyConnection, pilot_id: int, expected_version: int | None) -> tuple:
+    """(status, decision, version) of a pilot, read inside a write; StaleEdit if it is no longer at
+    `expected_version` (None skips that check), LookupError if there is no such pilot."""
     row = cur.execute("SELECT status, decision, version FROM pilots WHERE pilot_id = ?", [pilot_id]).fetchone()
     if row is None:
         raise LookupError(f"no pilot with id {pilot_id}")
@@ -492,75 +494,6 @@ def _locked_pilot(cur: duckdb.DuckDBPyConnection, pilot_id: int, expected_versio
             f"pilot {pilot_id} was changed by someone else since you opened it (your version {expected_version}, "
             f"now {row[2]}); reload it and make your change again", column="version")])
     return row
-
-
-def set_status(db: Database, actor: Actor, pilot_id: int, status: str, expected_version: int | None = None) -> None:
-    """Move a pilot to a lifecycle state before its decision (decisions go through record_decision)."""
-    with db.write(actor, "change a pilot's status") as w:
-        if status not in STATUSES[:4]:
-            raise ValidationError([Problem(f"must be one of {', '.join(STATUSES[:4])}; a decision is recorded "
-                                           f"with its rationale", column="status", value=status)])
-        cur = w.cursor
-        before, _, version = _locked_pilot(cur, pilot_id, expected_version)
-        cur.execute("UPDATE pilots SET status = ?, version = version + 1, updated_at = current_timestamp "
-                    "WHERE pilot_id = ?", [status, pilot_id])
-        w.audit("status", "pilot", pilot_id, before={"status": before, "version": version},
-                after={"status": status, "version": version + 1})
-
-
-def record_decision(db: Database, actor: Actor, pilot_id: int, decision: str, rationale: str, approved_by: str,
-                    decided_on: dt.date, evidence: Any = None, expected_version: int | None = None) -> int:
-    """Decide a pilot: roll out, extend or stop, with its rationale, approving body, date and a frozen
-    snapshot of the evidence. Returns the decision's id."""
-    problems: list[Problem] = []
-    if decision not in ("roll_out", "extend", "stop"):
-        problems.append(Problem("must be roll_out, extend or stop", column="decision", value=decision))
-    checked_text(problems, rationale, "rationale", "rationale", limit=MAX_TEXT, multiline=True, required=True)
-    checked_text(problems, approved_by, "approved_by", "approving body", required=True)
-    with db.write(actor, "record a decision") as w:
-        if problems:
-            raise ValidationError(problems)
-        cur = w.cursor
-        status, before_decision, version = _locked_pilot(cur, pilot_id, expected_version)
-        decision_id = cur.execute(
-            "INSERT INTO decision_log (pilot_id, decision, rationale, approved_by, decided_on, recorded_by, evidence) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING decision_id",
-            [pilot_id, decision, rationale.strip(), approved_by.strip(), decided_on, actor.email,
-             json_text(evidence)]).fetchone()[0]
-        cur.execute("UPDATE pilots SET status = 'decided', decision = ?, decision_rationale = ?, "
-                    "version = version + 1, updated_at = current_timestamp WHERE pilot_id = ?",
-                    [decision, rationale.strip(), pilot_id])
-        w.audit("decide", "pilot", pilot_id,
-                before={"status": status, "decision": before_decision, "version": version},
-                after={"status": "decided", "decision": decision, "rationale": rationale.strip(),
-                       "approved_by": approved_by, "decided_on": decided_on, "version": version + 1})
-    return decision_id
-
-
-def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterable[str], adopted_on: dt.date,
-                   expected_version: int | None = None) -> None:
-    """Record which units adopted a pilot decided for roll-out, and when."""
-    with db.write(actor, "record a rollout") as w:
-        units = unit_lookup(list_units(db, actor))
-        names = list(unit_names)
-        problems = [unknown_unit_problem(n, units.values(), column="units") for n in names
-                    if n.strip().casefold() not in units]
-        if not names:
-            problems.append(Problem("name at least one unit that adopts the change", column="units"))
-        if problems:
-            raise ValidationError(problems)
-        cur = w.cursor
-        status, decision, version = _locked_pilot(cur, pilot_id, expected_version)
-        if decision != "roll_out":
-            raise ValidationError([Problem("only a pilot decided for roll-out can be rolled out", column="status",
-                                           value=status)])
-        for name in names:
-            cur.execute("INSERT OR REPLACE INTO pilot_rollouts VALUES (?, ?, ?)",
-                        [pilot_id, units[name.strip().casefold()].unit_id, adopted_on])
-        cur.execute("UPDATE pilots SET status = 'rolled_out', version = version + 1, updated_at = current_timestamp "
-                    "WHERE pilot_id = ?", [pilot_id])
-        w.audit("roll out", "pilot", pilot_id, before={"status": status, "version": version},
-                after={"status": "rolled_out", "units": names, "adopted_on": adopted_on, "version": version + 1})
 
 
 def pipeline(db: Database, actor: Actor) -> pd.DataFrame:
@@ -602,7 +535,7 @@ def update_pilot(db: Database, actor: Actor, pilot_id: int, draft: PilotDraft, e
 def _update_pilot(db: Database, w: Write, pilot_id: int, draft: PilotDraft, expected_version: int) -> int:
     actor, cur = w.actor, w.cursor
     current = get_pilot(db, actor, pilot_id)
-    _locked_pilot(cur, pilot_id, expected_version)
+    pilot_at_version(cur, pilot_id, expected_version)
     units = unit_lookup(list_units(db, actor))
     problems = _check_draft(draft, units, metric_lookup(db))
     unit = units.get(draft.unit.strip().casefold())

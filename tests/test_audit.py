@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pilots import audit, backup, cells, comments, ingest, store, users
+from pilots import analysis, audit, backup, cells, comments, ingest, lifecycle, store, users
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.model import Metric, ValidationError
 
@@ -77,21 +77,20 @@ def update_pilot(db, pilot_id, tmp):
 
 
 def set_status(db, pilot_id, tmp):
-    store.set_status(db, CCO, pilot_id, "running", expected_version=1)
+    lifecycle.set_status(db, CCO, pilot_id, "running", expected_version=1)
     return [("status", "pilot", str(pilot_id), {"status": "proposed"}, {"status": "running", "version": 2})]
 
 
 def record_decision(db, pilot_id, tmp):
-    store.record_decision(db, CCO, pilot_id, "roll_out", "Clear lift", "Steering committee", dt.date(2025, 7, 1),
-                          evidence={"verdict": "roll out"})
+    lifecycle.record_decision(db, CCO, pilot_id, "roll_out", "Clear lift", "Steering committee", dt.date(2025, 7, 1))
     return [("decide", "pilot", str(pilot_id), {"decision": None},
              {"decision": "roll_out", "approved_by": "Steering committee", "decided_on": "2025-07-01"})]
 
 
 def record_rollout(db, pilot_id, tmp):
-    store.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Clear lift", "Board", dt.date(2025, 7, 1))
+    lifecycle.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Clear lift", "Board", dt.date(2025, 7, 1))
     start = last_id(db)
-    store.record_rollout(db, CCO, pilot_id, ["Online", "Claims"], dt.date(2025, 9, 1))
+    lifecycle.record_rollout(db, CCO, pilot_id, ["Online", "Claims"], dt.date(2025, 9, 1))
     return start, [("roll out", "pilot", str(pilot_id), {"status": "decided"},
                     {"status": "rolled_out", "units": ["Online", "Claims"], "adopted_on": "2025-09-01"})]
 
@@ -193,7 +192,7 @@ def test_a_refused_write_leaves_no_change_and_only_a_refusal_of_access_is_logged
     draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
     with pytest.raises(ValidationError):
         store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, pilot_end=dt.date(2025, 1, 1)), 1)
-    store.set_status(db, CCO, pilot_id, "baseline", expected_version=1)
+    lifecycle.set_status(db, CCO, pilot_id, "baseline", expected_version=1)
     with pytest.raises(store.StaleEdit):
         store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, owner="Late"), 1)
     with pytest.raises(ValidationError):
@@ -210,7 +209,7 @@ def test_a_refused_write_leaves_no_change_and_only_a_refusal_of_access_is_logged
 
 def test_filters_find_entries_by_who_what_action_id_date_and_value(small_org):
     db, pilot_id = small_org
-    store.set_status(db, CCO, pilot_id, "baseline", expected_version=1)
+    lifecycle.set_status(db, CCO, pilot_id, "baseline", expected_version=1)
     comments.add_comment(db, Actor("rita@example.com", "unit_head", frozenset({1})), pilot_id, "Baseline looks odd")
     everything = audit.list_audit(db, CCO)
     assert audit.count_audit(db, CCO) == len(everything) > 5
@@ -243,11 +242,11 @@ def test_only_editors_read_the_audit_log(small_org):
 
 def test_a_decision_keeps_its_evidence_snapshot_however_the_pilot_changes_later(small_org):
     db, pilot_id = small_org
-    snapshot = {"verdict": "roll out", "metrics": [{"metric": "nps", "effect": 6.2, "ci_low": 1.0, "ci_high": 11.4}]}
-    store.record_decision(db, CCO, pilot_id, "extend", "Need more weeks", "Steering committee",
-                          dt.date(2025, 7, 1), evidence=snapshot, expected_version=1)
-    store.record_decision(db, CCO, pilot_id, "roll_out", "Now clear", "Board", dt.date(2025, 9, 1),
-                          evidence={"verdict": "roll out", "metrics": []})
+    # The snapshot is the case as it stood when the decision was recorded, taken by the decision itself.
+    snapshot = json.loads(json.dumps(analysis.case_as_dict(analysis.analyze_pilot(db, CCO, pilot_id)), default=str))
+    lifecycle.record_decision(db, CCO, pilot_id, "extend", "Need more weeks", "Steering committee",
+                              dt.date(2025, 7, 1), expected_version=1)
+    lifecycle.record_decision(db, CCO, pilot_id, "roll_out", "Now clear", "Board", dt.date(2025, 9, 1))
     draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
     store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, target_effect=8.0), 3)
     taken = audit.decisions(db, CCO, pilot_id)
@@ -255,6 +254,7 @@ def test_a_decision_keeps_its_evidence_snapshot_however_the_pilot_changes_later(
         ("roll_out", "Board", dt.date(2025, 9, 1), CCO.email),
         ("extend", "Steering committee", dt.date(2025, 7, 1), CCO.email)]
     assert taken[1].evidence == snapshot and taken[1].rationale == "Need more weeks"
+    assert taken[1].evidence["target_effect"] == 5 != store.get_pilot(db, CCO, pilot_id).target_effect
     with pytest.raises(AccessDenied):
         audit.decisions(db, Actor("omar@example.com", "unit_head", frozenset({2})), pilot_id)
 
@@ -318,7 +318,7 @@ def test_changes_read_as_a_list_not_json():
 
 def test_the_log_reads_in_words_what_each_write_changed(small_org, tmp_path):
     db, pilot_id = small_org
-    store.set_status(db, CCO, pilot_id, "running", expected_version=1)
+    lifecycle.set_status(db, CCO, pilot_id, "running", expected_version=1)
     draft = store.pilot_draft(store.get_pilot(db, CCO, pilot_id))
     store.update_pilot(db, CCO, pilot_id, dataclasses.replace(draft, target_effect=8.0, owner="Olga"), 2)
     path = write_csv(tmp_path / "obs.csv", "unit,metric,date,value\nRetail,nps,2025-01-07,9\nOnline,nps,2025-01-08,3\n")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilots import cells, ingest, store
+from pilots import cells, ingest, lifecycle, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.model import Metric, PilotDraft, ValidationError
 from pilots.db import _append_audit
@@ -171,8 +171,8 @@ def test_overlapping_pilots_and_rollouts_are_found(org):
     inside = add_pilot(org, unit="Claims", controls=(), name="in a control, during the windows")
     add_pilot(org, unit="Retail", controls=(), name="earlier", baseline_start=dt.date(2024, 1, 1),
               baseline_end=dt.date(2024, 1, 31), pilot_start=dt.date(2024, 2, 1), pilot_end=dt.date(2024, 3, 1))
-    store.record_decision(org, COMMAND_LINE, inside, "roll_out", "worked", "board", dt.date(2025, 6, 1))
-    store.record_rollout(org, COMMAND_LINE, inside, ["Retail"], dt.date(2025, 5, 1))
+    lifecycle.record_decision(org, COMMAND_LINE, inside, "roll_out", "worked", "board", dt.date(2025, 6, 1))
+    lifecycle.record_rollout(org, COMMAND_LINE, inside, ["Retail"], dt.date(2025, 5, 1))
     found = cells.overlapping_pilots(org, COMMAND_LINE, [pilot])
     assert sorted(zip(found["kind"], found["name"])) == [
         ("control_treated", "in a control, during the windows"),

@@ -17,7 +17,8 @@ from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database
 from pilots.model import Metric, PilotDraft
 
-from pilots import analysis, audit, backup, cells, comments, demo, export, ingest, org, planning, slides, store, users
+from pilots import (analysis, audit, backup, cells, comments, demo, export, ingest, lifecycle, org, planning, slides,
+                    store, users)
 
 OPEN_TO_EVERY_ROLE = {
     "cells.data_version": "a cache key: row counts and the latest audit id, nothing of any unit",
@@ -161,11 +162,11 @@ CALLS_AS_RITA_ON_ONLINE = {
         db, rita, dataclasses.replace(theirs, unit_id=u["Retail"].unit_id), "nps")),
     "store.pipeline": only_own(lambda db, rita, *_: store.pipeline(db, rita),
                                lambda frame, w: "Online" in _names(frame, "unit")),
-    "store.record_decision": refused(lambda db, rita, u, theirs, mine: store.record_decision(
+    "lifecycle.record_decision": refused(lambda db, rita, u, theirs, mine: lifecycle.record_decision(
         db, rita, theirs.pilot_id, "stop", "no", "Board", dt.date(2025, 7, 1))),
-    "store.record_rollout": refused(lambda db, rita, u, theirs, mine: store.record_rollout(
+    "lifecycle.record_rollout": refused(lambda db, rita, u, theirs, mine: lifecycle.record_rollout(
         db, rita, theirs.pilot_id, ["Retail"], dt.date(2025, 8, 1))),
-    "store.set_status": refused(lambda db, rita, u, theirs, mine: store.set_status(db, rita, theirs.pilot_id, "running")),
+    "lifecycle.set_status": refused(lambda db, rita, u, theirs, mine: lifecycle.set_status(db, rita, theirs.pilot_id, "running")),
     "store.stored_pilots": refused(lambda db, rita, u, theirs, mine: store.stored_pilots(db, rita, [theirs])),
     "store.update_pilot": refused(lambda db, rita, u, theirs, mine: store.update_pilot(
         db, rita, theirs.pilot_id, store.pilot_draft(theirs), theirs.version)),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from apptests import open_page
-from pilots import comments, store
+from pilots import comments, lifecycle
 from pilots.access import COMMAND_LINE
 
 TYPED = "**bold** <b>html</b> :red[alarm] [link](http://example.com)"
@@ -17,7 +17,7 @@ TYPED = "**bold** <b>html</b> :red[alarm] [link](http://example.com)"
 def audited(small_org, monkeypatch):
     db, pilot_id = small_org
     monkeypatch.setenv("PILOTS_DB", str(db.path))
-    store.set_status(db, COMMAND_LINE, pilot_id, "running", expected_version=1)
+    lifecycle.set_status(db, COMMAND_LINE, pilot_id, "running", expected_version=1)
     comments.add_comment(db, COMMAND_LINE, pilot_id, TYPED)
     return db, pilot_id
 

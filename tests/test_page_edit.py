@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from apptests import open_page, read
-from pilots import audit, comments, store, users
+from pilots import audit, comments, lifecycle, store, users
 from pilots.access import COMMAND_LINE, Actor
 from pilots.model import PilotDraft, ValidationError
 
@@ -78,7 +78,7 @@ def test_two_editors_edit_the_same_pilot_and_the_second_save_is_refused(small_or
                            dataclasses.replace(store.pilot_draft(opened_by_second), sponsor="Bob"),
                            opened_by_second.version)
     with pytest.raises(store.StaleEdit):
-        store.set_status(db, second, pilot_id, "running", expected_version=opened_by_second.version)
+        lifecycle.set_status(db, second, pilot_id, "running", expected_version=opened_by_second.version)
     now = store.get_pilot(db, COMMAND_LINE, pilot_id)
     assert (now.owner, now.sponsor, now.status, now.version) == ("Ann", "", "proposed", 2)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import analysis, audit, cells, comments, ingest, store, users
+from pilots import analysis, audit, cells, comments, ingest, lifecycle, store, users
 from pilots import org as organisation
 from pilots.access import COMMAND_LINE, AccessDenied
 from pilots.cli import main
@@ -58,9 +58,9 @@ def forbidden_writes(o, pilot_id):
         "add metric": lambda a: store.add_metric(db, a, Metric("wait", "Wait", "min", "lower", "mean")),
         "add pilot": lambda a: store.add_pilot(db, a, dataclasses.replace(draft, name="Mine", status="proposed")),
         "update pilot": lambda a: store.update_pilot(db, a, pilot_id, dataclasses.replace(draft, owner="Me"), 1),
-        "set status": lambda a: store.set_status(db, a, pilot_id, "running"),
-        "decide": lambda a: store.record_decision(db, a, pilot_id, "roll_out", "Why not", "Me", dt.date(2025, 7, 1)),
-        "roll out": lambda a: store.record_rollout(db, a, pilot_id, ["Claims"], dt.date(2025, 8, 1)),
+        "set status": lambda a: lifecycle.set_status(db, a, pilot_id, "running"),
+        "decide": lambda a: lifecycle.record_decision(db, a, pilot_id, "roll_out", "Why not", "Me", dt.date(2025, 7, 1)),
+        "roll out": lambda a: lifecycle.record_rollout(db, a, pilot_id, ["Claims"], dt.date(2025, 8, 1)),
         "import": lambda a: ingest.import_file(db, a, o["tmp"] / "answers.csv", "observations"),
         "undo import": lambda a: ingest.undo_batch(db, a, o["batch"]),
         "redo import": lambda a: ingest.redo_batch(db, a, o["batch"]),

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from pilots import store
+from pilots import lifecycle, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.model import PilotDraft, ValidationError
 
@@ -64,7 +64,7 @@ def test_only_editors_write(small_org):
     with pytest.raises(AccessDenied):
         store.add_unit(db, STEERING, "Shadow unit")
     with pytest.raises(AccessDenied):
-        store.set_status(db, STEERING, pilot_id, "running")
+        lifecycle.set_status(db, STEERING, pilot_id, "running")
     assert "Shadow unit" not in [u.name for u in store.list_units(db, COMMAND_LINE)]
 
 
@@ -81,29 +81,29 @@ def test_unit_head_sees_only_their_units_pilots(small_org):
 
 def test_lifecycle_decision_and_rollout_are_audited_and_locked(small_org):
     db, pilot_id = small_org
-    store.set_status(db, COMMAND_LINE, pilot_id, "running", expected_version=1)
+    lifecycle.set_status(db, COMMAND_LINE, pilot_id, "running", expected_version=1)
     with pytest.raises(store.StaleEdit, match="changed by someone else"):
-        store.set_status(db, COMMAND_LINE, pilot_id, "evaluating", expected_version=1)
+        lifecycle.set_status(db, COMMAND_LINE, pilot_id, "evaluating", expected_version=1)
     with pytest.raises(ValidationError, match="rationale"):
-        store.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", " ", "Steering", dt.date(2025, 7, 1))
-    store.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Lift beat target", "Steering committee",
-                          dt.date(2025, 7, 1), evidence={"effect": 6.1}, expected_version=2)
-    store.record_rollout(db, COMMAND_LINE, pilot_id, ["Online", "Claims"], dt.date(2025, 9, 1))
+        lifecycle.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", " ", "Steering", dt.date(2025, 7, 1))
+    lifecycle.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Lift beat target", "Steering committee",
+                              dt.date(2025, 7, 1), expected_version=2)
+    lifecycle.record_rollout(db, COMMAND_LINE, pilot_id, ["Online", "Claims"], dt.date(2025, 9, 1))
     pilot = store.get_pilot(db, COMMAND_LINE, pilot_id)
     assert (pilot.status, pilot.decision, pilot.version) == ("rolled_out", "roll_out", 4)
     with db.cursor() as cur:
         actions = [r[0] for r in cur.execute(
             "SELECT action FROM audit_log WHERE entity = 'pilot' ORDER BY audit_id").fetchall()]
-        evidence = cur.execute("SELECT evidence->>'effect' FROM decision_log").fetchone()[0]
+        evidence = cur.execute("SELECT evidence->>'pilot_id', evidence->>'status' FROM decision_log").fetchone()
     assert actions == ["add", "status", "decide", "roll out"]
-    assert evidence == "6.1"
+    assert evidence == (str(pilot_id), "running")  # the case as it stood when decided
 
 
 def test_stop_decision_cannot_be_rolled_out(small_org):
     db, pilot_id = small_org
-    store.record_decision(db, COMMAND_LINE, pilot_id, "stop", "No lift", "Steering", dt.date(2025, 7, 1))
+    lifecycle.record_decision(db, COMMAND_LINE, pilot_id, "stop", "No lift", "Steering", dt.date(2025, 7, 1))
     with pytest.raises(ValidationError, match="only a pilot decided for roll-out"):
-        store.record_rollout(db, COMMAND_LINE, pilot_id, ["Online"], dt.date(2025, 9, 1))
+        lifecycle.record_rollout(db, COMMAND_LINE, pilot_id, ["Online"], dt.date(2025, 9, 1))
 
 
 def test_a_unit_edit_based_on_an_old_copy_is_refused_and_bad_figures_too(db):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pilots import audit, comments, store
+from pilots import audit, comments, lifecycle, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database, WriteConflict
 from pilots.model import PilotDraft, ValidationError
@@ -96,7 +96,7 @@ def test_a_write_conflict_from_outside_the_door_reads_as_someone_else_saved(org)
         other.begin()
         other.execute("UPDATE pilots SET status = 'baseline', version = version + 1 WHERE pilot_id = ?", [pilot_id])
         with pytest.raises(WriteConflict, match="someone else saved at the same moment"):
-            store.set_status(db, COMMAND_LINE, pilot_id, "baseline", expected_version=1)
+            lifecycle.set_status(db, COMMAND_LINE, pilot_id, "baseline", expected_version=1)
         other.rollback()
     finally:
         other.close()
@@ -124,7 +124,7 @@ def test_a_refusal_of_access_is_logged_and_writes_nothing_else(org):
     before = store.table_counts(db)
     for attempt in (lambda: comments.add_comment(db, outsider, pilot_id, "not my unit"),
                     lambda: store.add_unit(db, outsider, "Mine"),
-                    lambda: store.set_status(db, outsider, pilot_id, "baseline")):
+                    lambda: lifecycle.set_status(db, outsider, pilot_id, "baseline")):
         with pytest.raises(AccessDenied):
             attempt()
     refused = audit.list_audit(db, COMMAND_LINE, audit.AuditFilter(actions=("refused",)))
