@@ -4,7 +4,7 @@ numbers come from `pilots.analysis`."""
 
 from __future__ import annotations
 
-from pilots import analysis, formats, org, wording
+from pilots import formats, org, results, wording
 
 VERDICT_COLOURS = wording.COLOURS  # one source: pilots.wording
 SEVERITY = {  # how a check is shown, most serious first
@@ -12,7 +12,7 @@ SEVERITY = {  # how a check is shown, most serious first
     "stop": (":material/dangerous:", "Guardrail harmed"),
     "caution": (":material/warning:", "Caution"),
 }
-GRADES = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled", analysis.BEFORE_AFTER: "Before/after"}
+GRADES = {results.RANDOMISED: "Randomised", results.CONTROLLED: "Controlled", results.BEFORE_AFTER: "Before/after"}
 
 
 number = formats.number  # one way to write numbers: pilots.formats

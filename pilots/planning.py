@@ -17,7 +17,7 @@ from scipy import stats
 from . import cells as cellstore
 from . import store
 from .access import Actor
-from .analysis import change_words
+from .verdict import change_words
 from .db import Database
 from .inference import ALPHA, POWER, Cell, drift, window_cells
 from .model import PilotDraft, Problem, ValidationError

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import analysis, charts, ingest, org, store, text, wording
+from . import analysis, charts, ingest, org, results, store, text, wording
 from .access import Actor
 from .db import Database
 from .model import STATUSES
@@ -32,8 +32,8 @@ SLIDE_TEXT = 600  # characters of a message, bullet or figure: all a slide can s
 HYPOTHESIS_TEXT = 450  # characters of a hypothesis: with the unit's name, one message
 
 TITLE, NUMBERS, CHART, TEXT, APPENDIX = "title", "numbers", "chart", "text", "appendix"
-EVIDENCE_WORDS = {analysis.RANDOMISED: "Randomised", analysis.CONTROLLED: "Controlled",
-                  analysis.BEFORE_AFTER: "Before/after only"}
+EVIDENCE_WORDS = {results.RANDOMISED: "Randomised", results.CONTROLLED: "Controlled",
+                  results.BEFORE_AFTER: "Before/after only"}
 
 
 @dataclass

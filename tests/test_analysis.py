@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pilots import analysis, cells, formats, ingest, planning, store
+from pilots import analysis, cells, formats, inference, ingest, planning, results, store
 from pilots.access import COMMAND_LINE, Actor
 from pilots.analysis import analyze_pilot
 from pilots.model import Metric, PilotDraft
@@ -123,7 +123,7 @@ def test_effect_and_interval_from_imported_rows_match_an_independent_computation
     quantile = stats.t.ppf(0.975, dof)
     assert (result.ci_low, result.ci_high) == (pytest.approx(effect - quantile * se), pytest.approx(effect + quantile * se))
     assert result.p_value == pytest.approx(2 * stats.t.sf(abs(effect / se), dof))
-    assert result.inference == analysis.DRIFT and result.se > result.se_sampling
+    assert result.inference == inference.DRIFT and result.se > result.se_sampling
     # control cells as shown weigh every control unit equally
     real = rows[pd.to_datetime(rows["date"]).dt.date.between(*PILOT)]
     assert result.control_after.mean == pytest.approx(
@@ -157,7 +157,7 @@ def test_card_krueger_through_the_import_path(db, tmp_path):
     # One control unit, one survey each side and no earlier data: nothing shows how much states drift,
     # so the interval is the answers-only one (four independent cells, larger than the paper's paired
     # 1.36) and the verdict is capped at Extend, with the reason.
-    assert result.inference == analysis.ANSWERS_ONLY
+    assert result.inference == inference.ANSWERS_ONLY
     assert result.se == pytest.approx(np.hypot(1.44, 1.07), abs=0.01) and result.se > 1.36
     assert "not a paired standard error" in result.method
     caution = next(c for c in case.checks if c.code == "answers_only")
@@ -230,8 +230,8 @@ def test_before_after_without_controls_is_at_most_extend(org, tmp_path):
     rng = np.random.default_rng(18)
     import_rows(org, tmp_path, panel(rng, units=("Retail",), effect=8.0))
     case = analyze_pilot(org, COMMAND_LINE, add_pilot(org, controls=(), target=3.0))
-    assert case.primary.significant and case.primary.evidence_grade == analysis.BEFORE_AFTER
-    assert case.primary.inference == analysis.DRIFT and case.primary.placebo_periods == 2
+    assert case.primary.significant and case.primary.evidence_grade == results.BEFORE_AFTER
+    assert case.primary.inference == inference.DRIFT and case.primary.placebo_periods == 2
     assert case.verdict == "Extend" and "before_after_only" in {c.code for c in case.checks}
 
 
@@ -343,7 +343,7 @@ def test_the_value_shrinks_a_pilot_by_what_the_portfolio_says():
     from pilots.inference import Cell
     base = Cell(10.0, 400, 4.0, 399)
     result = MetricResult(2.0, 0.5, 20, 1.0, 3.0, 0.001, 1.4, "m", "M", "pts", "primary", "higher", "mean",
-                          base, base, base, base, "", analysis.CONTROLLED, target=1.0, inference=analysis.DRIFT)
+                          base, base, base, base, "", results.CONTROLLED, target=1.0, inference=inference.DRIFT)
     prior = shrinkage([result, dataclasses.replace(result, effect=0.1),
                                 dataclasses.replace(result, effect=-0.2), dataclasses.replace(result, effect=0.3)])
     z = np.array([2.0, 0.1, -0.2, 0.3]) / 2.0
@@ -445,7 +445,7 @@ def test_randomised_pilot_is_graded_randomised(org, tmp_path):
     rng = np.random.default_rng(28)
     import_rows(org, tmp_path, panel(rng, units=("Retail", "Online"), start=BASELINE[0]))
     case = analyze_pilot(org, COMMAND_LINE, add_pilot(org, controls=("Online",), randomised=True))
-    assert case.evidence_grade == analysis.RANDOMISED and "assigned at random" in case.primary.method
+    assert case.evidence_grade == results.RANDOMISED and "assigned at random" in case.primary.method
 
 
 def test_pilots_analysed_together_give_each_pilots_own_case(demo):

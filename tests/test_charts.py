@@ -13,9 +13,9 @@ import pytest
 import vl_convert
 from scipy import stats
 
-from pilots import analysis, charts, org, store
+from pilots import analysis, charts, inference, org, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
-from pilots.analysis import Cell
+from pilots.inference import Cell
 from pilots.cells import RolloutAssumptions
 from pilots.inference import unit_effect
 from pilots.model import Direction
@@ -166,7 +166,7 @@ def test_forest_plot_shows_every_evaluated_pilot_as_share_of_target_with_links(d
     expected = portfolio[portfolio["effect"].notna() & portfolio["target"].notna()]
     assert set(rows) == set(expected["pilot_id"]) and len(rows) >= 8
     for p in expected.itertuples(index=False):
-        g, low, high = analysis.oriented(p.direction, p.effect, p.ci_low, p.ci_high)
+        g, low, high = inference.oriented(p.direction, p.effect, p.ci_low, p.ci_high)
         row = rows[p.pilot_id]
         assert row["href"] == f"pilot?id={p.pilot_id}"
         assert row["share"] == pytest.approx(100 * g / abs(p.target))
