@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pilots import lifecycle, store  # noqa: E402
+from pilots import batches, lifecycle, store  # noqa: E402
 from pilots.access import Actor  # noqa: E402
 from pilots.db import Database  # noqa: E402
 from pilots.model import PilotDraft, Status  # noqa: E402
@@ -162,9 +162,9 @@ def build_large(path: Path, units: int, pilots: int, observations: int) -> str:
         with db.write(ACTOR, "load the benchmark's data") as w:
             cur = w.cursor
             cur.execute(f"CREATE TEMP VIEW bench_answers AS {survey_rows_sql(observations, units, by_name=False)}")
-            store.insert_batch(w, "observations", "bench: generated survey answers", "bench_answers")
+            batches.insert_batch(w, "observations", "bench: generated survey answers", "bench_answers")
             cur.execute(f"CREATE TEMP VIEW bench_figures AS {_figure_rows_sql(units)}")
-            store.insert_batch(w, "measurements", "bench: generated weekly figures", "bench_figures")
+            batches.insert_batch(w, "measurements", "bench: generated weekly figures", "bench_figures")
             cur.execute("DROP VIEW bench_answers")
             cur.execute("DROP VIEW bench_figures")
         for draft, decision, rolled_out in _large_pilots(units, pilots):

@@ -18,7 +18,7 @@ import streamlit as st
 
 from pages._case import GRADES, SEVERITY, money, number
 from pages._ui import chart_spec, current_actor, database, in_app_shell, literal, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, formats, ingest, org, planning, store, text, wording
+from pilots import analysis, cells, charts, export, formats, ingest, org, planning, store, text, trends, wording
 from pilots.model import ValidationError
 
 in_app_shell()
@@ -144,7 +144,7 @@ def week_by_week() -> None:
     st.caption(f"{literal(primary_metric.label)}: the pilot unit against its controls, week by week.")
 
     def timeline():
-        series = store.pilot_series(db, actor, pilot, pilot.primary_metric)
+        series = trends.pilot_series(db, actor, pilot, pilot.primary_metric)
         return None if series.empty else charts.pilot_timeline(
             series, pilot.unit_name, f"{primary_metric.label} ({primary_metric.unit})", case.baseline,
             case.pilot_window)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._ui import chart_spec, current_actor, database, in_app_shell, literal, metric_labels
-from pilots import analysis, charts, ingest, store, text, wording
+from pilots import analysis, charts, ingest, store, text, trends, wording
 
 in_app_shell()
 
@@ -50,6 +50,6 @@ key = st.selectbox("Metric", keys, format_func=lambda k: text.printable(labels[k
 last = pd.Timestamp(mine.loc[mine["metric"] == key, "last_date"].max()).date()
 weeks = st.select_slider("Weeks shown", [13, 26, 52, 104], value=52)
 st.vega_lite_chart(chart_spec(db, actor, f"unit-trend/{unit.unit_id}/{key}/{weeks}", lambda: charts.unit_trend(
-    store.org_series(db, actor, key, unit.unit_id, last - dt.timedelta(weeks=weeks), last), unit.name, labels[key],
+    trends.org_series(db, actor, key, unit.unit_id, last - dt.timedelta(weeks=weeks), last), unit.name, labels[key],
     store.metric_lookup(db)[key].direction)), width="stretch")
 st.caption("Weekly. The rest of the organisation pools every other unit's answers (or n-weighted figures).")

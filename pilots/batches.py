@@ -1,4 +1,5 @@
-"""Import batches after the fact: how a batch is named to a person, found by the bytes of its
+"""Import batches: writing checked rows as one batch (with the measurements it replaces kept in
+the audit log), and after the fact: how a batch is named to a person, found by the bytes of its
 file, listed with what it covers, and the mechanics of undo and redo inside a write that
 pilots.ingest opens.
 
@@ -290,3 +291,42 @@ def _reclaim_periods(w: Write, batch_id: int) -> int:
         cur.unregister(view)
     return len(take_out)
 
+
+# ---------------------------------------------------------------- writing a batch
+
+def insert_batch(w: Write, kind: str, source: str, rows_view: str, replace: bool = False,
+                 content_hash: str | None = None) -> int:
+    """Write rows that have already been checked, as one new batch, inside the caller's write.
+
+    `rows_view` names a relation visible to `cur` with columns (unit_id, metric_key, obs_date, value)
+    for observations, or (unit_id, metric_key, period_start, value, n, sd) for measurements. With
+    `replace`, measurements already stored for the same unit, metric and period are replaced, and
+    what they held goes to the audit log. `content_hash` (sha256 of the file) is kept with the batch
+    so an identical file is recognised later. Returns the batch id."""
+    cur, actor = w.cursor, w.actor
+    row_count = cur.execute(f"SELECT count(*) FROM {rows_view}").fetchone()[0]
+    batch_id = cur.execute(
+        "INSERT INTO import_batches (kind, source, imported_by, row_count, content_hash) VALUES (?, ?, ?, ?, ?) "
+        "RETURNING batch_id", [kind, source, actor.email, row_count, content_hash]).fetchone()[0]
+    if kind == "observations":
+        cur.execute(f"INSERT INTO observations (batch_id, unit_id, metric_key, obs_date, value) "
+                    f"SELECT {batch_id}, unit_id, metric_key, obs_date, value FROM {rows_view}")
+    elif kind == "measurements":
+        if replace:
+            replaced = cur.execute(
+                f"SELECT m.unit_id, m.metric_key, m.period_start, m.value, m.n, m.sd, m.batch_id FROM measurements m "
+                f"JOIN {rows_view} r USING (unit_id, metric_key, period_start)").df()
+            if len(replaced):
+                cur.execute(f"DELETE FROM measurements m USING {rows_view} r WHERE m.unit_id = r.unit_id "
+                            f"AND m.metric_key = r.metric_key AND m.period_start = r.period_start")
+                w.audit("replace", "measurements", batch_id, before=replaced.to_dict(orient="records"),
+                        after={"batch_id": batch_id})
+        cur.execute(f"INSERT INTO measurements (unit_id, metric_key, period_start, value, n, sd, batch_id) "
+                    f"SELECT unit_id, metric_key, period_start, value, n, sd, {batch_id} FROM {rows_view}")
+    else:
+        raise ValueError(f"unknown kind of data '{kind}'")
+    after = {"kind": kind, "source": source, "rows": row_count}
+    if content_hash is not None:
+        after["sha256"] = content_hash
+    w.audit("import", "batch", batch_id, after=after)
+    return batch_id

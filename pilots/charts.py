@@ -98,7 +98,7 @@ def pilot_timeline(series: pd.DataFrame, pilot_unit: str, metric_label: str, bas
                    pilot_window: tuple[dt.date, dt.date], base_size: int = 14, width: int | str = "container",
                    height: int = 360) -> alt.TopLevelMixin:
     """Weekly metric of the pilot unit against its pooled controls, baseline and pilot windows shaded,
-    go-live marked. `series` has columns group, week, value, n (store.pilot_series)."""
+    go-live marked. `series` has columns group, week, value, n (trends.pilot_series)."""
     series = _named(_checked(series), "group")
     pilot_unit, metric_label = _name(pilot_unit), _name(metric_label)
     windows = pd.DataFrame({
@@ -487,7 +487,7 @@ def unit_trend(series: pd.DataFrame, unit: str, metric_label: str, direction: st
                base_size: int = 14, width: int | str = "container", height: int = 320,
                title: str | None = None) -> alt.TopLevelMixin:
     """A unit's weekly metric against the rest of the organisation (every other unit pooled).
-    `series` has columns group, week, value, n (store.org_series)."""
+    `series` has columns group, week, value, n (trends.org_series)."""
     series, unit, metric_label = _named(_checked(series), "group"), _name(unit), _name(metric_label)
     groups = [unit] + [g for g in series["group"].unique() if g != unit]
     y_title = f"{metric_label} {better_arrow(direction)}" if direction else metric_label

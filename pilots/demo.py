@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from . import lifecycle, org, store
+from . import batches, lifecycle, org, store
 from .access import Actor
 from .db import Database, Write
 from .model import STATUSES, PilotDraft, Problem, ValidationError
@@ -376,7 +376,7 @@ def _insert(w: Write, kind: str, source: str, frame: pd.DataFrame, unit_ids: lis
     frame = frame.assign(unit_id=np.asarray(unit_ids)[frame.pop("unit_row").to_numpy()])
     w.cursor.register("demo_rows", frame)
     try:
-        store.insert_batch(w, kind, source, "demo_rows")
+        batches.insert_batch(w, kind, source, "demo_rows")
     finally:
         w.cursor.unregister("demo_rows")
     return len(frame)

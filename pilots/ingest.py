@@ -232,7 +232,7 @@ def _write(w: Write, kind: str, name: str, staged: str, replace: bool,
     if not rows:
         # Nothing new (a typed table whose rows are all stored already): the write says so.
         w.audit("import", "batch", None, after={"kind": kind, "source": name, "rows": 0})
-    batch_id = store.insert_batch(w, kind, name, view, replace, content_hash=digest) if rows else None
+    batch_id = batches.insert_batch(w, kind, name, view, replace, content_hash=digest) if rows else None
     return ImportResult(batch_id, kind, rows, tuple(units or ()), tuple(metrics or ()), first, last, name, replaced)
 
 

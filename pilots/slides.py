@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import analysis, charts, ingest, org, results, store, text, wording
+from . import analysis, charts, ingest, org, results, store, text, trends, wording
 from .access import Actor
 from .db import Database
 from .model import STATUSES
@@ -174,7 +174,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
         kind=TITLE)]
     currency = org.org_settings(db)
     slides.append(_headline(case, pilot, currency))
-    series = store.pilot_series(db, actor, stored, pilot.primary_metric)
+    series = trends.pilot_series(db, actor, stored, pilot.primary_metric)
     slides.append(Slide(
         f"{m.label} week by week",
         f"{pilot.unit_name} against {controls}; baseline and pilot windows shaded, go-live dashed.",

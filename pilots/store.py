@@ -1,12 +1,12 @@
-"""Reading and writing the domain's records: business units, metric definitions, pilots, their
-lifecycle and decisions, and import batches. All SQL of these lives here; every write goes through
+"""Reading and writing the domain's records: business units, metric definitions and pilots
+(registration, reading as the actor may see them, editing). Their lifecycle is in `pilots.lifecycle`,
+import batches in `pilots.batches`, weekly series for charts in `pilots.trends`. Every write goes through
 `Database.write` (one transaction, the audit entry, the role check), every text a person typed is
 checked by `pilots.text`, and every call takes the acting user so roles hold whatever the caller."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import difflib
 from typing import TYPE_CHECKING, Iterable
 
@@ -357,71 +357,6 @@ def pilots_frame(pilots: list[Pilot], metrics: dict[str, Metric]) -> pd.DataFram
                                  "baseline", "pilot window", "owner", "decision"])
 
 
-# ---------------------------------------------------------------- data read back for charts
-
-def _weekly(db: Database, metric_key: str, groups: dict[str, Iterable[int]], start: dt.date,
-            end: dt.date) -> pd.DataFrame:
-    members = [(group, unit_id) for group, ids in groups.items() for unit_id in ids]
-    if not members:
-        import pandas as pd
-
-        return pd.DataFrame({"group": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[us]"),
-                             "value": pd.Series(dtype=float), "n": pd.Series(dtype="int64")})
-    # The units are repeated as constants in the scans: `IN (SELECT ...)` there would be joined row by row.
-    unit_ids = sorted({unit_id for _, unit_id in members})
-    units = ", ".join("?" * len(unit_ids))
-    sql = f"""
-    WITH members(grp, unit_id) AS (VALUES {', '.join('(?, ?)' for _ in members)}),
-    rows AS (
-        SELECT unit_id, date_trunc('week', obs_date) AS week, sum(score) AS total, count(*) AS n
-        FROM scored_observations
-        WHERE metric_key = ? AND unit_id IN ({units}) AND obs_date BETWEEN ? AND ?
-        GROUP BY ALL
-        UNION ALL
-        SELECT unit_id, date_trunc('week', period_start), sum(value * coalesce(n, 1)), sum(coalesce(n, 1))
-        FROM measurements
-        WHERE metric_key = ? AND unit_id IN ({units}) AND period_start BETWEEN ? AND ?
-        GROUP BY ALL
-    )
-    SELECT m.grp AS "group", r.week::DATE AS week, sum(r.total) / sum(r.n) AS value, sum(r.n)::BIGINT AS n
-    FROM rows r JOIN members m USING (unit_id)
-    GROUP BY ALL ORDER BY "group", week
-    """
-    params = ([value for member in members for value in member]
-              + [metric_key, *unit_ids, start, end, metric_key, *unit_ids, start, end])
-    with db.cursor() as cur:
-        return cur.execute(sql, params).df()
-
-
-def pilot_series(db: Database, actor: Actor, pilot: Pilot, metric_key: str,
-                 margin: dt.timedelta = dt.timedelta(weeks=8)) -> pd.DataFrame:
-    """Per week: the metric for the pilot unit and for its control units pooled, from a little before
-    the baseline to a little after the pilot window. Whoever may see the pilot may see this."""
-    pilot = get_pilot(db, actor, pilot.pilot_id)  # as stored: a pilot object made up elsewhere proves nothing
-    groups = {pilot.unit_name: [pilot.unit_id]}
-    if pilot.control_unit_ids:
-        groups[CONTROL_GROUP] = list(pilot.control_unit_ids)
-    return _weekly(db, metric_key, groups, pilot.baseline_start - margin, pilot.pilot_end + margin)
-
-
-CONTROL_GROUP = "Control units"
-
-
-def org_series(db: Database, actor: Actor, metric_key: str, unit_id: int, start: dt.date,
-               end: dt.date) -> pd.DataFrame:
-    """Per week: the metric of one unit and of the rest of the organisation (every other unit pooled,
-    each answer or n-weighted period counting equally), as group, week, value, n. The pool is an
-    aggregate no other unit can be read from, so a unit head may compare against it."""
-    require_unit(actor, unit_id, "read this unit's data")
-    units = list_units(db, actor)
-    name = next(u.name for u in units if u.unit_id == unit_id)
-    return _weekly(db, metric_key, {name: [unit_id], REST_OF_ORGANISATION: [u.unit_id for u in units
-                                                                             if u.unit_id != unit_id]}, start, end)
-
-
-REST_OF_ORGANISATION = "Rest of organisation"
-
-
 def table_counts(db: Database) -> dict[str, int]:
     """Row counts of the data tables (for the command line and for tests that nothing changed)."""
     tables = ["business_units", "metrics", "pilots", "pilot_controls", "pilot_metrics", "import_batches",
@@ -435,46 +370,6 @@ def is_empty(db: Database) -> bool:
     with db.cursor() as cur:
         return cur.execute("SELECT count(*) FROM business_units").fetchone()[0] == 0
 
-
-
-# ---------------------------------------------------------------- import batches
-
-def insert_batch(w: Write, kind: str, source: str, rows_view: str, replace: bool = False,
-                 content_hash: str | None = None) -> int:
-    """Write rows that have already been checked, as one new batch, inside the caller's write.
-
-    `rows_view` names a relation visible to `cur` with columns (unit_id, metric_key, obs_date, value)
-    for observations, or (unit_id, metric_key, period_start, value, n, sd) for measurements. With
-    `replace`, measurements already stored for the same unit, metric and period are replaced, and
-    what they held goes to the audit log. `content_hash` (sha256 of the file) is kept with the batch
-    so an identical file is recognised later. Returns the batch id."""
-    cur, actor = w.cursor, w.actor
-    row_count = cur.execute(f"SELECT count(*) FROM {rows_view}").fetchone()[0]
-    batch_id = cur.execute(
-        "INSERT INTO import_batches (kind, source, imported_by, row_count, content_hash) VALUES (?, ?, ?, ?, ?) "
-        "RETURNING batch_id", [kind, source, actor.email, row_count, content_hash]).fetchone()[0]
-    if kind == "observations":
-        cur.execute(f"INSERT INTO observations (batch_id, unit_id, metric_key, obs_date, value) "
-                    f"SELECT {batch_id}, unit_id, metric_key, obs_date, value FROM {rows_view}")
-    elif kind == "measurements":
-        if replace:
-            replaced = cur.execute(
-                f"SELECT m.unit_id, m.metric_key, m.period_start, m.value, m.n, m.sd, m.batch_id FROM measurements m "
-                f"JOIN {rows_view} r USING (unit_id, metric_key, period_start)").df()
-            if len(replaced):
-                cur.execute(f"DELETE FROM measurements m USING {rows_view} r WHERE m.unit_id = r.unit_id "
-                            f"AND m.metric_key = r.metric_key AND m.period_start = r.period_start")
-                w.audit("replace", "measurements", batch_id, before=replaced.to_dict(orient="records"),
-                        after={"batch_id": batch_id})
-        cur.execute(f"INSERT INTO measurements (unit_id, metric_key, period_start, value, n, sd, batch_id) "
-                    f"SELECT unit_id, metric_key, period_start, value, n, sd, {batch_id} FROM {rows_view}")
-    else:
-        raise ValueError(f"unknown kind of data '{kind}'")
-    after = {"kind": kind, "source": source, "rows": row_count}
-    if content_hash is not None:
-        after["sha256"] = content_hash
-    w.audit("import", "batch", batch_id, after=after)
-    return batch_id
 
 
 # ---------------------------------------------------------------- lifecycle and decisions

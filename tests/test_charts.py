@@ -13,7 +13,7 @@ import pytest
 import vl_convert
 from scipy import stats
 
-from pilots import analysis, charts, inference, org, store
+from pilots import analysis, charts, inference, org, store, trends
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.inference import Cell
 from pilots.cells import RolloutAssumptions
@@ -244,15 +244,15 @@ def test_lines_and_points_grow_with_the_type(demo):
 def test_org_series_pools_every_other_unit(demo):
     units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
     start, end = dt.date(2025, 3, 3), dt.date(2025, 4, 27)
-    series = store.org_series(demo, COMMAND_LINE, "nps", units["Claims"], start, end)
-    assert set(series["group"]) == {"Claims", store.REST_OF_ORGANISATION}
+    series = trends.org_series(demo, COMMAND_LINE, "nps", units["Claims"], start, end)
+    assert set(series["group"]) == {"Claims", trends.REST_OF_ORGANISATION}
     with demo.cursor() as cur:
         raw = cur.execute("SELECT unit_id, obs_date, score FROM scored_observations WHERE metric_key = 'nps' "
                           "AND obs_date BETWEEN ? AND ?", [start, end]).df()
     raw["week"] = pd.to_datetime(raw["obs_date"]).dt.to_period("W-SUN").dt.start_time
     rest = raw[raw["unit_id"] != units["Claims"]].groupby("week")["score"].agg(["mean", "size"])
-    got = series[series["group"] == store.REST_OF_ORGANISATION].set_index(pd.to_datetime(
-        series.loc[series["group"] == store.REST_OF_ORGANISATION, "week"]))
+    got = series[series["group"] == trends.REST_OF_ORGANISATION].set_index(pd.to_datetime(
+        series.loc[series["group"] == trends.REST_OF_ORGANISATION, "week"]))
     assert np.allclose(got["value"].to_numpy(), rest["mean"].reindex(got.index).to_numpy())
     assert (got["n"].to_numpy() == rest["size"].reindex(got.index).to_numpy()).all()
 
@@ -261,13 +261,13 @@ def test_org_series_is_refused_for_another_units_head(demo):
     units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
     head = Actor("rita@example.com", "unit_head", frozenset({units["Retail Stores"]}))
     with pytest.raises(AccessDenied):
-        store.org_series(demo, head, "nps", units["Claims"], dt.date(2025, 1, 1), dt.date(2025, 2, 1))
-    assert len(store.org_series(demo, head, "nps", units["Retail Stores"], dt.date(2025, 1, 1), dt.date(2025, 2, 1)))
+        trends.org_series(demo, head, "nps", units["Claims"], dt.date(2025, 1, 1), dt.date(2025, 2, 1))
+    assert len(trends.org_series(demo, head, "nps", units["Retail Stores"], dt.date(2025, 1, 1), dt.date(2025, 2, 1)))
 
 
 def test_unit_trend_draws_the_unit_against_the_organisation(demo):
     units = {u.name: u.unit_id for u in store.list_units(demo, COMMAND_LINE)}
-    series = store.org_series(demo, COMMAND_LINE, "ces", units["Online & App"], dt.date(2025, 1, 1),
+    series = trends.org_series(demo, COMMAND_LINE, "ces", units["Online & App"], dt.date(2025, 1, 1),
                               dt.date(2025, 12, 31))
     spec = charts.unit_trend(series, "Online & App", "Customer effort", direction="lower").to_dict()
     (line,) = layers(spec)

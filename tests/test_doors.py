@@ -18,7 +18,7 @@ from pilots.db import Database
 from pilots.model import Metric, PilotDraft
 
 from pilots import (analysis, audit, backup, cells, comments, demo, export, ingest, lifecycle, org, planning, slides,
-                    store, users)
+                    store, trends, users)
 
 OPEN_TO_EVERY_ROLE = {
     "cells.data_version": "a cache key: row counts and the latest audit id, nothing of any unit",
@@ -156,9 +156,9 @@ CALLS_AS_RITA_ON_ONLINE = {
     "store.list_units": only_own(lambda db, rita, *_: store.list_units(db, rita),
                                  lambda found, w: any(x.customers is not None for x in found
                                                       if x.unit_id not in w[1].unit_ids)),
-    "store.org_series": refused(lambda db, rita, u, *_: store.org_series(
+    "trends.org_series": refused(lambda db, rita, u, *_: trends.org_series(
         db, rita, "nps", u["Online"].unit_id, START, dt.date(2025, 6, 29))),
-    "store.pilot_series": refused(lambda db, rita, u, theirs, mine: store.pilot_series(
+    "trends.pilot_series": refused(lambda db, rita, u, theirs, mine: trends.pilot_series(
         db, rita, dataclasses.replace(theirs, unit_id=u["Retail"].unit_id), "nps")),
     "store.pipeline": only_own(lambda db, rita, *_: store.pipeline(db, rita),
                                lambda frame, w: "Online" in _names(frame, "unit")),
@@ -212,7 +212,7 @@ def test_the_same_calls_work_for_the_unit_head_on_their_own_pilot(world):
     db, rita, units, theirs, mine = world
     assert analysis.analyze_pilot(db, rita, mine).pilot_id == mine
     assert comments.add_comment(db, rita, mine, "on my own pilot").body == "on my own pilot"
-    assert not store.pilot_series(db, rita, store.get_pilot(db, rita, mine), "nps").empty
+    assert not trends.pilot_series(db, rita, store.get_pilot(db, rita, mine), "nps").empty
     assert export.export_pilot(db, rita, mine, "pptx")[:2] == b"PK"
     assert set(ingest.measurements_frame(db, rita)["unit"]) == {"Retail"}
     assert [u.customers for u in store.list_units(db, rita) if u.name == "Retail"] == [1000]

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_charts import chart_frames, chart_rows
 from apptests import open_page, read
-from pilots import analysis, cells, org, planning, store, wording
+from pilots import analysis, cells, org, planning, store, trends, wording
 from pilots.access import COMMAND_LINE
 
 
@@ -63,7 +63,7 @@ def test_charts_of_the_case_are_drawn_one_tab_at_a_time(demo_org):
     assert [t.label for t in at.tabs] == ["Week by week", "Before and after", "Every metric against its target"]
     assert len(at.get("vega_lite_chart")) == 1, "the first screen draws the open tab's chart only"
     timeline = next(f for f in chart_rows(at, "group") if "week" in f.columns)
-    assert set(timeline["group"]) == {pilot.unit_name, store.CONTROL_GROUP}
+    assert set(timeline["group"]) == {pilot.unit_name, trends.CONTROL_GROUP}
 
     opened(at, tab, "Before and after")
     assert len(at.get("vega_lite_chart")) == 1

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_charts import chart_frames
 from apptests import open_page, read
-from pilots import analysis, store, wording
+from pilots import analysis, store, trends, wording
 from pilots.access import COMMAND_LINE
 
 
@@ -32,7 +32,7 @@ def test_a_unit_head_sees_their_unit_only_with_its_verdicts(demo_org):
     assert any(s.decided for s in states) and any(not s.decided for s in states)
     assert [m.value for m in at.markdown if m.value.endswith("]") and "-background[" in m.value] == [
         f":{s.colour}-background[{s.label}]" for s in states]
-    assert trend_groups(at) == {"Claims", store.REST_OF_ORGANISATION}
+    assert trend_groups(at) == {"Claims", trends.REST_OF_ORGANISATION}
 
 
 def test_steering_picks_any_unit_and_metric(demo_org):
@@ -40,7 +40,7 @@ def test_steering_picks_any_unit_and_metric(demo_org):
     unit_choice = next(s for s in at.selectbox if s.label == "Business unit")
     assert len(unit_choice.options) == len(store.list_units(demo_org, COMMAND_LINE))
     unit_choice.select("Contact Centre").run()
-    assert trend_groups(at) == {"Contact Centre", store.REST_OF_ORGANISATION}
+    assert trend_groups(at) == {"Contact Centre", trends.REST_OF_ORGANISATION}
     metric = next(s for s in at.selectbox if s.label == "Metric")
     assert metric.value == "nps"
     keys = {m.label: m.key for m in store.list_metrics(demo_org)}

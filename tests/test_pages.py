@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptests import open_page
-from pilots import analysis, store, wording
+from pilots import analysis, batches, store, wording
 from pilots.access import COMMAND_LINE
 
 
@@ -24,7 +24,7 @@ def app_db(small_org, monkeypatch):
               for name in ("retail", "online")]
     with db.write(COMMAND_LINE, "load test answers") as w:
         w.cursor.register("answers", pd.concat(frames, ignore_index=True))
-        store.insert_batch(w, "observations", "test answers", "answers")
+        batches.insert_batch(w, "observations", "test answers", "answers")
     monkeypatch.setenv("PILOTS_DB", str(db.path))
     return db, pilot_id
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pilots import analysis, audit, cells, comments, ingest, lifecycle, store, users
+from pilots import analysis, audit, cells, comments, ingest, lifecycle, store, trends, users
 from pilots import org as organisation
 from pilots.access import COMMAND_LINE, AccessDenied
 from pilots.cli import main
@@ -110,12 +110,12 @@ def test_a_unit_head_reads_only_their_own_units_pilots_and_data(org):
     assert store.pipeline(db, head)["unit"].tolist() == ["Retail"]
     own = store.get_pilot(db, head, org["retail"])
     assert analysis.analyze_pilot(db, head, own.pilot_id).pilot_id == own.pilot_id
-    assert not store.pilot_series(db, head, own, "nps").empty
+    assert not trends.pilot_series(db, head, own, "nps").empty
     other = store.get_pilot(db, COMMAND_LINE, online)
     for read in (lambda: store.get_pilot(db, head, online),
                  lambda: analysis.analyze_pilot(db, head, online),
-                 lambda: store.pilot_series(db, head, other, "nps"),
-                 lambda: store.org_series(db, head, "nps", org["units"]["online"].unit_id, dt.date(2025, 1, 1),
+                 lambda: trends.pilot_series(db, head, other, "nps"),
+                 lambda: trends.org_series(db, head, "nps", org["units"]["online"].unit_id, dt.date(2025, 1, 1),
                                           dt.date(2025, 12, 31)),
                  lambda: comments.list_comments(db, head, online),
                  lambda: comments.add_comment(db, head, online, "Peeking"),

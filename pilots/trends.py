@@ -1,0 +1,79 @@
+"""Data read back for charts: a metric week by week for a pilot's unit against its control units,
+or for one unit against the rest of the organisation, aggregated in SQL to one row per group and
+week whatever the volume of answers. Whoever may see the pilot or unit may see these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from .access import Actor, require_unit
+from .db import Database
+from .model import Pilot
+from .store import get_pilot, list_units
+
+if TYPE_CHECKING:  # pandas costs half a second to import: only the chart readers need it
+    import pandas as pd
+
+def _weekly(db: Database, metric_key: str, groups: Mapping[str, Iterable[int]], start: dt.date,
+            end: dt.date) -> pd.DataFrame:
+    members = [(group, unit_id) for group, ids in groups.items() for unit_id in ids]
+    if not members:
+        import pandas as pd
+
+        return pd.DataFrame({"group": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[us]"),
+                             "value": pd.Series(dtype=float), "n": pd.Series(dtype="int64")})
+    # The units are repeated as constants in the scans: `IN (SELECT ...)` there would be joined row by row.
+    unit_ids = sorted({unit_id for _, unit_id in members})
+    units = ", ".join("?" * len(unit_ids))
+    sql = f"""
+    WITH members(grp, unit_id) AS (VALUES {', '.join('(?, ?)' for _ in members)}),
+    rows AS (
+        SELECT unit_id, date_trunc('week', obs_date) AS week, sum(score) AS total, count(*) AS n
+        FROM scored_observations
+        WHERE metric_key = ? AND unit_id IN ({units}) AND obs_date BETWEEN ? AND ?
+        GROUP BY ALL
+        UNION ALL
+        SELECT unit_id, date_trunc('week', period_start), sum(value * coalesce(n, 1)), sum(coalesce(n, 1))
+        FROM measurements
+        WHERE metric_key = ? AND unit_id IN ({units}) AND period_start BETWEEN ? AND ?
+        GROUP BY ALL
+    )
+    SELECT m.grp AS "group", r.week::DATE AS week, sum(r.total) / sum(r.n) AS value, sum(r.n)::BIGINT AS n
+    FROM rows r JOIN members m USING (unit_id)
+    GROUP BY ALL ORDER BY "group", week
+    """
+    params = ([value for member in members for value in member]
+              + [metric_key, *unit_ids, start, end, metric_key, *unit_ids, start, end])
+    with db.cursor() as cur:
+        return cur.execute(sql, params).df()
+
+
+def pilot_series(db: Database, actor: Actor, pilot: Pilot, metric_key: str,
+                 margin: dt.timedelta = dt.timedelta(weeks=8)) -> pd.DataFrame:
+    """Per week: the metric for the pilot unit and for its control units pooled, from a little before
+    the baseline to a little after the pilot window. Whoever may see the pilot may see this."""
+    pilot = get_pilot(db, actor, pilot.pilot_id)  # as stored: a pilot object made up elsewhere proves nothing
+    groups = {pilot.unit_name: [pilot.unit_id]}
+    if pilot.control_unit_ids:
+        groups[CONTROL_GROUP] = list(pilot.control_unit_ids)
+    return _weekly(db, metric_key, groups, pilot.baseline_start - margin, pilot.pilot_end + margin)
+
+
+CONTROL_GROUP = "Control units"
+
+
+def org_series(db: Database, actor: Actor, metric_key: str, unit_id: int, start: dt.date,
+               end: dt.date) -> pd.DataFrame:
+    """Per week: the metric of one unit and of the rest of the organisation (every other unit pooled,
+    each answer or n-weighted period counting equally), as group, week, value, n. The pool is an
+    aggregate no other unit can be read from, so a unit head may compare against it."""
+    require_unit(actor, unit_id, "read this unit's data")
+    units = list_units(db, actor)
+    name = next(u.name for u in units if u.unit_id == unit_id)
+    return _weekly(db, metric_key, {name: [unit_id], REST_OF_ORGANISATION: [u.unit_id for u in units
+                                                                             if u.unit_id != unit_id]}, start, end)
+
+
+REST_OF_ORGANISATION = "Rest of organisation"
