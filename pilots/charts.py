@@ -7,7 +7,11 @@ Type, lines and points are drawn for a type size (`base_size`): a chart for a 4K
 type keeps the look of one on a laptop (line widths grow with the type, a point's area with its
 square). Names, labels and titles are someone's text: each is made printable and bounded
 (pilots.text.printable) before it reaches a chart, since a control character in it aborts the chart
-renderer and a very long one stalls it; numbers carry a true minus sign."""
+renderer and a very long one stalls it; numbers carry a true minus sign.
+
+Its length is deliberate: every chart of the app, present mode and the decks is here, sharing
+one set of sizes, colours and number formats, so that they look and read alike.
+"""
 
 from __future__ import annotations
 

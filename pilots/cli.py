@@ -8,6 +8,9 @@ takes the database, the acting user, the parsed arguments and the output stream.
 arguments are declared only when that command is chosen, and each handler imports the modules it
 needs itself: `pilots import` never loads the chart or deck libraries, and `--help` loads neither
 pandas nor DuckDB. To add a command, write its handler and declaring function and add it to a list.
+
+Its length is the command-line contract itself: one handler and one declaring function per
+command, side by side in one place; split, the contract would be read across files.
 """
 
 from __future__ import annotations

@@ -9,7 +9,11 @@ reasons; the PDF puts the appendix slides after the others, under an "Appendix" 
 Text is data: whatever a pilot's name or hypothesis holds, every text is made printable and bounded
 (pilots.text.printable) before a renderer sees it, here as well as where the slides and charts are
 made: the chart renderer aborts the whole process on a control character, PowerPoint and PDF refuse
-them, a very long text stalls all three, and PowerPoint's document properties hold 255 characters."""
+them, a very long text stalls all three, and PowerPoint's document properties hold 255 characters.
+
+Its length is deliberate: the PPTX and the PDF are written from the same slides side by side,
+so the two decks cannot drift apart.
+"""
 
 from __future__ import annotations
 
