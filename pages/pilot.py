@@ -348,7 +348,7 @@ def data_coverage() -> None:
             st.info("No data yet for these units.")
             return
         windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
-        show_chart("coverage", lambda: charts.coverage_heatmap(coverage, windows[windows["pilot"] == pilot.name],
+        show_chart("coverage", lambda: charts.coverage_heatmap(coverage, windows[windows["pilot_id"] == pilot.pilot_id],
                                                                primary_metric.label), downloads=False)
         st.caption("Shade: answers or cases a month. Triangle: where this pilot's baseline starts.")
 

@@ -420,6 +420,6 @@ def pilot_windows(db: Database, actor: Actor, metric_key: str) -> pd.DataFrame:
         if metric_key not in dict(pilot.metric_roles()):
             continue
         for unit, role in [(pilot.unit_name, "pilot unit")] + [(c, "control") for c in pilot.control_unit_names]:
-            rows.append({"unit": unit, "pilot": pilot.name, "role": role, "baseline_start": pilot.baseline_start,
-                         "pilot_end": pilot.pilot_end})
-    return pd.DataFrame(rows, columns=["unit", "pilot", "role", "baseline_start", "pilot_end"])
+            rows.append({"unit": unit, "pilot_id": pilot.pilot_id, "pilot": pilot.name, "role": role,
+                         "baseline_start": pilot.baseline_start, "pilot_end": pilot.pilot_end})
+    return pd.DataFrame(rows, columns=["unit", "pilot_id", "pilot", "role", "baseline_start", "pilot_end"])

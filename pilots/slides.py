@@ -247,7 +247,7 @@ def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult,
     found = found[found["unit"].isin(units) & (pd.to_datetime(found["month"]) >= first)
                   & (pd.to_datetime(found["month"]) <= last)]
     windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
-    windows = windows[windows["pilot"] == pilot.name]
+    windows = windows[windows["pilot_id"] == pilot.pilot_id]  # names need not be unique
     cells = [m.cell(name) for name in analysis.CELL_NAMES]
     volume = sum(c.n for c in cells if c is not None)
     message = (f"{volume:,.0f} answers or cases of {m.label} in the four cells; weeks with data: "
