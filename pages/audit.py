@@ -1,6 +1,7 @@
 """Audit log: every write to the tracker, who made it, when, and what changed, in words ("status:
 running → evaluating; target effect: 3 → 5"), for the CCO office to browse and filter; a click on an
-entry shows its changes line by line and the full before and after as JSON. The table fits 1366 px.
+entry shows its changes line by line and the full before and after as JSON; above it, whether the
+log's hash chain is whole (pilots.audit.verify_chain). The table fits 1366 px.
 Nothing here (or anywhere in the app) changes or deletes the log, and nothing anyone typed is
 rendered as Markdown or HTML: values go to table cells, plain text and code blocks only."""
 
@@ -16,6 +17,14 @@ st.title("Audit log")
 if not actor.is_editor:
     st.error("Only the CCO office reads the audit log.")
     st.stop()
+
+chain = audit.verify_chain(db, actor)
+if chain.intact:
+    st.success(f"Intact: all {chain.entries:,} entries are sealed one onto the next; none has been changed, "
+               f"removed or slipped in since it was written.", icon=":material/verified:")
+else:
+    st.error(f"The audit log has been altered outside the app at entry {chain.broken_at}: {chain.reason}. "
+             f"Entries from there on cannot be trusted; compare with a backup.", icon=":material/gpp_bad:")
 
 choices = audit.audit_choices(db, actor)
 first = st.columns(3)

@@ -54,3 +54,14 @@ def test_nothing_typed_is_rendered_as_markdown(audited):
         [w.value for w in at.warning] + [s.value for s in at.success] + [i.value for i in at.info]
     assert not [text for text in rendered if "alarm" in text or "<b>" in text]
     assert any(TYPED in t.value for t in at.text), "the comment is shown, as plain text"
+
+
+def test_the_page_says_whether_the_chain_is_whole_and_where_it_was_altered(audited):
+    db, pilot_id = audited
+    at = open_page("audit")
+    assert any("Intact: all" in s.value for s in at.success) and not at.error
+    with db.cursor() as cur:  # someone with the file edits an entry behind the app's back
+        altered = cur.execute("SELECT min(audit_id) FROM audit_log WHERE action = 'status'").fetchone()[0]
+        cur.execute("UPDATE audit_log SET actor = 'someone@else' WHERE audit_id = ?", [altered])
+    at = open_page("audit")
+    assert any(f"altered outside the app at entry {altered}" in e.value for e in at.error) and not at.success
