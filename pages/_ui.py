@@ -162,6 +162,9 @@ def no_access_page() -> None:
     st.markdown(f"You are signed in as **{literal(email) if email else 'an account without an e-mail address'}**, "
                 f"but the CCO office has not given this address a role yet, so there is nothing to show. "
                 f"Ask them to add you as an editor, the head of your unit, or a steering committee member.")
+    st.markdown("If they have added this address already, this sign-in does not count for it: your identity "
+                "provider has not confirmed the address is yours, or the address is tied to another account of "
+                "yours. The CCO office can remove and add you again to tie it to this one.")
     st.caption("The CCO office adds people on the Settings page, or with "
                "`python -m pilots users add EMAIL --role editor|unit_head|steering [--unit NAME ...]`.")
     if st.button("Sign out", icon=":material/logout:"):
