@@ -2,7 +2,6 @@
 are pruned; a restore checks the copy and refuses to overwrite without force; a deleted, replaced
 or damaged file is noticed and named with the latest backup, and nothing is written after it."""
 
-import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -13,22 +12,8 @@ import pytest
 from pilots import audit, backup, comments, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database, DatabaseDamaged, DatabaseLost
-from pilots.model import PilotDraft
 
 from conftest import database_before
-
-
-@pytest.fixture
-def org(tmp_path):
-    db = Database(tmp_path / "pilots.duckdb")
-    for name in ("Retail", "Online"):
-        store.add_unit(db, COMMAND_LINE, name)
-    pilot_id = store.add_pilot(db, COMMAND_LINE, PilotDraft(
-        name="Callback", unit="Retail", primary_metric="nps", baseline_start=dt.date(2025, 1, 6),
-        baseline_end=dt.date(2025, 3, 30), pilot_start=dt.date(2025, 3, 31), pilot_end=dt.date(2025, 6, 29),
-        controls=["Online"]))
-    yield db, pilot_id
-    db.close()
 
 
 def counts_in(path) -> dict:
@@ -39,8 +24,8 @@ def counts_in(path) -> dict:
         copy.close()
 
 
-def test_a_backup_taken_while_others_write_is_whole_and_matches_its_manifest(org, tmp_path):
-    db, pilot_id = org
+def test_a_backup_taken_while_others_write_is_whole_and_matches_its_manifest(small_org, tmp_path):
+    db, pilot_id = small_org
     stop = threading.Event()
 
     def keep_commenting():
@@ -64,23 +49,23 @@ def test_a_backup_taken_while_others_write_is_whole_and_matches_its_manifest(org
     assert len(entries) == 3 and audit.verify_chain(db, COMMAND_LINE).intact
 
 
-def test_only_the_newest_backups_are_kept_and_listed_newest_first(org):
-    db, _ = org
+def test_only_the_newest_backups_are_kept_and_listed_newest_first(small_org):
+    db, _ = small_org
     made = [backup.make_backup(db, COMMAND_LINE, keep=2, reason=f"round {i}") for i in range(4)]
     listed = backup.list_backups(db.path)
     assert [b.path for b in listed] == [made[3].path, made[2].path]
     assert not made[0].path.exists() and not made[1].path.exists()
 
 
-def test_only_the_cco_office_makes_backups(org):
-    db, _ = org
+def test_only_the_cco_office_makes_backups(small_org):
+    db, _ = small_org
     with pytest.raises(AccessDenied):
         backup.make_backup(db, Actor("board@example.com", "steering"))
     assert backup.list_backups(db.path) == []
 
 
-def test_restore_checks_the_copy_and_refuses_to_overwrite_without_force(org, tmp_path):
-    db, pilot_id = org
+def test_restore_checks_the_copy_and_refuses_to_overwrite_without_force(small_org, tmp_path):
+    db, pilot_id = small_org
     saved = backup.make_backup(db, COMMAND_LINE)
     comments.add_comment(db, COMMAND_LINE, pilot_id, "after the backup")
     db.close()
@@ -96,8 +81,8 @@ def test_restore_checks_the_copy_and_refuses_to_overwrite_without_force(org, tmp
     again.close()
 
 
-def test_restore_into_a_missing_file_needs_no_force(org, tmp_path):
-    db, _ = org
+def test_restore_into_a_missing_file_needs_no_force(small_org, tmp_path):
+    db, _ = small_org
     saved = backup.make_backup(db, COMMAND_LINE)
     target = tmp_path / "elsewhere" / "pilots.duckdb"
     backup.restore_backup(saved.path, target)
@@ -105,8 +90,8 @@ def test_restore_into_a_missing_file_needs_no_force(org, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "rows missing"])
-def test_a_damaged_backup_is_refused_and_nothing_changes(org, tmp_path, damage):
-    db, _ = org
+def test_a_damaged_backup_is_refused_and_nothing_changes(small_org, tmp_path, damage):
+    db, _ = small_org
     saved = backup.make_backup(db, COMMAND_LINE)
     if damage == "truncated":
         saved.path.write_bytes(saved.path.read_bytes()[:4096])
@@ -123,8 +108,8 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(org, tmp_path, damage):
     assert db.path.read_bytes() == before
 
 
-def test_a_backup_from_a_newer_schema_is_refused(org, tmp_path):
-    db, _ = org
+def test_a_backup_from_a_newer_schema_is_refused(small_org, tmp_path):
+    db, _ = small_org
     saved = backup.make_backup(db, COMMAND_LINE)
     copy = Database(shutil.copy(saved.path, tmp_path / "newer.duckdb"))
     with copy.cursor() as cur:
@@ -134,8 +119,8 @@ def test_a_backup_from_a_newer_schema_is_refused(org, tmp_path):
         backup.check_backup(copy.path)
 
 
-def test_a_file_deleted_under_the_app_stops_writes_and_names_the_latest_backup(org):
-    db, pilot_id = org
+def test_a_file_deleted_under_the_app_stops_writes_and_names_the_latest_backup(small_org):
+    db, pilot_id = small_org
     saved = backup.make_backup(db, COMMAND_LINE)
     db.path.unlink()
     assert "deleted" in db.file_problem()
@@ -143,8 +128,8 @@ def test_a_file_deleted_under_the_app_stops_writes_and_names_the_latest_backup(o
         comments.add_comment(db, COMMAND_LINE, pilot_id, "written after delete")
 
 
-def test_a_file_replaced_under_the_app_is_noticed(org, tmp_path):
-    db, pilot_id = org
+def test_a_file_replaced_under_the_app_is_noticed(small_org, tmp_path):
+    db, pilot_id = small_org
     replacement = tmp_path / "replacement.duckdb"
     shutil.copyfile(db.path, replacement)
     replacement.replace(db.path)
@@ -153,8 +138,8 @@ def test_a_file_replaced_under_the_app_is_noticed(org, tmp_path):
         store.add_unit(db, COMMAND_LINE, "Phone")
 
 
-def test_a_damaged_file_is_explained_with_the_way_back(org):
-    db, _ = org
+def test_a_damaged_file_is_explained_with_the_way_back(small_org):
+    db, _ = small_org
     saved = backup.make_backup(db, COMMAND_LINE)
     db.close()
     db.path.write_bytes(b"\x00" * 10_000)
@@ -172,20 +157,20 @@ def test_an_upgrade_takes_a_backup_before_migrating(tmp_path):
     db.close()
 
 
-def test_the_app_keeps_its_hold_on_the_file_after_a_backup(org):
+def test_the_app_keeps_its_hold_on_the_file_after_a_backup(small_org):
     """POSIX drops a process's lock on a file when the process closes any handle of it: a backup that
     opened the database file itself would let another process open the database beside the app."""
-    db, _ = org
+    db, _ = small_org
     backup.make_backup(db, COMMAND_LINE)
     other = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", str(db.path)],
                            capture_output=True, text=True)
     assert other.returncode != 0 and "Could not set lock" in other.stderr
 
 
-def test_an_undo_of_an_import_is_preceded_by_a_backup(org):
+def test_an_undo_of_an_import_is_preceded_by_a_backup(small_org):
     from pilots import ingest
 
-    db, _ = org
+    db, _ = small_org
     result = ingest.import_file(db, COMMAND_LINE, b"unit,metric,date,value\nRetail,nps,2025-01-06,9\n",
                                 "observations", file_name="one.csv")
     ingest.undo_batch(db, COMMAND_LINE, result.batch_id)

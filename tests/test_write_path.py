@@ -4,7 +4,6 @@ entry as the acting user and the machine user, refusals of access are logged, a 
 
 import ast
 import dataclasses
-import datetime as dt
 import getpass
 import re
 import threading
@@ -15,22 +14,11 @@ import pytest
 from pilots import audit, comments, lifecycle, store
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database, WriteConflict
-from pilots.model import PilotDraft, ValidationError
+from pilots.model import ValidationError
 
 from conftest import database_before
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def org(db):
-    for name in ("Retail", "Online", "Phone"):
-        store.add_unit(db, COMMAND_LINE, name)
-    pilot_id = store.add_pilot(db, COMMAND_LINE, PilotDraft(
-        name="Callback", unit="Retail", primary_metric="nps", baseline_start=dt.date(2025, 1, 6),
-        baseline_end=dt.date(2025, 3, 30), pilot_start=dt.date(2025, 3, 31), pilot_end=dt.date(2025, 6, 29),
-        controls=["Online"]))
-    return db, pilot_id
 
 
 def run_together(jobs) -> list[BaseException]:
@@ -51,8 +39,8 @@ def run_together(jobs) -> list[BaseException]:
     return errors
 
 
-def test_writers_take_turns_so_no_save_is_lost_or_refused_by_duckdb(org):
-    db, pilot_id = org
+def test_writers_take_turns_so_no_save_is_lost_or_refused_by_duckdb(small_org):
+    db, pilot_id = small_org
     bodies = [f"comment {i}" for i in range(24)]
     errors = run_together([lambda b=b: comments.add_comment(db, COMMAND_LINE, pilot_id, b) for b in bodies])
     assert errors == []
@@ -60,16 +48,16 @@ def test_writers_take_turns_so_no_save_is_lost_or_refused_by_duckdb(org):
     assert audit.verify_chain(db, COMMAND_LINE).intact
 
 
-def test_the_same_unit_added_at_once_by_many_editors_exists_once(org):
-    db, _ = org
+def test_the_same_unit_added_at_once_by_many_editors_exists_once(small_org):
+    db, _ = small_org
     errors = run_together([lambda i=i: store.add_unit(db, Actor(f"e{i}@example.com", "editor"),
                                                       "Dup Unit" if i % 2 else "dup unit ") for i in range(8)])
     assert len(errors) == 7 and all(isinstance(e, ValidationError) and "exists already" in str(e) for e in errors)
     assert [u.name.casefold().strip() for u in store.list_units(db, COMMAND_LINE)].count("dup unit") == 1
 
 
-def test_a_rename_onto_another_units_name_is_refused_whatever_the_capitals(org):
-    db, _ = org
+def test_a_rename_onto_another_units_name_is_refused_whatever_the_capitals(small_org):
+    db, _ = small_org
     online = next(u for u in store.list_units(db, COMMAND_LINE) if u.name == "Online")
     with pytest.raises(ValidationError, match="exists already"):
         store.update_unit(db, COMMAND_LINE, dataclasses.replace(online, name="RETAIL"))
@@ -78,8 +66,8 @@ def test_a_rename_onto_another_units_name_is_refused_whatever_the_capitals(org):
     assert renamed.name == "Online & App"
 
 
-def test_one_pilot_edited_by_many_at_once_keeps_exactly_one_edit_per_version(org):
-    db, pilot_id = org
+def test_one_pilot_edited_by_many_at_once_keeps_exactly_one_edit_per_version(small_org):
+    db, pilot_id = small_org
     draft = store.pilot_draft(store.get_pilot(db, COMMAND_LINE, pilot_id))
     owners = [f"Owner {i}" for i in range(8)]
     errors = run_together([lambda o=o: store.update_pilot(db, COMMAND_LINE, pilot_id,
@@ -89,8 +77,8 @@ def test_one_pilot_edited_by_many_at_once_keeps_exactly_one_edit_per_version(org
     assert pilot.version == 2 and pilot.owner in owners
 
 
-def test_a_write_conflict_from_outside_the_door_reads_as_someone_else_saved(org):
-    db, pilot_id = org
+def test_a_write_conflict_from_outside_the_door_reads_as_someone_else_saved(small_org):
+    db, pilot_id = small_org
     other = db._handle.cursor()  # a writer that is not this process's door: another session's engine
     try:
         other.begin()
@@ -110,16 +98,16 @@ def test_a_write_without_an_audit_entry_is_rolled_back(db):
     assert store.list_units(db, COMMAND_LINE) == []
 
 
-def test_entries_name_the_acting_user_and_the_machine_user(org):
-    db, pilot_id = org
+def test_entries_name_the_acting_user_and_the_machine_user(small_org):
+    db, pilot_id = small_org
     comments.add_comment(db, Actor("rita@example.com", "unit_head", frozenset({1})), pilot_id, "Looks good")
     with db.cursor() as cur:
         actor, os_user = cur.execute("SELECT actor, os_user FROM audit_log ORDER BY audit_id DESC LIMIT 1").fetchone()
     assert (actor, os_user) == ("rita@example.com", getpass.getuser())
 
 
-def test_a_refusal_of_access_is_logged_and_writes_nothing_else(org):
-    db, pilot_id = org
+def test_a_refusal_of_access_is_logged_and_writes_nothing_else(small_org):
+    db, pilot_id = small_org
     outsider = Actor("omar@example.com", "unit_head", frozenset({2}))
     before = store.table_counts(db)
     for attempt in (lambda: comments.add_comment(db, outsider, pilot_id, "not my unit"),
@@ -133,8 +121,8 @@ def test_a_refusal_of_access_is_logged_and_writes_nothing_else(org):
     assert audit.verify_chain(db, COMMAND_LINE).intact
 
 
-def test_the_chain_shows_a_changed_a_deleted_and_a_forged_entry(org):
-    db, _ = org
+def test_the_chain_shows_a_changed_a_deleted_and_a_forged_entry(small_org):
+    db, _ = small_org
     store.add_unit(db, COMMAND_LINE, "Branches")
     check = audit.verify_chain(db, COMMAND_LINE)
     assert check.intact and check.entries == 5
@@ -151,8 +139,8 @@ def test_the_chain_shows_a_changed_a_deleted_and_a_forged_entry(org):
         audit.verify_chain(db, Actor("board@example.com", "steering"))
 
 
-def test_an_entry_inserted_around_the_door_breaks_the_chain(org):
-    db, _ = org
+def test_an_entry_inserted_around_the_door_breaks_the_chain(small_org):
+    db, _ = small_org
     with db.cursor() as cur:
         cur.execute("INSERT INTO audit_log (actor, action, entity) VALUES ('forger', 'add', 'unit')")
         forged = cur.execute("SELECT max(audit_id) FROM audit_log").fetchone()[0]
