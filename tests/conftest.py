@@ -2,6 +2,9 @@
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 
 import duckdb
 import pytest
@@ -24,6 +27,21 @@ def database_before(path, version: int) -> duckdb.DuckDBPyConnection:
             handle.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                            [migration.version, migration.name])
     return handle
+
+
+@contextmanager
+def held_by_another_process(path, seconds: float = 30):
+    """Another process holding the DuckDB file at `path` (as a running app or command does) for at
+    most `seconds`; yields that process. Killed when the block ends."""
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(float(sys.argv[2])); c.close()",
+                               str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture

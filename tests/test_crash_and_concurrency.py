@@ -3,7 +3,6 @@ the batch all there or not at all and everything before it intact; and many sess
 importing, undoing and analysing at once lose nothing, duplicate nothing and see no raw error."""
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,9 @@ import pytest
 
 from pilots import analysis, audit, ingest, store
 from pilots.access import COMMAND_LINE, Actor
-from pilots.db import Database
+from pilots.db import Database, DatabaseInUse
+
+from conftest import held_by_another_process
 from pilots.model import PilotDraft, ValidationError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,14 +159,6 @@ def test_the_process_id_of_a_holder_is_never_shown_raw(tmp_path):
     """While another process holds the file, opening it says so in words (the CLI and app build on this)."""
     path = tmp_path / "held.duckdb"
     Database(path).close()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); time.sleep(30)", str(path)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        from pilots.db import DatabaseInUse
+    with held_by_another_process(path) as holder:
         with pytest.raises(DatabaseInUse, match=f"in use by another process \\(process {holder.pid}\\)"):
             Database(path)
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()

@@ -17,6 +17,8 @@ import pytest
 from pilots import audit, backup, cli, comments, handoff, ingest, store
 from pilots.access import COMMAND_LINE
 from pilots.db import Database
+
+from conftest import held_by_another_process
 from pilots.model import PilotDraft
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,13 +116,10 @@ def test_commands_and_app_edits_at_once_lose_nothing(serving_app):
 def test_without_a_server_a_command_waits_for_the_file_then_runs(tmp_path):
     path = tmp_path / "pilots.duckdb"
     Database(path).close()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); time.sleep(2); c.close()", str(path)],
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    started = time.monotonic()
-    done = pilots_command(path, "--wait", "30", "units", "add", "Retail")
-    holder.wait()
+    with held_by_another_process(path, seconds=2) as holder:
+        started = time.monotonic()
+        done = pilots_command(path, "--wait", "30", "units", "add", "Retail")
+        holder.wait()
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 30
 
