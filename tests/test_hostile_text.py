@@ -251,3 +251,25 @@ def _page_facts(page) -> dict:
       headings: [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => h.textContent)
         .filter(t => t.trim().startsWith('heading')),
     })""")
+
+
+@pytest.mark.parametrize("name", ["Bad\x0bname", "Bad\x00name", "Esc\x1b[31mred", "Stop\u202epots", "x" * 121])
+def test_the_command_line_refuses_hostile_names_naming_the_field_and_writes_nothing(tmp_path, name):
+    from pilots.cli import main
+    from pilots.store import table_counts
+
+    path = tmp_path / "pilots.duckdb"
+    assert main(["--db", str(path), "units", "add", "Retail"], out=io.StringIO(), err=io.StringIO()) == 0
+    before = table_counts(Database(path))
+    for argv in (["units", "add", name],
+                 ["pilots", "add", "--name", name, "--unit", "Retail", "--metric", "nps",
+                  "--baseline", "2025-01-06", "2025-03-30", "--pilot", "2025-03-31", "2025-06-29"]):
+        err = io.StringIO()
+        assert main(["--db", str(path), *argv], out=io.StringIO(), err=err) == 1
+        assert "column 'name'" in err.getvalue() and "Traceback" not in err.getvalue()
+        assert ("at most 120" in err.getvalue()) == (len(name) > 120)
+    db = Database(path)
+    try:
+        assert table_counts(db) == before
+    finally:
+        db.close()
