@@ -28,9 +28,10 @@ APP_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
 # Every character Markdown or Streamlit's additions to it (colours, icons, LaTeX) give a meaning to.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^\"'])")
 # Where a link starts though every character around it is escaped: Streamlit's Markdown turns "https://…",
-# "www.…" and "a@b.c" in plain text into links, and ":material/…:" into an icon. An invisible word joiner
-# after the colon, the "@" or the "www" breaks them, and nothing else.
-_LINK_STARTS = re.compile(r"(:|@|(?i:www)(?=\\\.))")
+# "www.…" and "a@b.c" in plain text into links, and ":material/…:" or ":smile:" into an icon. An invisible
+# word joiner after such a colon (one followed by a letter or a slash: not "10:45" or "batch 3: 20"), the "@"
+# or the "www" breaks them, and nothing else.
+_LINK_STARTS = re.compile(r"(:(?=[A-Za-z/])|@|(?i:www)(?=\\\.))")
 _INDENT = re.compile(r"(?m)^ +")
 
 

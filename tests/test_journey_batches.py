@@ -43,9 +43,10 @@ def test_undo_the_newest_batch_see_it_undone_redo_it_and_read_the_log_at_1366(tm
         assert overflow(page) == [0]
 
         page.get_by_role("button", name="Undo this batch…").click()
+        # The address carries an invisible word joiner after "@", so it never becomes a link (pages._ui.literal).
         question = page.get_by_text(re.compile(r"Undo batch 3: survey_answers_export_week_2_final_v2\.csv, 82 "
                                                r"observations imported on \d{4}-\d\d-\d\d \d\d:\d\d by "
-                                               r"cco\.office\.with\.a\.long\.name@example-company\.com\?"))
+                                               r"cco\.office\.with\.a\.long\.name@\u2060?example-company\.com\?"))
         expect(question).to_be_in_viewport()
         page.get_by_role("button", name="Yes, undo batch 3").click()
         done = page.get_by_text(re.compile(r"Batch 3 undone: 82 observations of survey_answers_export_week_2_final"

@@ -45,7 +45,9 @@ def test_imports_from_the_command_line_while_people_edit_in_the_app(tmp_path):
             load = subprocess.Popen([sys.executable, "-m", "pilots", "--db", str(path), "import", "observations",
                                      str(file)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             form = page.locator("[data-testid='stForm']").filter(has_text="Add a business unit")
-            form.get_by_label("Name").fill(f"Branch {i}")
+            name = form.get_by_label("Name")
+            expect(name).to_have_count(1)  # the form of the last save has made way for a fresh one
+            name.fill(f"Branch {i}")
             form.get_by_role("button", name="Add unit").click()
             expect(page.get_by_text(f"Added Branch {i}")).to_be_visible()
             out, err = load.communicate(timeout=120)
