@@ -253,6 +253,7 @@ def _page_facts(page) -> dict:
     })""")
 
 
+@pytest.mark.slow  # a command line run per case
 @pytest.mark.parametrize("name", ["Bad\x0bname", "Bad\x00name", "Esc\x1b[31mred", "Stop\u202epots", "x" * 121])
 def test_the_command_line_refuses_hostile_names_naming_the_field_and_writes_nothing(tmp_path, name):
     from pilots.cli import main
