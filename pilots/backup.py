@@ -95,10 +95,10 @@ def copy_database(handle: duckdb.DuckDBPyConnection, source: Path, folder: Path,
         cur.begin()  # one snapshot for the counts and the copy
         version = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
         rows = _counts(cur)
-        cur.execute(f"ATTACH '{_sql_text(partial)}' AS {alias}")
+        source_name = cur.execute("SELECT current_database()").fetchone()[0]
+        cur.execute(f"ATTACH {_sql_literal(partial)} AS {alias}")
         try:
-            cur.execute(f"COPY FROM DATABASE \"{_sql_text(cur.execute('SELECT current_database()').fetchone()[0])}\" "
-                        f"TO {alias}")
+            cur.execute(f"COPY FROM DATABASE {_sql_identifier(source_name)} TO {alias}")
         finally:
             cur.commit()
             cur.execute(f"DETACH {alias}")
@@ -113,14 +113,18 @@ def copy_database(handle: duckdb.DuckDBPyConnection, source: Path, folder: Path,
     return backup
 
 
-def _sql_text(value: object) -> str:
-    return str(value).replace("'", "''").replace('"', '""')
+def _sql_literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_identifier(value: object) -> str:
+    return '"' + str(value).replace('"', '""') + '"'
 
 
 def make_backup(db: Database, actor: Actor, to: str | os.PathLike | None = None, keep: int | None = None,
                 reason: str = "on demand") -> Backup:
-    """Take a consistent copy of the database now, while it serves (writes wait the moment it takes),
-    prune the oldest beyond `keep`, and log it. CCO office only."""
+    """Take a consistent copy of the database now, while it serves (from one snapshot: writes go on
+    meanwhile and are not in it), prune the oldest beyond `keep`, and log it. CCO office only."""
     require_editor(actor, "make a backup")
     folder = backup_folder(db.path, to)
     backup = copy_database(db.handle, db.path, folder, reason)
@@ -132,8 +136,12 @@ def make_backup(db: Database, actor: Actor, to: str | os.PathLike | None = None,
 
 
 def list_backups(db_path: str | os.PathLike, to: str | os.PathLike | None = None) -> list[Backup]:
-    """The backups in the folder, newest first (those without a readable manifest are left out)."""
-    folder = backup_folder(db_path, to)
+    """The backups of the database at `db_path` (in `to`, else beside it), newest first."""
+    return _backups_in(backup_folder(db_path, to))
+
+
+def _backups_in(folder: Path) -> list[Backup]:
+    """The backups in a folder, newest first (those without a readable manifest are left out)."""
     found = []
     for manifest in folder.glob("*.duckdb.json") if folder.is_dir() else ():
         copy = manifest.with_name(manifest.name.removesuffix(".json"))
@@ -153,7 +161,7 @@ def latest_backup(db_path: str | os.PathLike) -> Backup | None:
 
 def prune(folder: Path, keep: int) -> list[Path]:
     """Delete the oldest backups beyond `keep`; returns those deleted."""
-    backups = list_backups(folder.parent / folder.name.removesuffix(".backups"), folder)
+    backups = _backups_in(folder)
     gone = []
     for old in backups[keep:]:
         old.path.unlink(missing_ok=True)

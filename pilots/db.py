@@ -185,8 +185,10 @@ def _write_lock(key: str) -> threading.RLock:
         return _write_locks.setdefault(key, threading.RLock())
 
 
-def migrate(handle: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration not yet recorded; each in its own transaction. Returns those applied."""
+def migrate(handle: duckdb.DuckDBPyConnection, before_upgrade: Callable[[int], None] | None = None) -> list[int]:
+    """Apply every migration not yet recorded; each in its own transaction. Returns those applied.
+    `before_upgrade` is called once, with the first version to apply, when a database that has been
+    migrated before is about to be upgraded (not for a new one)."""
     cur = handle.cursor()
     try:
         cur.execute(
@@ -195,10 +197,12 @@ def migrate(handle: duckdb.DuckDBPyConnection) -> list[int]:
             " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
         )
         done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
-        applied = []
+        applied: list[int] = []
         for migration in migrations():
             if migration.version in done:
                 continue
+            if done and not applied and before_upgrade is not None:
+                before_upgrade(migration.version)
             cur.begin()
             try:
                 cur.execute(migration.sql)
@@ -240,7 +244,6 @@ def _latest_backup_words(path: Path) -> str:
 
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
-    existed = path.exists()
     try:
         handle = duckdb.connect(str(path), config=_CONFIG)
     except duckdb.IOException as error:
@@ -254,24 +257,17 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as error:
         raise DatabaseDamaged(f"{path} cannot be opened as a database ({str(error).splitlines()[0]}); "
                               f"{_latest_backup_words(path)}") from None
-    try:
-        pending = _pending_migrations(handle)
-        if existed and pending and pending[0] > 1:
-            from .backup import backup_folder, copy_database
+    def back_up(first_version: int) -> None:
+        from .backup import backup_folder, copy_database
 
-            copy_database(handle, path, backup_folder(path), f"before migration {pending[0]}")
-        migrate(handle)
+        copy_database(handle, path, backup_folder(path), f"before migration {first_version}")
+
+    try:
+        migrate(handle, before_upgrade=back_up)
     except Exception:
         handle.close()
         raise
     return handle
-
-
-def _pending_migrations(handle: duckdb.DuckDBPyConnection) -> list[int]:
-    known = {r[0] for r in handle.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    done = set() if "schema_migrations" not in known else {
-        r[0] for r in handle.execute("SELECT version FROM schema_migrations").fetchall()}
-    return [m.version for m in migrations() if m.version not in done]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
