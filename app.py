@@ -42,12 +42,12 @@ if actor is None:
 
 # Only the local demo fills an empty database by itself; a deployment with sign-in starts empty. An
 # empty file beside backups is a deployment's lost database, never a place for the demo.
-if how == "demo" and store.is_empty(db) and backup.latest_backup(db.path) is not None:
-    st.error(f"The database is empty but backups of it exist: the file may have been lost. Restore the latest "
-             f"with `pilots restore {backup.latest_backup(db.path).path} --force` (the app stopped).",
-             icon=":material/error:")
-    st.stop()
 if how == "demo" and store.is_empty(db):
+    latest = backup.latest_backup(db.path)
+    if latest is not None:
+        st.error(f"The database is empty but backups of it exist: the file may have been lost. Restore the "
+                 f"latest with `pilots restore {latest.path} --force` (the app stopped).", icon=":material/error:")
+        st.stop()
     with st.spinner("Empty database: loading the demo organisation…"):
         summary = load_demo_once(db)
     if summary is not None:
