@@ -58,6 +58,7 @@ pilots_pages = [
     st.Page("pages/pilot.py", title="Pilot", icon=":material/insights:", url_path="pilot"),
     st.Page("pages/unit.py", title="Unit", icon=":material/domain:", url_path="unit"),
     st.Page("pages/present.py", title="Present", icon=":material/slideshow:", url_path="present"),
+    st.Page("pages/scorecard.py", title="Scorecard", icon=":material/scoreboard:", url_path="scorecard"),
 ]
 def portfolio_by_name() -> None:
     st.switch_page("pages/portfolio.py")

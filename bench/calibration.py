@@ -340,11 +340,11 @@ def run_batch(design: Design, reps: int, effect: float, rng, looks: bool = False
         guard_rows = [cell_rows(design, g) for g in guard]
         rows = []
         for r in range(size):
-            rows.append([unit_effect(window_cells(fixed_rows[r] + look[r], design.aggregation), 0, controls,
+            rows.append([unit_effect(window_cells(fixed_rows[r] + look[r], design.aggregation), (0,), controls,
                                      design.sd_known) for look in look_rows])
             p = []
             for g in guard_rows:
-                e = unit_effect(window_cells(g[r], design.aggregation), 0, controls, design.sd_known).estimate
+                e = unit_effect(window_cells(g[r], design.aggregation), (0,), controls, design.sd_known).estimate
                 p.append(harm_p_value("higher", float(e.effect), float(e.se), float(e.df), 0.0))
             harm.append(p)
         for k, name in (("effect", "effect"), ("se", "se"), ("df", "df"), ("low", "ci_low"), ("high", "ci_high")):

@@ -43,7 +43,7 @@ current = int(wanted) if wanted and wanted.isdigit() and int(wanted) in pilots e
 choices = [NEW, *pilots]
 chosen = st.selectbox("Pilot", choices, index=choices.index(current),
                       format_func=lambda i: "Register a new pilot" if i == NEW else
-                      f"{text.printable(pilots[i].name)} — {text.printable(pilots[i].unit_name)} (#{i})")
+                      f"{text.printable(pilots[i].name)} — {text.printable(pilots[i].units_label)} (#{i})")
 
 # What this session opened: the version its saves are based on, and the values its form starts from.
 opened: dict = st.session_state.setdefault("edit_opened", {})
@@ -71,11 +71,11 @@ FIELD_NAMES = {
     "pilot": "Pilot window", "primary_metric": "Primary metric", "secondary_metrics": "Secondary metrics",
     "guardrail_metrics": "Guardrail metrics", "metrics": "Metrics", "target": "Target effect", "cost": "Cost",
     "barrier_type": "Barrier removed", "status": "Status", "decision": "Decision", "rationale": "Rationale",
-    "approved_by": "Approved by", "units": "Units adopting the change",
+    "approved_by": "Approved by", "units": "Units adopting the change", "start": "Go-live date",
 }
 # The draft's values a facts problem is about: once one of them changes, the problem is no longer shown.
 PROBLEM_VALUES = {
-    "name": ("name",), "unit": ("unit",), "control": ("unit", "controls"),
+    "name": ("name",), "unit": ("unit", "further_units"), "control": ("unit", "further_units", "controls"),
     "baseline": ("baseline_start", "baseline_end", "pilot_start"), "pilot": ("pilot_start", "pilot_end"),
     "primary_metric": ("primary_metric",), "secondary_metrics": ("secondary_metrics",),
     "guardrail_metrics": ("guardrail_metrics",),
@@ -149,19 +149,21 @@ def by_button(form: str, values: PilotDraft | None = None) -> None:
 
 def draft_overlaps(draft: PilotDraft, pilot_id: int) -> list:
     """Other pilots (and rollouts) that would overlap the draft: the rows cells.overlapping_pilots
-    gives for the draft put in a registered pilot's shape (unknown units and a control equal to the
-    pilot unit are left out: the save refuses those anyway)."""
+    gives for the draft put in a registered pilot's shape (unknown units and a control that is one of
+    the pilot's units are left out: the save refuses those anyway)."""
     lookup = store.unit_lookup(unit_list)
-    unit = lookup.get(draft.unit.strip().casefold())
-    if unit is None or draft.baseline_start > draft.pilot_end:
+    if draft.unit.strip().casefold() not in lookup or draft.baseline_start > draft.pilot_end:
         return []
+    mine = [lookup[u.strip().casefold()] for u in draft.units if u.strip().casefold() in lookup]
     controls = [lookup[c.strip().casefold()] for c in draft.controls
-                if c.strip().casefold() in lookup and lookup[c.strip().casefold()].unit_id != unit.unit_id]
-    subject = Pilot(pilot_id=pilot_id, name=draft.name, unit_id=unit.unit_id, unit_name=unit.name,
+                if c.strip().casefold() in lookup and lookup[c.strip().casefold()] not in mine]
+    subject = Pilot(pilot_id=pilot_id, name=draft.name, unit_id=mine[0].unit_id, unit_name=mine[0].name,
                     baseline_start=draft.baseline_start, baseline_end=draft.baseline_end,
                     pilot_start=draft.pilot_start, pilot_end=draft.pilot_end, primary_metric=draft.primary_metric,
                     control_unit_ids=tuple(c.unit_id for c in controls),
-                    control_unit_names=tuple(c.name for c in controls))
+                    control_unit_names=tuple(c.name for c in controls),
+                    further_unit_ids=tuple(u.unit_id for u in mine[1:]),
+                    further_unit_names=tuple(u.name for u in mine[1:]))
     return list(cells.overlapping_pilots(db, actor, [subject]).itertuples(index=False))
 
 
@@ -256,8 +258,8 @@ FACT_FIELDS = {"name", "unit", "control", "baseline", "pilot", "primary_metric",
                "guardrail_metrics", "metrics", "target", "cost", "barrier_type"}
 # The draft as the widgets hold it at the start of this run: decides which refused problems still stand.
 now = dataclasses.replace(base, **{f: typed(f) for f in (
-    "name", "unit", "controls", "baseline_start", "baseline_end", "pilot_start", "pilot_end", "primary_metric",
-    "secondary_metrics", "guardrail_metrics", "target_effect", "cost", "barrier_type")})
+    "name", "unit", "further_units", "controls", "baseline_start", "baseline_end", "pilot_start", "pilot_end",
+    "primary_metric", "secondary_metrics", "guardrail_metrics", "target_effect", "cost", "barrier_type")})
 with st.container(border=True):
     st.subheader("Facts" if chosen != NEW else "New pilot")
     st.caption(f"Fields marked{REQUIRED} are required.")
@@ -270,8 +272,12 @@ with st.container(border=True):
                             index=units.index(base.unit) if base.unit in units else 0, key=f"unit_{key}",
                             disabled=chosen != NEW, help="Fixed once the pilot is registered.")
         at_field(FACTS, "unit", values=now)
-    owner = first[1].text_input("Owner", base.owner, key=f"owner_{key}")
-    sponsor = first[2].text_input("Sponsor", base.sponsor, key=f"sponsor_{key}")
+    further_units = first[1].multiselect(
+        "Also in units", [u for u in units if u != unit], [u for u in base.further_units if u in units and u != unit],
+        key=f"further_units_{key}", disabled=chosen != NEW,
+        help="A pilot may start in more than one unit; its effect is their average change. Fixed once registered.")
+    owner = first[2].text_input("Owner", base.owner, key=f"owner_{key}")
+    sponsor = st.text_input("Sponsor", base.sponsor, key=f"sponsor_{key}")
     hypothesis = st.text_area("Hypothesis", base.hypothesis, placeholder="If we …, then … because …",
                               key=f"hypothesis_{key}")
     second = st.columns(2)
@@ -334,7 +340,7 @@ with st.container(border=True):
              "pilot in their own pilot's checks). Its results stay with its unit's head, the CCO office and the "
              "steering committee.")
     draft = PilotDraft(
-        name=name, unit=unit, primary_metric=primary, baseline_start=baseline_start, baseline_end=baseline_end,
+        name=name, unit=unit, further_units=further_units, primary_metric=primary, baseline_start=baseline_start, baseline_end=baseline_end,
         pilot_start=pilot_start, pilot_end=pilot_end, controls=controls, secondary_metrics=secondary,
         guardrail_metrics=guardrails, target_effect=target, owner=owner.strip(), sponsor=sponsor.strip(),
         hypothesis=hypothesis.strip(), journey_stage=journey_stage.strip(), barrier_type=barrier_type, cost=cost,
@@ -409,20 +415,27 @@ with st.form(DECISION):
             refuse(DECISION, error)
 
 if pilots[chosen].decision == "roll_out":
-    st.subheader("Rollout")
+    st.subheader("Rollout waves")
+    st.caption("Each wave is the units that adopt the change on one date. Once a wave has eight weeks of data, the "
+               "Pilot page shows whether the effect held there.")
+    waves = store.rollout_waves(db, actor, [chosen]).get(chosen, [])
+    for number, wave in enumerate(waves, start=1):
+        st.markdown(f"**Wave {number}**, live from {wave.start:%d %b %Y}: {literal(', '.join(wave.unit_names))}")
+    taken = {*pilots[chosen].unit_names, *(name for wave in waves for name in wave.unit_names)}
     ROLLOUT = f"rollout_{key}"
     with st.form(ROLLOUT):
-        summary(ROLLOUT, {"units"})
-        adopters = st.multiselect("Units adopting the change" + REQUIRED, [u for u in units if u != base.unit])
+        summary(ROLLOUT, {"units", "start"})
+        adopters = st.multiselect("Units adopting the change" + REQUIRED, [u for u in units if u not in taken])
         at_field(ROLLOUT, "units")
-        adopted_on = st.date_input("Adopted on" + REQUIRED, dt.date.today())
-        rollout = st.form_submit_button("Record rollout", icon=":material/rocket_launch:")
+        adopted_on = st.date_input("Go-live date" + REQUIRED, dt.date.today())
+        at_field(ROLLOUT, "start")
+        rollout = st.form_submit_button(f"Record wave {len(waves) + 1}", icon=":material/rocket_launch:")
         by_button(ROLLOUT)
         if rollout:
             try:
                 lifecycle.record_rollout(db, actor, chosen, adopters, adopted_on, expected_version=base_version)
                 saved(chosen, base_version + 1, dataclasses.replace(base, status="rolled_out"),
-                      f"Recorded the rollout to {literal(', '.join(adopters))}.")
+                      f"Recorded wave {len(waves) + 1}: {literal(', '.join(adopters))} from {adopted_on:%d %b %Y}.")
             except ValidationError as error:
                 refuse(ROLLOUT, error)
 

@@ -40,7 +40,7 @@ if current not in by_id:
 
 ids = list(by_id)
 chosen = st.selectbox("Pilot", ids, index=ids.index(current),
-                      format_func=lambda i: f"{text.printable(by_id[i].name)} — {text.printable(by_id[i].unit_name)}")
+                      format_func=lambda i: f"{text.printable(by_id[i].name)} — {text.printable(by_id[i].units_label)}")
 if chosen != current or wanted is None:
     st.query_params["id"] = str(chosen)
 pilot = by_id[chosen]
@@ -74,7 +74,7 @@ def show_chart(name: str, build, downloads: bool = True, empty: str = "") -> Non
 # ---------------------------------------------------------------- title and actions
 
 st.title(literal(pilot.name, text.MAX_NAME), anchor=False)
-st.caption(f"{literal(pilot.unit_name)} · {pilot.status.replace('_', ' ')} · owner {literal(pilot.owner or '—')} · "
+st.caption(f"{literal(pilot.units_label)} · {pilot.status.replace('_', ' ')} · owner {literal(pilot.owner or '—')} · "
            f"sponsor {literal(pilot.sponsor or '—')} · baseline {pilot.baseline_start:%d %b %Y} – "
            f"{pilot.baseline_end:%d %b %Y} · pilot window {pilot.pilot_start:%d %b %Y} – {pilot.pilot_end:%d %b %Y}")
 actions = st.container(horizontal=True, vertical_alignment="center")
@@ -138,6 +138,25 @@ else:
     st.markdown(f"#### {status.icon} {status.badge} — why")
 st.markdown("\n".join(f"- {literal(reason)}" for reason in case.reasons))
 
+if case.rollout is not None:
+    rollout = case.rollout
+    st.markdown(f"#### {wording.rollout_badge(rollout.verdict)} — did the effect hold where it was rolled out?")
+    st.markdown(literal(wording.rollout_sentence(rollout, primary.label, primary.unit, primary.aggregation)))
+    for wave in rollout.needs_a_look:
+        st.warning(literal(f"{wave.label} ({', '.join(wave.units)}) needs a look: {wave.reason}."),
+                   icon=":material/trending_down:")
+    st.dataframe(pd.DataFrame([{
+        "wave": w.label, "units": text.printable(", ".join(w.units)), "live from": w.start,
+        "effect": w.effect, "95% low": w.ci_low, "95% high": w.ci_high, "weeks of data": w.periods * 4,
+        "lately": w.recent, "state": w.state} for w in rollout.waves]), hide_index=True, width="stretch",
+        column_config={c: st.column_config.NumberColumn(format="%.3g")
+                       for c in ("effect", "95% low", "95% high", "lately")})
+    st.caption(literal(
+        f"Each wave against {len(rollout.comparison_units)} units without the change "
+        f"({', '.join(rollout.comparison_units) or 'none'}), data through "
+        f"{rollout.through:%d %b %Y}. " if rollout.through else "")
+        + "Intervals allow for how much units drift on their own; \"lately\" is the last twelve weeks.")
+
 # ---------------------------------------------------------------- the evidence in charts
 
 def week_by_week() -> None:
@@ -146,7 +165,7 @@ def week_by_week() -> None:
     def timeline():
         series = trends.pilot_series(db, actor, pilot, pilot.primary_metric)
         return None if series.empty else charts.pilot_timeline(
-            series, pilot.unit_name, f"{primary_metric.label} ({primary_metric.unit})", case.baseline,
+            series, pilot.units_label, f"{primary_metric.label} ({primary_metric.unit})", case.baseline,
             case.pilot_window)
 
     show_chart("timeline", timeline, empty="No data for this metric in these units around the pilot's windows yet. "
@@ -167,6 +186,18 @@ def synthetic_twin() -> None:
     st.caption(literal(wording.placebo_words(twin, pilot.unit_name, primary.unit)))
 
 
+def rollout_event_study() -> None:
+    show_chart("event-study", lambda: charts.event_study(case.rollout, primary.label, primary.direction))
+    found = case.rollout
+    if found.simple is not None:
+        st.caption(literal(
+            f"Overall effect since go-live: {number(found.simple.effect, signed=True)} {primary.unit} "
+            f"(standard error {number(found.simple.se)}; by wave, averaged: {number(found.group.effect, signed=True)}, "
+            f"standard error {number(found.group.se)}). Callaway & Sant'Anna with "
+            f"{found.control_group.replace('_', '-')} units as comparison; these standard errors assume many "
+            f"units, so with few the waves' intervals above are the ones to read."))
+
+
 def every_metric() -> None:
     show_chart("effects", lambda: charts.effects_vs_target(case))
 
@@ -182,6 +213,8 @@ def evidence_charts() -> None:
         if primary.synthetic is not None:
             shown["Against a synthetic twin"] = synthetic_twin
         shown["Every metric against its target"] = every_metric
+    if case.rollout is not None and case.rollout.event_study:
+        shown["Did it hold?"] = rollout_event_study
     tabs = st.tabs(list(shown), key=f"evidence_{pilot.pilot_id}", on_change="rerun")
     for tab, draw in zip(tabs, shown.values(), strict=True):
         if tab.open:
@@ -264,7 +297,7 @@ if actor.is_editor:
         share = cols[1].number_input("Revenue share per point (%)", min_value=0.0, format="%.3g",
                                      value=float(assumed.revenue_share_per_point * 100))
         realisation = cols[2].slider("Share of the effect kept at scale", 0.0, 1.0, float(assumed.realisation), 0.05)
-        others = [u.unit_id for u in units if u.unit_id != pilot.unit_id]
+        others = [u.unit_id for u in units if u.unit_id not in pilot.unit_ids]
         # By default neither the pilot unit nor its controls (see analysis.rollout_value).
         usual = [i for i in others if i not in pilot.control_unit_ids]
         targets = cols[3].multiselect("Roll out to", others, format_func=names.get,
@@ -341,7 +374,7 @@ def data_coverage() -> None:
                      key=f"coverage_{pilot.pilot_id}", on_change="rerun") as section:
         if not section.open:
             return
-        mine = [pilot.unit_name, *pilot.control_unit_names]
+        mine = [*pilot.unit_names, *pilot.control_unit_names]
         coverage = ingest.coverage(db, actor, pilot.primary_metric)
         coverage = coverage[coverage["unit"].isin(mine)]
         if coverage.empty:

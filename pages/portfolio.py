@@ -33,14 +33,14 @@ actions[2].download_button("Deck (PDF)", data=lambda: export.export_portfolio(db
                            icon=":material/picture_as_pdf:")
 
 filters = st.columns(3)
-unit_names = sorted({p.unit_name for p in pilots})
+unit_names = sorted({name for p in pilots for name in p.unit_names})
 chosen_units = filters[0].multiselect("Units", unit_names, format_func=text.printable, placeholder="All units")
 chosen_states = filters[1].multiselect("States", STATUSES, format_func=lambda s: s.replace("_", " "),
                                        placeholder="All states")
 metric_keys = sorted({p.primary_metric for p in pilots}, key=lambda k: metrics[k].label)
 chosen_metrics = filters[2].multiselect("Primary metrics", metric_keys, placeholder="All metrics",
                                         format_func=lambda k: text.printable(metrics[k].label))
-shown = [p for p in pilots if (not chosen_units or p.unit_name in chosen_units)
+shown = [p for p in pilots if (not chosen_units or set(p.unit_names) & set(chosen_units))
          and (not chosen_states or p.status in chosen_states)
          and (not chosen_metrics or p.primary_metric in chosen_metrics)]
 if not shown:
@@ -84,8 +84,17 @@ if len(winners):
     st.vega_lite_chart(chart_spec(db, actor, f"portfolio-value/{tuple(winners['pilot_id'])}",
                                   lambda: charts.portfolio_value_chart(values, currency=currency)), width="stretch")
 
+rolled = frame[frame["rollout"].notna()]
+if len(rolled):
+    st.subheader("Did it hold? Pilots rolled out")
+    for row in rolled.itertuples(index=False):
+        st.page_link("pages/pilot.py", icon=":material/insights:", query_params={"id": row.pilot_id},
+                     label=f"{literal(row.pilot, text.MAX_NAME)} — rollout: {row.rollout}")
+        if row.needs_a_look:
+            st.warning(f"Needs a look: {literal(row.needs_a_look)}", icon=":material/trending_down:")
+
 st.subheader("Pipeline per business unit")
-pipeline = (pd.DataFrame({"unit": [p.unit_name for p in shown], "status": [p.status for p in shown]})
+pipeline = (pd.DataFrame({"unit": [p.units_label for p in shown], "status": [p.status for p in shown]})
             .value_counts().rename("pilots").reset_index())
 st.vega_lite_chart(chart_spec(db, actor, f"pipeline/{tuple(p.pilot_id for p in shown)}",
                               lambda: charts.pipeline_chart(pipeline, STATUSES)), width="stretch")
@@ -99,4 +108,4 @@ for status in reversed(STATUSES):
         for pilot in group:
             state = f" · {states[pilot.pilot_id]}" if pilot.pilot_id in states else ""
             st.page_link("pages/pilot.py", icon=":material/insights:", query_params={"id": pilot.pilot_id},
-                         label=f"{literal(pilot.name, text.MAX_NAME)} — {literal(pilot.unit_name)}{state}")
+                         label=f"{literal(pilot.name, text.MAX_NAME)} — {literal(pilot.units_label)}{state}")

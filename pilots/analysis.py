@@ -21,7 +21,8 @@ and −effect for lower-is-better ones, so g > 0 is always good news (a fall in 
 Targets are magnitudes in the good direction: a target of 1 (or −1) for resolution days means a
 fall of one day.
 
-The rollout value is in `pilots.value`, planning in `pilots.planning`.
+The rollout value is in `pilots.value`, planning in `pilots.planning`; whether a rolled-out pilot's
+effect held in its rollout waves in `pilots.rollouts`.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ import numpy as np
 import pandas as pd
 
 from . import cells as cellstore
-from . import store, synth
+from . import rollouts, store, synth, trends
 from .access import COMMAND_LINE, Actor
 from .cells import RolloutAssumptions
 from .db import Database
 from .formats import amount, chance_words, p_words  # noqa: F401  (p_words: read by pages)
 from .inference import (PreTrend, harm_p_value,
                         holm, pre_trend, unit_effect, window_cells)
-from .model import Metric, Pilot, Unit
+from .model import Metric, Pilot, RolloutWave, Unit
 from .rules import SIGNALS, VERDICTS, primary_signal  # noqa: F401  (VERDICTS: the vocabulary, read by callers)
 from .results import CELL_NAMES, MetricResult, estimate_metric
 from .verdict import Check, decide, describe, design_checks, guardrail_margin, metric_checks
@@ -78,6 +79,7 @@ class PilotCase:
     decision: str | None = None  # what the steering committee decided (model.DECISIONS), if it has
     decided_on: dt.date | None = None
     as_of: dt.date | None = None  # the date the case was read on
+    rollout: rollouts.RolloutEvaluation | None = None  # once rolled out: did the effect hold in its waves
 
     @property
     def started(self) -> bool:
@@ -107,23 +109,21 @@ def _weeks_between(pilot: Pilot) -> float:
 
 def _pre_trend_of(weeks_rows: list, pilot: Pilot, controlled: bool) -> PreTrend:
     """The trend check from the weekly cells of the primary metric in the baseline window: the pilot
-    unit against the equal-weight mean of its control units, week by week."""
-    treated: dict = {}
-    control: dict = {}
+    units against their control units (equal-weight means of the units), week by week."""
+    arms: dict[str, dict] = {"treated": {}, "control": {}}
     for row in weeks_rows:
         if row.phase == "before" and row.mean == row.mean:
-            if row.arm == "treated":
-                treated[pd.Timestamp(row.week)] = row.mean
-            else:
-                control.setdefault(pd.Timestamp(row.week), []).append(row.mean)
+            arms[row.arm].setdefault(pd.Timestamp(row.week), []).append(row.mean)
+    treated = {w: float(np.mean(v)) for w, v in arms["treated"].items() if len(v) == len(pilot.unit_ids)}
+    control = arms["control"]
     if controlled:
         weeks = sorted(w for w in treated if w in control)
         gaps = [treated[w] - float(np.mean(control[w])) for w in weeks]
-        compares = "gap between the pilot unit and its controls"
+        compares = "gap between the pilot units and their controls"
     else:
         weeks = sorted(treated)
         gaps = [treated[w] for w in weeks]
-        compares = "pilot unit's level"
+        compares = "pilot units' level"
     start = pd.Timestamp(pilot.baseline_start)
     return pre_trend([(w - start).days / 7 for w in weeks], gaps, compares, _weeks_between(pilot))
 
@@ -186,6 +186,7 @@ class _Evidence:
 
     results: dict[int, tuple[MetricResult, ...]]
     prior: Shrinkage
+    rollouts: dict[int, rollouts.RolloutEvaluation]
 
 
 def _evidence(db: Database) -> _Evidence:
@@ -208,7 +209,45 @@ def _all_evidence(db: Database) -> _Evidence:
     results = {p.pilot_id: _metric_results(p, metrics, rows_of, weeks_of.get(p.pilot_id, [])) for p in pilots}
     on = today()
     prior = shrinkage(results[p.pilot_id][0] for p in pilots if interim_words(p, on) is None)
-    return _Evidence(results, prior)
+    return _Evidence(results, prior, _rollout_evaluations(db, pilots, metrics, results))
+
+
+def _rollout_evaluations(db: Database, pilots: list[Pilot], metrics: dict[str, Metric],
+                         results: dict[int, tuple[MetricResult, ...]]) -> dict[int, rollouts.RolloutEvaluation]:
+    """The rollout evaluation of every pilot with recorded waves; one weekly panel per metric."""
+    waves = store.rollout_waves(db, COMMAND_LINE)
+    if not waves:
+        return {}
+    units = store.list_units(db, COMMAND_LINE)
+    names = {u.unit_id: u.name for u in units}
+    panels: dict[str, pd.DataFrame] = {}
+    found = {}
+    for pilot in pilots:
+        if pilot.pilot_id not in waves:
+            continue
+        metric = metrics[pilot.primary_metric]
+        if metric.key not in panels:
+            panels[metric.key] = trends.unit_week_panel(db, COMMAND_LINE, [metric.key], names)
+        found[pilot.pilot_id] = rollouts.evaluate(pilot, metric, results[pilot.pilot_id][0], waves[pilot.pilot_id],
+                                                  panels[metric.key], _comparison_units(pilot, pilots, waves, names),
+                                                  names)
+    return found
+
+
+def _comparison_units(pilot: Pilot, pilots: list[Pilot], waves: dict[int, list[RolloutWave]],
+                      names: dict[int, str]) -> list[int]:
+    """Every unit outside the pilot and its waves, but those where another pilot on the same metric
+    went live, or was rolled out, since the pilot's baseline began (their own change would read as
+    drift)."""
+    taken = set(pilot.unit_ids) | {u for wave in waves[pilot.pilot_id] for u in wave.unit_ids}
+    since = pilot.baseline_start
+    for other in pilots:
+        if other.pilot_id == pilot.pilot_id or other.primary_metric != pilot.primary_metric:
+            continue
+        if other.pilot_end >= since:
+            taken.add(other.unit_id)
+        taken.update(u for wave in waves.get(other.pilot_id, []) if wave.start >= since for u in wave.unit_ids)
+    return [u for u in names if u not in taken]
 
 
 def _metric_results(pilot: Pilot, metrics: dict[str, Metric], rows_of: dict[tuple[int, str], list],
@@ -221,14 +260,16 @@ def _metric_results(pilot: Pilot, metrics: dict[str, Metric], rows_of: dict[tupl
         metric = metrics[key]
         rows = rows_of.get((pilot.pilot_id, key), [])
         found = window_cells(rows, metric.aggregation)
-        effect = unit_effect(found, pilot.unit_id, pilot.control_unit_ids, all(r.sd_known for r in rows))
+        effect = unit_effect(found, pilot.unit_ids, pilot.control_unit_ids, all(r.sd_known for r in rows))
         missing = tuple(f"{names.get(unit_id, unit_id)} ({'baseline' if phase == 'before' else 'pilot window'})"
                         for unit_id, phase in effect.missing_controls)
         pre = _pre_trend_of(weeks, pilot, effect.controls > 0) if role == "primary" else None
         result = estimate_metric(
             metric, role, effect, pilot.target_effect if role == "primary" else None,
             pilot.control_unit_names, pilot.randomised, not all(r.sd_known for r in rows), pre, missing)
-        if role == "primary" and effect.controls >= synth.MIN_DONORS and effect.estimate.effect == effect.estimate.effect:
+        # The synthetic twin is of one unit: a pilot in several units has none.
+        if role == "primary" and effect.controls >= synth.MIN_DONORS and len(pilot.unit_ids) == 1 \
+                and effect.estimate.effect == effect.estimate.effect:
             result = replace(result, synthetic=_synthetic_of(weeks, pilot))
         results.append(result)
     guardrails = [i for i, r in enumerate(results) if r.role == "guardrail"]
@@ -252,9 +293,9 @@ def _cases(db: Database, actor: Actor, pilots: list[Pilot],
     stored = cellstore.load_assumptions(db, actor, pilots)
     decided = cellstore.decision_dates(db, actor, pilots)
     on = today()
-    return [_case(pilot, evidence.results[pilot.pilot_id], units, overlaps_of.get(pilot.pilot_id, []),
-                  assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id], evidence.prior, on,
-                  decided.get(pilot.pilot_id))
+    return [replace(_case(pilot, evidence.results[pilot.pilot_id], units, overlaps_of.get(pilot.pilot_id, []),
+                          assumptions.get(pilot.pilot_id) or stored[pilot.pilot_id], evidence.prior, on,
+                          decided.get(pilot.pilot_id)), rollout=evidence.rollouts.get(pilot.pilot_id))
             for pilot in pilots]
 
 
@@ -268,8 +309,8 @@ def _case(pilot: Pilot, results: tuple[MetricResult, ...], units: list[Unit], ov
         checks += metric_checks(result)
     interim = interim_words(pilot, on)
     verdict, rule, reasons = decide(primary, checks, interim)
-    value = rollout_value(primary, pilot.unit_id, pilot.control_unit_ids, units, assumptions, prior)
-    return PilotCase(pilot.pilot_id, pilot.name, pilot.unit_name, pilot.status, (pilot.baseline_start, pilot.baseline_end),
+    value = rollout_value(primary, pilot.unit_ids, pilot.control_unit_ids, units, assumptions, prior)
+    return PilotCase(pilot.pilot_id, pilot.name, pilot.units_label, pilot.status, (pilot.baseline_start, pilot.baseline_end),
                      (pilot.pilot_start, pilot.pilot_end), pilot.target_effect, results, tuple(checks),
                      verdict, tuple(reasons), primary.evidence_grade, value, interim, rule, pilot.decision,
                      decided_on, on)
@@ -340,7 +381,26 @@ def case_as_dict(case: PilotCase) -> dict:
             "shrink_factor": value.shrink_factor,
             "units": [asdict(u) for u in value.units], "notes": list(value.notes),
             "assumptions": asdict(value.assumptions)},
+        **(_rollout_dict(case.rollout) if case.rollout is not None else {}),
     })
+
+
+def _rollout_dict(found: rollouts.RolloutEvaluation) -> dict:
+    """The SPEC's `waves` (the pilot first) and `rollout_effect`, with the rollout's verdict."""
+    return {
+        "waves": [{"label": w.label, "units": list(w.units), "start": w.start, "effect": w.effect,
+                   "ci_low": w.ci_low, "ci_high": w.ci_high, "se": w.se, "df": w.df, "periods": w.periods,
+                   "recent_effect": w.recent, "state": w.state, "reason": w.reason} for w in found.waves],
+        "rollout_effect": {
+            "metric": found.metric_key,
+            "simple": found.simple.effect if found.simple else None,
+            "simple_se": found.simple.se if found.simple else None,
+            "group": found.group.effect if found.group else None,
+            "group_se": found.group.se if found.group else None,
+            "control_group": found.control_group, "comparison_units": list(found.comparison_units),
+            "event_study": [asdict(p) for p in found.event_study],
+            "verdict": found.verdict, "reasons": list(found.reasons), "through": found.through},
+    }
 
 
 # ---------------------------------------------------------------- portfolio

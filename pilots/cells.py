@@ -102,7 +102,7 @@ HISTORY_DAYS = 728
 
 
 def _pilot_arms(where: str) -> str:
-    """Arms of pilots as SQL: the pilot's unit is 'treated', its controls 'control', for every metric
+    """Arms of pilots as SQL: the pilot's units are 'treated', its controls 'control', for every metric
     of the pilot (primary, secondary and guardrail)."""
     return f"""
     SELECT p.pilot_id, r.metric_key, r.role, g.unit_id, g.arm,
@@ -110,7 +110,7 @@ def _pilot_arms(where: str) -> str:
     FROM pilots p
     JOIN (SELECT pilot_id, primary_metric AS metric_key, 'primary' AS role FROM pilots
           UNION ALL SELECT pilot_id, metric_key, role FROM pilot_metrics) r USING (pilot_id)
-    JOIN (SELECT pilot_id, unit_id, 'treated' AS arm FROM pilots
+    JOIN (SELECT pilot_id, unit_id, 'treated' AS arm FROM pilot_units
           UNION ALL SELECT pilot_id, unit_id, 'control' AS arm FROM pilot_controls) g USING (pilot_id)
     WHERE {where}"""
 
@@ -187,27 +187,27 @@ def last_data_date(db: Database, actor: Actor, metric_key: str, unit_id: int,
 
 def overlapping_pilots(db: Database, actor: Actor, pilots: list[Pilot]) -> pd.DataFrame:
     """For each of the given pilots (`for_pilot`), other pilots whose pilot window falls inside its
-    span (baseline start to pilot end) in its own unit ('same_unit') or in one of its control units
+    span (baseline start to pilot end) in one of its own units ('same_unit') or in one of its control units
     ('control_treated'), and rollouts of other pilots adopted by those units during the span
     ('same_unit_rollout', 'control_rollout'), in one query. Another pilot the actor may not see
     (another unit's, unreleased) is shown without its name. The pilots given may be drafts not yet
     saved, with the dates as typed: each must be in a unit the actor may see."""
     for pilot in pilots:
-        require_unit(actor, pilot.unit_id, "check overlaps in this unit")
+        store.require_pilot(actor, pilot, "check overlaps in this unit")
     subjects = pd.DataFrame(
-        [(p.pilot_id, unit_id, p.unit_id, p.baseline_start, p.pilot_end)
-         for p in pilots for unit_id in (p.unit_id, *p.control_unit_ids)],
+        [(p.pilot_id, unit_id, unit_id in p.unit_ids, p.baseline_start, p.pilot_end)
+         for p in pilots for unit_id in (*p.unit_ids, *p.control_unit_ids)],
         columns=["for_pilot", "unit_id", "own_unit", "span_start", "span_end"])
     sql = """
-    SELECT s.for_pilot, o.pilot_id, o.name, o.unit_id, u.name AS unit, o.released, o.status,
-           CASE WHEN o.unit_id = s.own_unit THEN 'same_unit' ELSE 'control_treated' END AS kind,
+    SELECT s.for_pilot, o.pilot_id, o.name, t.unit_id, u.name AS unit, o.released, o.status,
+           CASE WHEN s.own_unit THEN 'same_unit' ELSE 'control_treated' END AS kind,
            o.pilot_start AS start, o.pilot_end AS "end"
-    FROM overlap_subjects s JOIN pilots o ON o.unit_id = s.unit_id AND o.pilot_id <> s.for_pilot
-     AND o.pilot_start <= s.span_end AND o.pilot_end >= s.span_start
-    JOIN business_units u ON u.unit_id = o.unit_id
+    FROM overlap_subjects s JOIN pilot_units t ON t.unit_id = s.unit_id AND t.pilot_id <> s.for_pilot
+    JOIN pilots o ON o.pilot_id = t.pilot_id AND o.pilot_start <= s.span_end AND o.pilot_end >= s.span_start
+    JOIN business_units u ON u.unit_id = t.unit_id
     UNION ALL
-    SELECT s.for_pilot, o.pilot_id, o.name, o.unit_id, u.name, o.released, o.status,
-           CASE WHEN r.unit_id = s.own_unit THEN 'same_unit_rollout' ELSE 'control_rollout' END,
+    SELECT s.for_pilot, o.pilot_id, o.name, r.unit_id, u.name, o.released, o.status,
+           CASE WHEN s.own_unit THEN 'same_unit_rollout' ELSE 'control_rollout' END,
            r.adopted_on, r.adopted_on
     FROM overlap_subjects s JOIN pilot_rollouts r ON r.unit_id = s.unit_id
      AND r.adopted_on BETWEEN s.span_start AND s.span_end

@@ -648,3 +648,42 @@ def placebo_chart(sc, unit_names: dict, metric_label: str, pilot_start: dt.date,
     chart = alt.layer(others, zero, pilot, rule, rule_label).properties(
         width=width, height=height, **_titled(title, subtitle))
     return _styled(chart, base_size)
+
+
+def event_study(found, metric_label: str, direction: str, base_size: int = 14,
+                width: int | str = "container", height: int = 360, title: str | None = None) -> alt.TopLevelMixin:
+    """The rollout's event study (rollouts.RolloutEvaluation): the effect by weeks since each unit went
+    live (periods of four weeks, every wave together, Callaway & Sant'Anna), with 95% intervals; zero
+    and the lower end of the pilot's own interval marked, so a fading effect shows where it dips below."""
+    points = _checked(pd.DataFrame([{"weeks": p.weeks_since, "effect": p.effect, "low": p.ci_low, "high": p.ci_high,
+                                     "phase": "before go-live" if p.weeks_since < 0 else "after go-live"}
+                                    for p in found.event_study]))
+    metric_label = _name(metric_label)
+    y = alt.Y("effect:Q", title=f"Effect on {metric_label} {better_arrow(direction)}")
+    domain = ["before go-live", "after go-live"]
+    colour = alt.Color("phase:N", scale=alt.Scale(domain=domain, range=[CONTROL_COLOUR, PILOT_COLOUR]),
+                       legend=alt.Legend(title=None))
+    x = alt.X("weeks:Q", title="Weeks since go-live")
+    bars = alt.Chart(points).mark_rule(strokeWidth=_line(base_size, 2)).encode(x=x, y=alt.Y("low:Q"), y2="high:Q",
+                                                                               color=colour)
+    dots = alt.Chart(points).mark_point(filled=True, size=_area(base_size, 60)).encode(
+        x=x, y=y, color=colour,
+        tooltip=[alt.Tooltip("weeks:Q", title="Weeks since go-live"),
+                 alt.Tooltip("effect:Q", title="Effect", format="+,.3~r"),
+                 alt.Tooltip("low:Q", title="95% low", format="+,.3~r"),
+                 alt.Tooltip("high:Q", title="95% high", format="+,.3~r")])
+    pilot_low = found.pilot_low if direction == "higher" else -found.pilot_low
+    lines = pd.DataFrame({"at": [0.0] + ([pilot_low] if pilot_low == pilot_low else []),
+                          "label": ["no change"] + (["pilot's lower end"] if pilot_low == pilot_low else [])})
+    rules = alt.Chart(lines).mark_rule(strokeDash=_dash(base_size, 6, 4), strokeWidth=_line(base_size, 1.5),
+                                       color="#333333").encode(y="at:Q")
+    labels = alt.Chart(lines).mark_text(align="left", dx=4, dy=-4, baseline="bottom", fontSize=base_size * 0.85,
+                                        color="#333333").encode(y="at:Q", x=alt.value(0), text="label:N")
+    if title is None:
+        title = f"Did the effect hold? {metric_label} by weeks since go-live"
+        subtitle = (f"Every rollout wave and the pilot together, against units without the change; "
+                    f"{'points above' if direction == 'higher' else 'points below'} zero are improvements")
+    else:
+        subtitle = None
+    chart = alt.layer(rules, labels, bars, dots).properties(width=width, height=height, **_titled(title, subtitle))
+    return _styled(chart, base_size)

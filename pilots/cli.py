@@ -249,7 +249,7 @@ def _pilots_add(db: Database, actor: Actor, args: argparse.Namespace, out: TextI
     from .store import add_pilot
 
     pilot_id = add_pilot(db, actor, PilotDraft(
-        name=args.name, unit=args.unit, primary_metric=args.metric,
+        name=args.name, unit=args.unit[0], further_units=args.unit[1:], primary_metric=args.metric,
         baseline_start=args.baseline[0], baseline_end=args.baseline[1],
         pilot_start=args.pilot[0], pilot_end=args.pilot[1], controls=args.control,
         secondary_metrics=args.secondary, guardrail_metrics=args.guardrail,
@@ -259,7 +259,8 @@ def _pilots_add(db: Database, actor: Actor, args: argparse.Namespace, out: TextI
 
 def _declare_pilots_add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True)
-    parser.add_argument("--unit", required=True)
+    parser.add_argument("--unit", required=True, nargs="+", action="extend", metavar="UNIT",
+                        help="the pilot's unit, or units: --unit A B or --unit A --unit B (the first leads)")
     parser.add_argument("--metric", required=True, help="primary metric key")
     parser.add_argument("--baseline", nargs=2, type=_date, required=True, metavar=("START", "END"))
     parser.add_argument("--pilot", nargs=2, type=_date, required=True, metavar=("START", "END"))
@@ -275,11 +276,25 @@ def _pilots_list(db: Database, actor: Actor, args: argparse.Namespace, out: Text
     from .store import list_pilots
 
     for pilot in list_pilots(db, actor):
-        print(f"{pilot.pilot_id}\t{pilot.name}\t{pilot.unit_name}\t{pilot.status}", file=out)
+        print(f"{pilot.pilot_id}\t{pilot.name}\t{pilot.units_label}\t{pilot.status}", file=out)
 
 
 def _declare_pilots_list(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_pilots_list)
+
+
+def _pilots_rollout(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .lifecycle import record_rollout
+
+    record_rollout(db, actor, args.pilot_id, args.unit, args.start)
+    print(f"pilot {args.pilot_id}: rolled out to {', '.join(args.unit)} from {args.start:%Y-%m-%d}", file=out)
+
+
+def _declare_pilots_rollout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pilot_id", type=int, metavar="ID")
+    _many(parser, "--unit", "UNIT", "the units of this wave: --unit A B or --unit A --unit B")
+    parser.add_argument("--start", type=_date, required=True, metavar="DATE", help="the wave's go-live date")
+    parser.set_defaults(handler=_pilots_rollout)
 
 
 PILOT_COMMANDS = (
@@ -287,6 +302,8 @@ PILOT_COMMANDS = (
             "--name 'Callback instead of hold queue' --unit 'Contact Centre' --metric nps "
             "--baseline 2026-01-05 2026-03-29 --pilot 2026-03-30 2026-06-28 --control Online Claims --target 5"),
     Command("list", "list pilots", _declare_pilots_list, ""),
+    Command("rollout", "record a rollout wave of a pilot decided for roll-out: its units and go-live date",
+            _declare_pilots_rollout, "1 --unit 'Retail Stores' 'Online & App' --start 2025-12-08"),
 )
 
 
@@ -382,6 +399,28 @@ def _declare_export(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_export)
 
 
+def _scorecard(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from pathlib import Path
+
+    from .scorecard_pdf import export_scorecard
+
+    path = Path(args.out)
+    data = export_scorecard(db, actor, month=args.month, unit=args.unit, fmt=args.fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    print(path, file=out)
+
+
+def _declare_scorecard(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--month", metavar="YYYY-MM", help="the month (default: the last complete month with data)")
+    parser.add_argument("--unit", metavar="UNIT", help="a business unit's card (default: the whole organisation)")
+    from .scorecard_pdf import FORMATS
+
+    parser.add_argument("--format", choices=FORMATS, default="pdf", dest="fmt")
+    parser.add_argument("--out", required=True, metavar="PATH")
+    parser.set_defaults(handler=_scorecard)
+
+
 # ---------------------------------------------------------------- backups, the audit chain
 
 def _backup(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
@@ -446,6 +485,8 @@ COMMANDS = (
     Command("analyze", "the case for rollout of one pilot", _declare_analyze, "3 --json"),
     Command("export", "write the presentation of a pilot (or of the portfolio)", _declare_export,
             "portfolio --format pdf --out portfolio.pdf"),
+    Command("scorecard", "write the monthly CX scorecard of the organisation or of one unit, one page",
+            _declare_scorecard, "--month 2026-11 --format pdf --out scorecard-2026-11.pdf"),
     Command("backup", "take a consistent copy of the database, also while the app runs", _declare_backup,
             "--keep 14"),
     Command("restore", "put a backup in place of the database (the app stopped)", _declare_restore,

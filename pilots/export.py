@@ -342,7 +342,17 @@ _FONT_CANDIDATES = [("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
 _VERA_MISSING = {"→": "->", "←": "<-", "↑": "up", "↓": "down", "Σ": "sum", "τ": "target"}
 
 
-def _pdf_fonts() -> tuple[str, str, bool]:
+def pdf_text(value, full: bool) -> str:
+    """Text for a reportlab Paragraph: printable, bounded, escaped (user text is never markup), and
+    without glyphs the font lacks (`full`: the font covers every glyph)."""
+    shown = _printable(value)
+    if not full:
+        for glyph, words in _VERA_MISSING.items():
+            shown = shown.replace(glyph, words)
+    return escape(shown)
+
+
+def pdf_fonts() -> tuple[str, str, bool]:
     """Regular and bold font names registered with reportlab, and whether they cover every glyph."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -396,14 +406,10 @@ def deck_pdf(slides: list[Slide], title: str, cover: Cover | None = None) -> byt
     from reportlab.pdfgen import canvas
     from reportlab.platypus import Frame, KeepInFrame, Paragraph
 
-    regular, bold, full = _pdf_fonts()
+    regular, bold, full = pdf_fonts()
 
     def clean(value: str) -> str:
-        shown = _printable(value)
-        if not full:
-            for glyph, words in _VERA_MISSING.items():
-                shown = shown.replace(glyph, words)
-        return escape(shown)
+        return pdf_text(value, full)
 
     def style(size: float, font: str = regular, colour=INK, space: float = 0, indent: float = 0,
               align: int = 0) -> ParagraphStyle:

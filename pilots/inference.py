@@ -253,6 +253,11 @@ def _change(cells: dict, unit: int, block: int) -> tuple[float, float] | None:
     return after.mean - before.mean, before.sampling_variance + after.sampling_variance
 
 
+def _one_cell(cells: dict, units: tuple[int, ...], phase: str) -> Cell | None:
+    """A window's cell of a pilot with some unit lacking data: shown only for a pilot in one unit."""
+    return cells.get((units[0], 0, phase)) if len(units) == 1 else None
+
+
 def _equal_weight_cell(members: list[Cell]) -> Cell | None:
     """The control arm as shown: the equal-weight mean of its units, with the sampling variance of
     that mean expressed per answer of the summed n."""
@@ -275,15 +280,16 @@ class Drift:
     periods: int
     sd_known: bool
 
-    def of_effect(self, controls: int, sampling: float) -> float:
-        """Var(D) for a pilot unit against `controls` control units with answers-only variance `sampling`."""
-        spread = 1 + (1 / controls if controls else 0.0)
+    def of_effect(self, treated: int, controls: int, sampling: float) -> float:
+        """Var(D) for `treated` pilot units against `controls` control units with answers-only variance `sampling`."""
+        spread = 1 / treated + (1 / controls if controls else 0.0)
         return self.variance * spread + (sampling if self.sd_known else 0.0)
 
 
-def drift(cells: dict[tuple[int, int, str], Cell], treated: int, controls: list[int], sd_known: bool) -> Drift:
+def drift(cells: dict[tuple[int, int, str], Cell], treated: tuple[int, ...], controls: list[int],
+          sd_known: bool) -> Drift:
     """The drift replicates of a design: the controls' changes in the real windows (block 0) and every
-    unit's changes in the earlier periods (blocks 1, 2, ...); without controls, the pilot unit's own
+    unit's changes in the earlier periods (blocks 1, 2, ...); without controls, the pilot units' own
     earlier changes around zero."""
     squares = noise = 0.0
     dof = periods = 0
@@ -301,11 +307,12 @@ def drift(cells: dict[tuple[int, int, str], Cell], treated: int, controls: list[
         add(in_windows)
     for block in sorted({block for (_, block, _) in cells if block > 0}):
         if not controls:
-            own = _change(cells, treated, block)
-            if own is not None:
-                squares, noise, dof, periods = squares + own[0] ** 2, noise + own[1], dof + 1, periods + 1
+            own = [x for x in (_change(cells, u, block) for u in treated) if x is not None]
+            for change, variance in own:
+                squares, noise, dof = squares + change ** 2, noise + variance, dof + 1
+            periods += bool(own)
             continue
-        found = [x for x in (_change(cells, u, block) for u in (treated, *controls)) if x is not None]
+        found = [x for x in (_change(cells, u, block) for u in (*treated, *controls)) if x is not None]
         if len(found) >= 2:
             add(found)
             periods += 1
@@ -314,31 +321,36 @@ def drift(cells: dict[tuple[int, int, str], Cell], treated: int, controls: list[
     return Drift(((squares - noise) if sd_known else squares) / dof, dof, periods, sd_known)
 
 
-def unit_effect(cells: dict[tuple[int, int, str], Cell], treated: int, controls: tuple[int, ...],
+def unit_effect(cells: dict[tuple[int, int, str], Cell], treated: tuple[int, ...], controls: tuple[int, ...],
                 sd_known: bool) -> UnitEffect:
-    """The effect of one metric (see the module docstring) from its cells by (unit, block, phase).
+    """The effect of one metric (see the module docstring) from its cells by (unit, block, phase):
+    the equal-weight mean of the pilot units' changes minus that of the control units. A pilot unit
+    without data in both windows leaves the effect unestimated (a pilot is judged in all its units).
     `sd_known`: every cell's variance per answer comes from answers or reported sds (else the
     sampling variances are not trusted and drop out of the drift model)."""
     missing = tuple((c, phase) for c in controls for phase in ("before", "after") if (c, 0, phase) not in cells)
     used = [c for c in controls if _change(cells, c, 0) is not None]
+    complete = all(_change(cells, u, 0) is not None for u in treated)
     shown = {
-        "treated_before": cells.get((treated, 0, "before")), "treated_after": cells.get((treated, 0, "after")),
+        "treated_before": _equal_weight_cell([cells[(u, 0, "before")] for u in treated]) if complete
+        else _one_cell(cells, treated, "before"),
+        "treated_after": _equal_weight_cell([cells[(u, 0, "after")] for u in treated]) if complete
+        else _one_cell(cells, treated, "after"),
         "control_before": _equal_weight_cell([cells[(c, 0, "before")] for c in used]),
         "control_after": _equal_weight_cell([cells[(c, 0, "after")] for c in used]),
     }
     nothing = Estimate(*([math.nan] * 7))
-    own = _change(cells, treated, 0)
-    if own is None:
+    if not complete:
         return UnitEffect(nothing, math.nan, math.nan, ANSWERS_ONLY, len(used), 0, 0, math.nan, shown, missing)
-    j = len(used)
+    k, j = len(treated), len(used)
     # The answers-only estimate: the same contrast of the unit-window means, cells taken as independent.
-    weighted = [(cells[(treated, 0, "after")], 1.0), (cells[(treated, 0, "before")], -1.0)]
+    weighted = [(cells[(u, 0, phase)], sign / k) for u in treated for phase, sign in (("after", 1.0), ("before", -1.0))]
     weighted += [(cells[(c, 0, phase)], sign / j) for c in used for phase, sign in (("after", -1.0), ("before", 1.0))]
     answers = contrast(*(np.array([getattr(cell, attr) for cell, _ in weighted]) for attr in ("mean", "variance", "n", "df")),
                        np.array([w for _, w in weighted]))
     effect, sampling, df_sampling = float(answers.effect), float(answers.se) ** 2, float(answers.df)
     units_drift = drift(cells, treated, used, sd_known)
-    variance = units_drift.of_effect(j, sampling)
+    variance = units_drift.of_effect(k, j, sampling)
     if units_drift.dof == 0:
         return UnitEffect(answers, math.sqrt(sampling), df_sampling, ANSWERS_ONLY, j, 0, 0, math.nan, shown, missing)
     if not variance > 0:  # unequal volumes can push the moment estimate below zero: answers only then

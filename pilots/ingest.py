@@ -419,7 +419,7 @@ def pilot_windows(db: Database, actor: Actor, metric_key: str) -> pd.DataFrame:
     for pilot in store.list_pilots(db, actor):
         if metric_key not in dict(pilot.metric_roles()):
             continue
-        for unit, role in [(pilot.unit_name, "pilot unit")] + [(c, "control") for c in pilot.control_unit_names]:
+        for unit, role in [(u, "pilot unit") for u in pilot.unit_names] + [(c, "control") for c in pilot.control_unit_names]:
             rows.append({"unit": unit, "pilot_id": pilot.pilot_id, "pilot": pilot.name, "role": role,
                          "baseline_start": pilot.baseline_start, "pilot_end": pilot.pilot_end})
     return pd.DataFrame(rows, columns=["unit", "pilot_id", "pilot", "role", "baseline_start", "pilot_end"])

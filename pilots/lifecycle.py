@@ -13,7 +13,7 @@ from . import analysis
 from .access import Actor
 from .db import Database, json_text
 from .model import STATUSES, Problem, ValidationError
-from .store import list_units, pilot_at_version, unit_lookup, unknown_unit_problem
+from .store import get_pilot, list_units, pilot_at_version, unit_lookup, unknown_unit_problem
 from .text import MAX_TEXT, checked_text
 
 
@@ -65,7 +65,9 @@ def record_decision(db: Database, actor: Actor, pilot_id: int, decision: str, ra
 
 def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterable[str], adopted_on: dt.date,
                    expected_version: int | None = None) -> None:
-    """Record which units adopted a pilot decided for roll-out, and when."""
+    """Record a rollout wave of a pilot decided for roll-out: the units that adopt the change and
+    the date they go live. Each wave is one such call; a unit adopts once, and never one of the
+    pilot's own units."""
     with db.write(actor, "record a rollout") as w:
         units = unit_lookup(list_units(db, actor))
         names = list(unit_names)
@@ -73,6 +75,21 @@ def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterab
                     if n.strip().casefold() not in units]
         if not names:
             problems.append(Problem("name at least one unit that adopts the change", column="units"))
+        if len({n.strip().casefold() for n in names}) != len(names):
+            problems.append(Problem("a unit is named twice", column="units"))
+        pilot = get_pilot(db, actor, pilot_id)
+        adopted = {unit_id: day for _, unit_id, day in w.cursor.execute(
+            "SELECT pilot_id, unit_id, adopted_on FROM pilot_rollouts WHERE pilot_id = ?", [pilot_id]).fetchall()}
+        for name in names:
+            unit = units.get(name.strip().casefold())
+            if unit is not None and unit.unit_id in pilot.unit_ids:
+                problems.append(Problem("is one of the pilot's own units", column="units", value=name))
+            elif unit is not None and unit.unit_id in adopted:
+                problems.append(Problem(f"adopted the change on {adopted[unit.unit_id]:%Y-%m-%d} already",
+                                        column="units", value=name))
+        if adopted_on <= pilot.pilot_start:
+            problems.append(Problem(f"a wave goes live after the pilot started ({pilot.pilot_start:%Y-%m-%d})",
+                                    column="start", value=f"{adopted_on:%Y-%m-%d}"))
         if problems:
             raise ValidationError(problems)
         cur = w.cursor
@@ -81,7 +98,7 @@ def record_rollout(db: Database, actor: Actor, pilot_id: int, unit_names: Iterab
             raise ValidationError([Problem("only a pilot decided for roll-out can be rolled out", column="status",
                                            value=status)])
         for name in names:
-            cur.execute("INSERT OR REPLACE INTO pilot_rollouts VALUES (?, ?, ?)",
+            cur.execute("INSERT INTO pilot_rollouts VALUES (?, ?, ?)",
                         [pilot_id, units[name.strip().casefold()].unit_id, adopted_on])
         cur.execute("UPDATE pilots SET status = 'rolled_out', version = version + 1, updated_at = current_timestamp "
                     "WHERE pilot_id = ?", [pilot_id])

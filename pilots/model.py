@@ -91,6 +91,23 @@ class Pilot:
     control_unit_names: tuple[str, ...] = ()
     secondary_metrics: tuple[str, ...] = ()
     guardrail_metrics: tuple[str, ...] = ()
+    further_unit_ids: tuple[int, ...] = ()  # units the pilot also started in, beside its lead unit
+    further_unit_names: tuple[str, ...] = ()
+
+    @property
+    def unit_ids(self) -> tuple[int, ...]:
+        """Every unit the pilot runs in, the lead unit first."""
+        return (self.unit_id, *self.further_unit_ids)
+
+    @property
+    def unit_names(self) -> tuple[str, ...]:
+        return (self.unit_name, *self.further_unit_names)
+
+    @property
+    def units_label(self) -> str:
+        """The pilot's units for people: "Claims", "Claims and Field Service", "A, B and C"."""
+        names = self.unit_names
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
     def metric_roles(self) -> list[tuple[str, MetricRole]]:
         """(metric key, role) for every metric of the pilot, primary first."""
@@ -102,12 +119,21 @@ class Pilot:
         )
 
 
+@dataclass(frozen=True)
+class RolloutWave:
+    """A rollout wave as recorded: the units that adopted a pilot's change on one date."""
+
+    start: dt.date
+    unit_ids: tuple[int, ...]
+    unit_names: tuple[str, ...]
+
+
 @dataclass
 class PilotDraft:
     """What a person gives to register a pilot: units by name, metrics by key."""
 
     name: str
-    unit: str
+    unit: str  # the lead unit
     primary_metric: str
     baseline_start: dt.date
     baseline_end: dt.date
@@ -127,6 +153,11 @@ class PilotDraft:
     released: bool = False
     status: Status = "proposed"
     value_per_point: float | None = None
+    further_units: list[str] = field(default_factory=list)  # units it also starts in, beside the lead
+
+    @property
+    def units(self) -> list[str]:
+        return [self.unit, *self.further_units]
 
 
 @dataclass(frozen=True)

@@ -139,10 +139,10 @@ def weeks_needed(db: Database, actor: Actor, pilot: int | PilotDraft, target: fl
         sd_c = math.sqrt(sum(v for _, v in pairs) / len(pairs))
     elif controls:
         notes.append("The control units have no recent data: sized as a before/after pilot.")
-    units_drift = drift(found, treated.unit_id, [c.unit_id for c in controls if latest[c.unit_id] is not None],
+    units_drift = drift(found, (treated.unit_id,), [c.unit_id for c in controls if latest[c.unit_id] is not None],
                         sd_known)
     if units_drift.dof:
-        drift_variance = units_drift.of_effect(len(with_data), 0.0)
+        drift_variance = units_drift.of_effect(1, len(with_data), 0.0)
         if not sd_known:
             notes.append("Some periods come without a standard deviation: the drift measured includes sampling, "
                          "so more weeks are assumed to help less than they will.")

@@ -69,6 +69,7 @@ def _as_shown(pilot):
         pilot, name=name(pilot.name), unit_name=name(pilot.unit_name), owner=name(pilot.owner),
         sponsor=name(pilot.sponsor), hypothesis=one_line(pilot.hypothesis, HYPOTHESIS_TEXT),
         control_unit_names=tuple(map(name, pilot.control_unit_names)),
+        further_unit_names=tuple(map(name, pilot.further_unit_names)),
         decision_rationale=one_line(pilot.decision_rationale, SLIDE_TEXT) if pilot.decision_rationale else None)
 
 
@@ -154,7 +155,8 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                  width: int = SLIDE_WIDTH, screen_height: int | None = None) -> list[Slide]:
     """The case for rollout of one pilot as slides: title; headline numbers; the primary metric week
     by week; the four cells; every metric against its target; the rollout value (when there is one);
-    the decision and its reasons; an appendix with the method, the checks and the data coverage.
+    once rolled out, whether the effect held in its waves; the decision and its reasons; an appendix
+    with the method, the checks and the data coverage.
     `screen_height`: the height every chart must fit on a screen (present mode); without it (decks,
     whose pictures are scaled into the slide) charts are SLIDE_HEIGHT high or as their rows need."""
     height = screen_height or SLIDE_HEIGHT
@@ -164,7 +166,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     m = case.primary
     controls = ", ".join(pilot.control_unit_names) or "no control units"
     slides = [Slide(
-        pilot.name, f"{pilot.unit_name}: {pilot.hypothesis}" if pilot.hypothesis else pilot.unit_name,
+        pilot.name, f"{pilot.units_label}: {pilot.hypothesis}" if pilot.hypothesis else pilot.units_label,
         bullets=[f"Status: {pilot.status.replace('_', ' ')}",
                  f"Baseline {pilot.baseline_start:%d %b %Y} – {pilot.baseline_end:%d %b %Y}; "
                  f"pilot {pilot.pilot_start:%d %b %Y} – {pilot.pilot_end:%d %b %Y}",
@@ -177,8 +179,8 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     series = trends.pilot_series(db, actor, stored, pilot.primary_metric)
     slides.append(Slide(
         f"{m.label} week by week",
-        f"{pilot.unit_name} against {controls}; baseline and pilot windows shaded, go-live dashed.",
-        charts.pilot_timeline(series, stored.unit_name, f"{m.label} {charts.better_arrow(m.direction)}",
+        f"{pilot.units_label} against {controls}; baseline and pilot windows shaded, go-live dashed.",
+        charts.pilot_timeline(series, stored.units_label, f"{m.label} {charts.better_arrow(m.direction)}",
                               case.baseline, case.pilot_window, base_size=base_size, width=width, height=height)))
     slides.append(Slide("Before and after", _four_cells_message(m),
                         charts.four_cells(m, base_size=base_size, width=width, height=height)))
@@ -201,6 +203,15 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
             + (f" after shrinking it to {value.shrink_factor:.0%} for the luck in a pilot that looks good."
                if value.shrink_factor is not None else "."),
             charts.rollout_value_chart(value, base_size=base_size, width=width, currency=currency)))
+    if case.rollout is not None:
+        found = case.rollout
+        look = [f"Needs a look: {line}" for line in wording.needs_a_look(case)]
+        slides.append(Slide(
+            "Did the effect hold?", wording.rollout_sentence(found, m.label, m.unit, m.aggregation),
+            charts.event_study(found, m.label, m.direction, base_size=base_size, width=width, height=height,
+                               title="") if found.event_study else None,
+            bullets=look + [f"{w.label} ({', '.join(w.units)}): {w.state}, {w.reason}" for w in found.waves[1:]],
+            kind=CHART if found.event_study else TEXT))
     if pilot.decision:
         status = wording.state(case)
         decided = f"{status.headline}. The evidence today says {case.verdict}."
@@ -263,8 +274,8 @@ def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
     """Every pilot the actor may see, one row each, from its full case (analysis.analyze_pilots):
     its primary metric's effect, SE, 95% interval, p-value, MDE, target and signal (NaN where there is
     no estimate), the full verdict (design checks and guardrails weighed), the state it leads with on
-    every surface (`state`: the decision once taken, see pilots.wording) and the yearly rollout value
-    with its range."""
+    every surface (`state`: the decision once taken, see pilots.wording), once rolled out whether the
+    effect held (`rollout`, and the waves that need a look) and the yearly rollout value with its range."""
     rows = []
     for case in analysis.analyze_pilots(db, actor):
         m, value, status = case.primary, case.rollout_value, wording.state(case)
@@ -274,11 +285,12 @@ def portfolio_frame(db: Database, actor: Actor) -> pd.DataFrame:
             **{column: getattr(m, column) for column in ("effect", "se", "ci_low", "ci_high", "p_value", "mde")},
             "target": math.nan if case.target_effect is None else case.target_effect,
             "signal": m.signal, "verdict": case.verdict, "state": status.label, "headline": status.headline,
+            "rollout": status.rollout, "needs_a_look": "; ".join(wording.needs_a_look(case)),
             "value": value.total, "value_low": value.total_low, "value_high": value.total_high})
     frame = pd.DataFrame(rows, columns=[
         "pilot_id", "pilot", "unit", "status", "metric", "direction", "evidence_grade", "effect", "se", "ci_low",
-        "ci_high", "p_value", "mde", "target", "signal", "verdict", "state", "headline", "value", "value_low",
-        "value_high"])
+        "ci_high", "p_value", "mde", "target", "signal", "verdict", "state", "headline", "rollout", "needs_a_look",
+        "value", "value_low", "value_high"])
     return frame.astype({c: "Float64" for c in ("value", "value_low", "value_high")})
 
 
@@ -293,7 +305,7 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
     pilots = store.list_pilots(db, actor)
     frame = portfolio_frame(db, actor)
     currency = org.org_settings(db)
-    units = sorted({p.unit_name for p in pilots})
+    units = sorted({name for p in pilots for name in p.unit_names})
     by_status = {s: sum(p.status == s for p in pilots) for s in STATUSES}
     slides = [Slide("Customer-experience pilots", f"{len(pilots)} pilots in {len(units)} business units, "
                     f"as of {today.day} {today:%B %Y}.",
@@ -325,7 +337,7 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
                                                                                 if not p.decision])]
     slides.append(Slide(
         "Decisions", f"{len(decided)} decided, {len(pending)} awaiting a decision.",
-        bullets=[f"{p.name} ({p.unit_name}): {wording.DECISION_LABELS.get(p.decision, p.decision)}"
+        bullets=[f"{p.name} ({p.units_label}): {wording.DECISION_LABELS.get(p.decision, p.decision)}"
                  + (f". {p.decision_rationale}" if p.decision_rationale else "") for p in map(_as_shown, decided)]
         + [f"{one_line(row.pilot, text.MAX_NAME)} ({one_line(row.unit, text.MAX_NAME)}): awaiting decision; "
            f"the analysis says {row.verdict}"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pandas costs half a second to import: `pilots import` reach
     import pandas as pd
 from .model import (
     BARRIER_TYPES, DIRECTIONS, AGGREGATIONS, STATUSES,
-    Metric, Pilot, PilotDraft, Problem, Unit, ValidationError,
+    Metric, Pilot, PilotDraft, Problem, RolloutWave, Unit, ValidationError,
 )
 
 
@@ -189,15 +189,22 @@ def _check_draft(draft: PilotDraft, units: dict[str, Unit], metrics: dict[str, M
     for column, words in (("owner", "owner"), ("sponsor", "sponsor"), ("journey_stage", "journey stage")):
         checked_text(problems, getattr(draft, column), column, words)
     checked_text(problems, draft.hypothesis, "hypothesis", "hypothesis", limit=MAX_TEXT, multiline=True)
-    unit = units.get(draft.unit.strip().casefold())
-    if unit is None:
-        problems.append(unknown_unit_problem(draft.unit, units.values(), column="unit"))
+    pilot_units = set()
+    for name in draft.units:
+        unit = units.get(name.strip().casefold())
+        if unit is None:
+            problems.append(unknown_unit_problem(name, units.values(), column="unit"))
+        else:
+            pilot_units.add(unit.unit_id)
+    if len({u.strip().casefold() for u in draft.units}) != len(draft.units):
+        problems.append(Problem("a pilot unit is named twice", column="unit"))
     for control in draft.controls:
         found = units.get(control.strip().casefold())
         if found is None:
             problems.append(unknown_unit_problem(control, units.values(), column="control"))
-        elif unit is not None and found.unit_id == unit.unit_id:
-            problems.append(Problem("a control unit must differ from the pilot unit", column="control", value=control))
+        elif found.unit_id in pilot_units:
+            problems.append(Problem("a control unit must differ from the pilot's units", column="control",
+                                    value=control))
     if len({c.strip().casefold() for c in draft.controls}) != len(draft.controls):
         problems.append(Problem("a control unit is named twice", column="control"))
     keys = [("primary_metric", draft.primary_metric)] + [("secondary_metrics", k) for k in draft.secondary_metrics] \
@@ -255,6 +262,9 @@ def add_pilot(db: Database, actor: Actor, draft: PilotDraft) -> int:
              draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
              draft.primary_metric, draft.target_effect, draft.cost, draft.randomised, draft.released,
              draft.status, draft.value_per_point]).fetchone()[0]
+        for further in draft.further_units:
+            cur.execute("INSERT INTO pilot_further_units VALUES (?, ?)",
+                        [pilot_id, units[further.strip().casefold()].unit_id])
         for control in draft.controls:
             cur.execute("INSERT INTO pilot_controls VALUES (?, ?)", [pilot_id, units[control.strip().casefold()].unit_id])
         for role, keys in (("secondary", draft.secondary_metrics), ("guardrail", draft.guardrail_metrics)):
@@ -276,7 +286,11 @@ SELECT p.pilot_id, p.name, p.unit_id, u.name AS unit_name, p.baseline_start, p.b
        coalesce((SELECT list(metric_key ORDER BY metric_key) FROM pilot_metrics pm
                  WHERE pm.pilot_id = p.pilot_id AND pm.role = 'secondary'), []),
        coalesce((SELECT list(metric_key ORDER BY metric_key) FROM pilot_metrics pm
-                 WHERE pm.pilot_id = p.pilot_id AND pm.role = 'guardrail'), [])
+                 WHERE pm.pilot_id = p.pilot_id AND pm.role = 'guardrail'), []),
+       coalesce((SELECT list(f.unit_id ORDER BY fu.name) FROM pilot_further_units f
+                 JOIN business_units fu ON fu.unit_id = f.unit_id WHERE f.pilot_id = p.pilot_id), []),
+       coalesce((SELECT list(fu.name ORDER BY fu.name) FROM pilot_further_units f
+                 JOIN business_units fu ON fu.unit_id = f.unit_id WHERE f.pilot_id = p.pilot_id), [])
 FROM pilots p JOIN business_units u ON u.unit_id = p.unit_id
 """
 
@@ -288,13 +302,21 @@ def _visible_clause(actor: Actor) -> tuple[str, list]:
         return "TRUE", []
     if not actor.unit_ids:
         return "FALSE", []
-    return f"p.unit_id IN ({', '.join('?' * len(actor.unit_ids))})", sorted(actor.unit_ids)
+    return (f"p.pilot_id IN (SELECT pilot_id FROM pilot_units WHERE unit_id IN "
+            f"({', '.join('?' * len(actor.unit_ids))}))", sorted(actor.unit_ids))
 
 
 def _pilot_from_row(row: tuple) -> Pilot:
-    *head, controls, control_names, secondary, guardrails = row
+    *head, controls, control_names, secondary, guardrails, further, further_names = row
     return Pilot(*head, control_unit_ids=tuple(controls), control_unit_names=tuple(control_names),
-                 secondary_metrics=tuple(secondary), guardrail_metrics=tuple(guardrails))
+                 secondary_metrics=tuple(secondary), guardrail_metrics=tuple(guardrails),
+                 further_unit_ids=tuple(further), further_unit_names=tuple(further_names))
+
+
+def require_pilot(actor: Actor, pilot: Pilot, doing: str) -> None:
+    """AccessDenied unless the actor may see one of the pilot's units."""
+    if not any(actor.can_see_unit(unit_id) for unit_id in pilot.unit_ids):
+        require_unit(actor, pilot.unit_id, doing)
 
 
 def get_pilot(db: Database, actor: Actor, pilot_id: int) -> Pilot:
@@ -304,7 +326,7 @@ def get_pilot(db: Database, actor: Actor, pilot_id: int) -> Pilot:
     if row is None:
         raise LookupError(f"no pilot with id {pilot_id}")
     pilot = _pilot_from_row(row)
-    require_unit(actor, pilot.unit_id, f"see pilot {pilot_id}")
+    require_pilot(actor, pilot, f"see pilot {pilot_id}")
     return pilot
 
 
@@ -321,7 +343,7 @@ def stored_pilots(db: Database, actor: Actor, pilots: Iterable[Pilot]) -> list[P
     for pilot_id in ids:
         if pilot_id not in found:
             raise LookupError(f"no pilot with id {pilot_id}")
-        require_unit(actor, found[pilot_id].unit_id, f"see pilot {pilot_id}")
+        require_pilot(actor, found[pilot_id], f"see pilot {pilot_id}")
     return [found[i] for i in ids]
 
 
@@ -330,12 +352,13 @@ def list_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = Non
     """The pilots the actor may see, optionally only those of some units and states."""
     where, params = _visible_clause(actor)
     conditions = [where]
-    for column, values in (("p.unit_id", unit_ids), ("p.status", statuses)):
+    for column, values in (("p.pilot_id IN (SELECT pilot_id FROM pilot_units WHERE unit_id", unit_ids),
+                           ("(p.status", statuses)):
         if values is not None:
             values = list(values)
             if not values:
                 return []
-            conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
+            conditions.append(f"{column} IN ({', '.join('?' * len(values))}))")
             params += values
     with db.cursor() as cur:
         rows = cur.execute(_PILOT_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY p.pilot_id",
@@ -343,12 +366,31 @@ def list_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = Non
     return [_pilot_from_row(row) for row in rows]
 
 
+def rollout_waves(db: Database, actor: Actor, pilot_ids: Iterable[int] | None = None) -> dict[int, list[RolloutWave]]:
+    """The recorded rollout waves of the pilots the actor may see (of `pilot_ids`, if given), by
+    pilot id, earliest first: one wave per adoption date."""
+    where, params = _visible_clause(actor)
+    if pilot_ids is not None:
+        ids = list(pilot_ids) or [None]
+        where += f" AND r.pilot_id IN ({', '.join('?' * len(ids))})"
+        params = [*params, *ids]
+    with db.cursor() as cur:
+        rows = cur.execute(
+            "SELECT r.pilot_id, r.adopted_on, list(r.unit_id ORDER BY u.name), list(u.name ORDER BY u.name) "
+            "FROM pilot_rollouts r JOIN pilots p USING (pilot_id) JOIN business_units u ON u.unit_id = r.unit_id "
+            f"WHERE {where} GROUP BY r.pilot_id, r.adopted_on ORDER BY r.pilot_id, r.adopted_on", params).fetchall()
+    waves: dict[int, list[RolloutWave]] = {}
+    for pilot_id, start, unit_ids, names in rows:
+        waves.setdefault(pilot_id, []).append(RolloutWave(start, tuple(unit_ids), tuple(names)))
+    return waves
+
+
 def pilots_frame(pilots: list[Pilot], metrics: dict[str, Metric]) -> pd.DataFrame:
+    """The register as a table for display."""
     import pandas as pd
 
-    """The register as a table for display."""
     return pd.DataFrame([{
-        "id": p.pilot_id, "pilot": p.name, "unit": p.unit_name, "status": p.status.replace("_", " "),
+        "id": p.pilot_id, "pilot": p.name, "unit": p.units_label, "status": p.status.replace("_", " "),
         "primary metric": metrics[p.primary_metric].label if p.primary_metric in metrics else p.primary_metric,
         "target": p.target_effect, "controls": ", ".join(p.control_unit_names) or "none",
         "baseline": f"{p.baseline_start} – {p.baseline_end}", "pilot window": f"{p.pilot_start} – {p.pilot_end}",
@@ -406,7 +448,8 @@ def pipeline(db: Database, actor: Actor) -> pd.DataFrame:
 def pilot_draft(pilot: Pilot) -> PilotDraft:
     """A registered pilot as the draft that would register it again: what an edit form starts from."""
     return PilotDraft(
-        name=pilot.name, unit=pilot.unit_name, primary_metric=pilot.primary_metric,
+        name=pilot.name, unit=pilot.unit_name, further_units=list(pilot.further_unit_names),
+        primary_metric=pilot.primary_metric,
         baseline_start=pilot.baseline_start, baseline_end=pilot.baseline_end, pilot_start=pilot.pilot_start,
         pilot_end=pilot.pilot_end, controls=list(pilot.control_unit_names),
         secondary_metrics=list(pilot.secondary_metrics), guardrail_metrics=list(pilot.guardrail_metrics),
@@ -434,9 +477,11 @@ def _update_pilot(db: Database, w: Write, pilot_id: int, draft: PilotDraft, expe
     units = unit_lookup(list_units(db, actor))
     problems = _check_draft(draft, units, metric_lookup(db))
     unit = units.get(draft.unit.strip().casefold())
-    if unit is not None and unit.unit_id != current.unit_id:
-        problems.append(Problem(f"the pilot unit is fixed at registration ({current.unit_name}); register a new "
-                                f"pilot to try the change in another unit", column="unit", value=draft.unit))
+    chosen = {units[name.strip().casefold()].unit_id for name in draft.units if name.strip().casefold() in units}
+    if unit is not None and (unit.unit_id != current.unit_id or chosen != set(current.unit_ids)):
+        problems.append(Problem(f"the pilot's units are fixed at registration ({current.units_label}); register "
+                                f"a new pilot to try the change in other units", column="unit",
+                                value=", ".join(draft.units)))
     if draft.primary_metric != current.primary_metric:
         problems.append(Problem(f"the primary metric is fixed at registration ({current.primary_metric}), so the "
                                 f"pilot cannot be judged on a metric chosen after seeing its data",

@@ -1,6 +1,7 @@
-"""Data read back for charts: a metric week by week for a pilot's unit against its control units,
-or for one unit against the rest of the organisation, aggregated in SQL to one row per group and
-week whatever the volume of answers. Whoever may see the pilot or unit may see these."""
+"""Data read back week by week, aggregated in SQL to one row per group (or unit) and week whatever
+the volume of answers: a metric for a pilot's unit against its control units, for one unit against
+the rest of the organisation (charts), and the unit-by-week panel of several metrics that rollout
+waves and the driver analysis are estimated on. Whoever may see the pilot or units may see these."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from .store import get_pilot, list_units
 if TYPE_CHECKING:  # pandas costs half a second to import: only the chart readers need it
     import pandas as pd
 
-def _weekly(db: Database, metric_key: str, groups: Mapping[str, Iterable[int]], start: dt.date,
-            end: dt.date) -> pd.DataFrame:
+def _weekly(db: Database, metric_key: str, groups: Mapping[str, Iterable[int]], start: dt.date | None,
+            end: dt.date | None) -> pd.DataFrame:
     members = [(group, unit_id) for group, ids in groups.items() for unit_id in ids]
     if not members:
         import pandas as pd
@@ -44,6 +45,7 @@ def _weekly(db: Database, metric_key: str, groups: Mapping[str, Iterable[int]], 
     FROM rows r JOIN members m USING (unit_id)
     GROUP BY ALL ORDER BY "group", week
     """
+    start, end = start or dt.date.min, end or dt.date.max
     params = ([value for member in members for value in member]
               + [metric_key, *unit_ids, start, end, metric_key, *unit_ids, start, end])
     with db.cursor() as cur:
@@ -52,10 +54,10 @@ def _weekly(db: Database, metric_key: str, groups: Mapping[str, Iterable[int]], 
 
 def pilot_series(db: Database, actor: Actor, pilot: Pilot, metric_key: str,
                  margin: dt.timedelta = dt.timedelta(weeks=8)) -> pd.DataFrame:
-    """Per week: the metric for the pilot unit and for its control units pooled, from a little before
+    """Per week: the metric for the pilot's units pooled and for its control units pooled, from a little before
     the baseline to a little after the pilot window. Whoever may see the pilot may see this."""
     pilot = get_pilot(db, actor, pilot.pilot_id)  # as stored: a pilot object made up elsewhere proves nothing
-    groups = {pilot.unit_name: [pilot.unit_id]}
+    groups = {pilot.units_label: list(pilot.unit_ids)}
     if pilot.control_unit_ids:
         groups[CONTROL_GROUP] = list(pilot.control_unit_ids)
     return _weekly(db, metric_key, groups, pilot.baseline_start - margin, pilot.pilot_end + margin)
@@ -77,3 +79,27 @@ def org_series(db: Database, actor: Actor, metric_key: str, unit_id: int, start:
 
 
 REST_OF_ORGANISATION = "Rest of organisation"
+
+
+def unit_week_panel(db: Database, actor: Actor, metric_keys: Iterable[str], unit_ids: Iterable[int] | None = None,
+                    start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """The unit-by-week panel: for each metric, each unit (of those given, default every unit the
+    actor may see) and each week with data, the week's value (mean score of the answers, or the
+    n-weighted mean of the periods given) and its n. Columns: metric_key, unit_id, week (a date, the
+    Monday), value, n; one row per metric, unit and week, sorted so."""
+    import pandas as pd
+
+    visible = [u.unit_id for u in list_units(db, actor) if actor.can_see_unit(u.unit_id)]
+    wanted = visible if unit_ids is None else list(unit_ids)
+    for unit_id in wanted:
+        require_unit(actor, unit_id, "read this unit's data")
+    frames = []
+    for metric_key in metric_keys:
+        frame = _weekly(db, metric_key, {str(unit_id): [unit_id] for unit_id in wanted}, start, end)
+        frames.append(frame.assign(metric_key=metric_key, unit_id=frame["group"].astype("int64"))
+                      [["metric_key", "unit_id", "week", "value", "n"]])
+    if not frames:
+        return pd.DataFrame({"metric_key": pd.Series(dtype=str), "unit_id": pd.Series(dtype="int64"),
+                             "week": pd.Series(dtype="datetime64[us]"), "value": pd.Series(dtype=float),
+                             "n": pd.Series(dtype="int64")})
+    return pd.concat(frames, ignore_index=True).sort_values(["metric_key", "unit_id", "week"], ignore_index=True)

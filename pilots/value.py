@@ -100,17 +100,17 @@ def _value_range(point: float, scales: np.ndarray, effect: float, effect_var: fl
     return point - half, point + half
 
 
-def rollout_value(primary: MetricResult, pilot_unit_id: int, control_unit_ids: tuple[int, ...], units: list[Unit],
-                  assumptions: RolloutAssumptions, prior: Shrinkage | None = None) -> RolloutValue:
+def rollout_value(primary: MetricResult, pilot_unit_ids: tuple[int, ...], control_unit_ids: tuple[int, ...],
+                  units: list[Unit], assumptions: RolloutAssumptions, prior: Shrinkage | None = None) -> RolloutValue:
     """The yearly value of rolling the pilot's change out: to the units chosen in the assumptions, by
-    default every unit that is neither the pilot's nor one of its controls. The measured effect is first
+    default every unit that is neither one of the pilot's nor one of its controls. The measured effect is first
     shrunk towards zero by what the portfolio says about pilot effects (`prior`), since the pilots that
     look best are partly lucky; the range holds the effect's uncertainty, units differing from each
     other as much as their changes differ without a pilot (the drift the interval measured), and the
     realisation share being a judgement (half of it to half as much again)."""
     notes = []
-    default_excluded = {pilot_unit_id, *control_unit_ids}
-    chosen = [u for u in units if u.unit_id != pilot_unit_id
+    default_excluded = {*pilot_unit_ids, *control_unit_ids}
+    chosen = [u for u in units if u.unit_id not in pilot_unit_ids
               and (u.unit_id not in default_excluded if assumptions.unit_ids is None
                    else u.unit_id in assumptions.unit_ids)]
     per_point = assumptions.value_per_point or 0.0

@@ -141,7 +141,7 @@ def design_checks(pilot: Pilot, primary: MetricResult, overlaps: list, on: dt.da
                            f"to that one unit alone reads as an effect of the pilot."))
     if primary.treated_before is None or primary.treated_after is None:
         found.append(Check("no_data", "blocking",
-                           f"No {primary.label} data for {pilot.unit_name} in the "
+                           f"No {primary.label} data for {pilot.units_label} in the "
                            f"{'baseline' if primary.treated_before is None else 'pilot'} window.", primary.metric))
     words = {"same_unit": ("overlap_same_unit", "{runs} in {unit}, this pilot's own unit, during its windows: its "
                                                 "effect cannot be told apart from this one's"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .analysis import MetricResult, PilotCase
 from .formats import amount, number
+from .rollouts import FADING, HOLDING, NOT_REPRODUCED, PILOT_WAVE, TOO_EARLY, RolloutEvaluation, WaveEffect
 from .rules import EXTEND, INCONCLUSIVE, INTERIM, ROLL_OUT, SIGNALS, STOP
 
 PLAN = "Plan"
@@ -19,6 +20,14 @@ DECISION_LABELS = {"roll_out": ROLL_OUT, "extend": EXTEND, "stop": STOP}
 COLOURS = {ROLL_OUT: "green", EXTEND: "blue", STOP: "red", INCONCLUSIVE: "gray", INTERIM: "violet", PLAN: "gray"}
 ICONS = {ROLL_OUT: ":material/rocket_launch:", EXTEND: ":material/more_time:", STOP: ":material/block:",
          INCONCLUSIVE: ":material/help:", INTERIM: ":material/hourglass_top:", PLAN: ":material/event:"}
+# After a rollout: did the effect hold in the waves (pilots.rollouts)?
+ROLLOUT_COLOURS = {HOLDING: "green", FADING: "orange", NOT_REPRODUCED: "red", TOO_EARLY: "gray", PILOT_WAVE: "blue"}
+ROLLOUT_WORDS = {
+    HOLDING: "the effect held where it was rolled out",
+    FADING: "the effect is smaller where it was rolled out, or shrinking: needs a look",
+    NOT_REPRODUCED: "no clear improvement where it was rolled out",
+    TOO_EARLY: "too early to tell whether the effect held (eight weeks of data per wave are needed)",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class State:
         """The label as coloured Markdown (our own words only, never user text)."""
         return f":{self.colour}-background[{self.label}]"
 
+    rollout: str | None = None  # once rolled out: Holding, Fading, Not reproduced or Too early
+
 
 def state(case: PilotCase) -> State:
     """A decided pilot leads with the decision and its date, today's evidence beside it when it
@@ -53,7 +64,9 @@ def state(case: PilotCase) -> State:
         when = f", {case.decided_on:%d %b %Y}" if isinstance(case.decided_on, dt.date) else ""
         rolled = " (rolled out)" if case.status == "rolled_out" else ""
         evidence = None if case.verdict == label else f"evidence since: {case.verdict}"
-        return State(label, f"Decided: {label}{when}{rolled}", f"decided{when}".replace(", ", " "), evidence, True)
+        held = case.rollout.verdict if case.rollout is not None else None
+        return State(label, f"Decided: {label}{when}{rolled}" + (f" · rollout: {held}" if held else ""),
+                     f"decided{when}".replace(", ", " "), evidence, True, held)
     if not case.started:
         return State(PLAN, f"Plan: the pilot window starts {case.pilot_window[0]:%d %b %Y}",
                      "no result before the pilot runs", None, False)
@@ -162,3 +175,34 @@ def placebo_words(twin, unit: str, metric_unit: str, short: bool = False) -> str
             f"control unit as if it had been piloted, the departure of {unit} ranks {twin.placebo_rank} of "
             f"{twin.placebo_units}: a departure this large shows up about {chance:.0%} of the time by chance. With "
             f"{twin.placebo_units} units the smallest possible chance is 1 in {twin.placebo_units}.")
+
+
+def rollout_badge(verdict: str) -> str:
+    """A rollout verdict as coloured Markdown (our own words only)."""
+    return f":{ROLLOUT_COLOURS[verdict]}-background[Rollout: {verdict}]"
+
+
+def rollout_sentence(found: RolloutEvaluation, label: str, unit: str, aggregation: str | None = None) -> str:
+    """The rollout's verdict as a steering committee reads it, with each wave's effect against the pilot's."""
+    pilot, waves = found.waves[0], found.waves[1:]
+    parts = [f"{w.label} ({', '.join(w.units)}, live from {w.start:%d %b %Y}): {wave_effect_words(w, unit, aggregation)}"
+             for w in waves]
+    return (f"{found.verdict}: {ROLLOUT_WORDS[found.verdict]}. In the pilot, {label} moved "
+            f"{wave_effect_words(pilot, unit, aggregation)}. " + "; ".join(parts) + ".")
+
+
+def wave_effect_words(wave: WaveEffect, unit: str, aggregation: str | None = None) -> str:
+    """'+6.7 points (2.6 to 10.8)', or why there is no figure yet."""
+    if wave.effect != wave.effect:
+        return wave.reason
+    interval = (f" ({amount(wave.ci_low, unit, aggregation).split(' ')[0]} to {amount(wave.ci_high, unit, aggregation)})"
+                if wave.ci_low == wave.ci_low else "")
+    sign = "+" if wave.effect > 0 else ""
+    return f"{sign}{amount(wave.effect, unit, aggregation)}{interval}"
+
+
+def needs_a_look(case: PilotCase) -> list[str]:
+    """One line per rollout wave whose effect fell below the pilot's interval (monitoring)."""
+    if case.rollout is None:
+        return []
+    return [f"{case.pilot}: {w.label} ({', '.join(w.units)}) {w.reason}" for w in case.rollout.needs_a_look]

@@ -351,7 +351,7 @@ def test_the_value_shrinks_a_pilot_by_what_the_portfolio_says():
     factor = prior.prior_variance / (prior.prior_variance + 0.25 ** 2)
     assert prior.factor(result) == pytest.approx(factor) and 0 < factor < 1
     from pilots.model import Unit
-    value = rollout_value(result, 1, (), [Unit(1, "A"), Unit(2, "B", customers=1000)],
+    value = rollout_value(result, (1,), (), [Unit(1, "A"), Unit(2, "B", customers=1000)],
                           cells.RolloutAssumptions(value_per_point=1.0, realisation=1.0), prior)
     assert value.total == pytest.approx(2.0 * factor * 1000)
     assert value.shrink_factor == pytest.approx(factor)

@@ -101,6 +101,6 @@ def test_simulated_cells_combine_weeks_as_the_app_does(key):
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-9), (block, phase, r, u)
     for r in range(3):
         cells = cal.rep_cells(design, {k: cal.cell_arrays(design, n, mean, ss, idx) for k, idx in groups.items()}, r)
-        effect = unit_effect(cells, 0, tuple(range(1, design.controls + 1)), design.sd_known)
+        effect = unit_effect(cells, (0,), tuple(range(1, design.controls + 1)), design.sd_known)
         assert effect.inference == "units and earlier periods"
         assert float(effect.estimate.effect) == pytest.approx(d[r], abs=1e-9)

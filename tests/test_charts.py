@@ -27,7 +27,7 @@ def from_cells(metric, cells: dict, target=None):
     """A metric result from a textbook's four cells (pilot unit 0, one control unit 1)."""
     keys = {"treated_before": (0, 0, "before"), "treated_after": (0, 0, "after"),
             "control_before": (1, 0, "before"), "control_after": (1, 0, "after")}
-    effect = unit_effect({keys[name]: cell for name, cell in cells.items()}, 0,
+    effect = unit_effect({keys[name]: cell for name, cell in cells.items()}, (0,),
                          (1,) if "control_before" in cells else (), sd_known=True)
     return analysis.estimate_metric(metric, "primary", effect, target)
 

@@ -51,7 +51,7 @@ def test_equal_volumes_give_exactly_the_regression_on_units_changes(controls, bl
     and a period effect per replicate: the exact t interval for one unit against the others."""
     rng = np.random.default_rng(controls * 10 + blocks)
     changes = random_changes(rng, controls, blocks)
-    effect = unit_effect(cells_from(changes), 0, tuple(range(1, controls + 1)), sd_known=True)
+    effect = unit_effect(cells_from(changes), (0,), tuple(range(1, controls + 1)), sd_known=True)
     fit = smf.ols("change ~ pilot + C(block)", data=stacked(changes)).fit()
     assert effect.inference == DRIFT and effect.controls == controls and effect.periods == blocks
     assert effect.estimate.effect == pytest.approx(fit.params["pilot"], rel=1e-9)
@@ -61,7 +61,7 @@ def test_equal_volumes_give_exactly_the_regression_on_units_changes(controls, bl
     low, high = fit.conf_int().loc["pilot"]
     assert (effect.estimate.ci_low, effect.estimate.ci_high) == (pytest.approx(low), pytest.approx(high))
     # periods without a reported sd: the same regression, sampling variances never used
-    assert unit_effect(cells_from(changes), 0, tuple(range(1, controls + 1)), sd_known=False).estimate.se == \
+    assert unit_effect(cells_from(changes), (0,), tuple(range(1, controls + 1)), sd_known=False).estimate.se == \
         pytest.approx(fit.bse["pilot"], rel=1e-9)
 
 
@@ -69,7 +69,7 @@ def test_control_units_weigh_equally_whatever_their_answer_counts():
     changes = {(0, 0): (50.0, 55.0), (1, 0): (50.0, 51.0), (2, 0): (50.0, 53.0)}
     found = cells_from(changes)
     found[(1, 0, "after")] = Cell(51.0, 40_000, 100.0, 39_999)  # a control unit with a hundred times the answers
-    effect = unit_effect(found, 0, (1, 2), sd_known=True)
+    effect = unit_effect(found, (0,), (1, 2), sd_known=True)
     assert effect.estimate.effect == pytest.approx(5.0 - (1.0 + 3.0) / 2)
     assert effect.cells["control_after"].mean == pytest.approx((51.0 + 53.0) / 2)
 
@@ -85,13 +85,13 @@ def test_unequal_volumes_move_the_variance_by_the_known_sampling_variances():
     v_c, v_t = 2 * 100 / 400, 2 * 100 / 100
     tau2 = (np.sum((diffs - diffs.mean()) ** 2) - (j - 1) / j * j * v_c) / (j - 1)
     expected = tau2 * (1 + 1 / j) + v_t + j * v_c / j ** 2
-    assert unit_effect(big_pilot, 0, (1, 2, 3, 4), True).estimate.se == pytest.approx(math.sqrt(expected))
-    assert unit_effect(big_pilot, 0, (1, 2, 3, 4), True).estimate.se > unit_effect(small, 0, (1, 2, 3, 4), True).estimate.se
+    assert unit_effect(big_pilot, (0,), (1, 2, 3, 4), True).estimate.se == pytest.approx(math.sqrt(expected))
+    assert unit_effect(big_pilot, (0,), (1, 2, 3, 4), True).estimate.se > unit_effect(small, (0,), (1, 2, 3, 4), True).estimate.se
 
 
 def test_without_controls_the_pilot_units_own_earlier_changes_serve():
     changes = {(0, 0): (50.0, 54.0), (0, 1): (50.0, 50.8), (0, 2): (50.0, 48.9), (0, 3): (50.0, 50.4)}
-    effect = unit_effect(cells_from(changes, variance=0.0 + 1e-12), 0, (), sd_known=False)
+    effect = unit_effect(cells_from(changes, variance=0.0 + 1e-12), (0,), (), sd_known=False)
     earlier = np.array([0.8, -1.1, 0.4])
     assert effect.inference == DRIFT and effect.controls == 0 and effect.replicate_df == 3
     assert effect.estimate.effect == pytest.approx(4.0)
@@ -109,7 +109,7 @@ def test_one_control_and_no_earlier_data_falls_back_to_the_answers_only_interval
     cells = {}
     for (treated, after), group in frame.groupby(["treated", "after"]):
         cells[(0 if treated else 1, 0, "after" if after else "before")] = Cell.of(group["value"])
-    effect = unit_effect(cells, 0, (1,), sd_known=True)
+    effect = unit_effect(cells, (0,), (1,), sd_known=True)
     fit = smf.ols("value ~ treated * after", data=frame).fit(cov_type="HC2")
     assert effect.inference == ANSWERS_ONLY and effect.replicate_df == 0
     assert effect.estimate.effect == pytest.approx(fit.params["treated:after"], rel=1e-9)
@@ -120,7 +120,7 @@ def test_a_control_without_data_in_a_window_is_reported_and_left_out():
     changes = {(0, 0): (50.0, 55.0), (1, 0): (50.0, 51.0), (2, 0): (50.0, 52.0), (3, 0): (50.0, 53.0)}
     found = cells_from(changes)
     del found[(3, 0, "after")]
-    effect = unit_effect(found, 0, (1, 2, 3), sd_known=True)
+    effect = unit_effect(found, (0,), (1, 2, 3), sd_known=True)
     assert effect.missing_controls == ((3, "after"),) and effect.controls == 2
     assert effect.estimate.effect == pytest.approx(5.0 - 1.5)
 
@@ -152,7 +152,7 @@ def test_cells_below_the_minimum_of_answers_give_no_estimate():
             for u, n in ((0, MIN_ANSWERS - 1), (1, 50)) for phase in ("before", "after")]
     found = window_cells(rows, "nps")
     assert set(found) == {(1, 0, "before"), (1, 0, "after")}
-    assert not unit_effect(found, 0, (1,), True).estimate.effect == unit_effect(found, 0, (1,), True).estimate.effect
+    assert not unit_effect(found, (0,), (1,), True).estimate.effect == unit_effect(found, (0,), (1,), True).estimate.effect
 
 
 def test_holm_matches_statsmodels():

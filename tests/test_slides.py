@@ -14,9 +14,9 @@ def test_pilot_slides_tell_the_case_in_order(demo):
     pilot = store.get_pilot(demo, COMMAND_LINE, 1)
     assert [s.title for s in deck] == [
         pilot.name, "The case in numbers", "Net Promoter Score week by week", "Before and after",
-        "Every metric against its target", "What rolling out is worth", "Decision and reasons",
-        "Appendix: method", "Appendix: checks", "Appendix: data coverage"]
-    assert [s.kind for s in deck] == [slides.TITLE, slides.NUMBERS] + [slides.CHART] * 4 + [slides.TEXT] \
+        "Every metric against its target", "What rolling out is worth", "Did the effect hold?",
+        "Decision and reasons", "Appendix: method", "Appendix: checks", "Appendix: data coverage"]
+    assert [s.kind for s in deck] == [slides.TITLE, slides.NUMBERS] + [slides.CHART] * 5 + [slides.TEXT] \
         + [slides.APPENDIX] * 3
     for slide in deck:
         assert slide.message.strip()
@@ -30,11 +30,15 @@ def test_pilot_slides_tell_the_case_in_order(demo):
     assert f"{case.primary.ci_low:.2f} to {case.primary.ci_high:.2f}" in numbers["Effect on Net Promoter Score"][1]
     assert numbers["Rollout value a year"][0] == org.format_money(case.rollout_value.total, org.org_settings(demo))
     assert len(deck[1].bullets) == len(deck[1].numbers)
-    decision = deck[6]
+    held = deck[6]  # rolled out in waves: whether the effect held, in the rollout's own words
+    assert held.message.startswith(f"{case.rollout.verdict}: ") and status.rollout == case.rollout.verdict
+    assert [b.split(": ", 1)[0] for b in held.bullets] == [f"{w.label} ({', '.join(w.units)})"
+                                                            for w in case.rollout.waves[1:]]
+    decision = deck[7]
     assert decision.message.startswith("Decided: Roll out")
     assert pilot.decision_rationale in decision.bullets[0]
     assert decision.bullets[1:] == list(case.reasons)
-    assert [b.split(": ", 1)[1] for b in deck[8].bullets] == [c.message for c in case.checks]
+    assert [b.split(": ", 1)[1] for b in deck[9].bullets] == [c.message for c in case.checks]
 
 
 def test_headline_says_a_guardrail_stopped_a_pilot_that_met_its_target(demo):

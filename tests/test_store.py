@@ -117,3 +117,54 @@ def test_a_unit_edit_based_on_an_old_copy_is_refused_and_bad_figures_too(db):
     with pytest.raises(ValidationError, match="a unit named 'Online' exists already"):
         store.update_unit(db, COMMAND_LINE, dataclasses.replace(first, name=" online "), expected=first)
     assert store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"] == first
+
+
+def test_a_pilot_may_start_in_several_units_fixed_once_registered(small_org):
+    db, _ = small_org
+    pilot_id = store.add_pilot(db, COMMAND_LINE, draft(unit="Retail", further_units=["Claims"], controls=["Online"]))
+    pilot = store.get_pilot(db, COMMAND_LINE, pilot_id)
+    assert (pilot.unit_names, pilot.units_label) == (("Retail", "Claims"), "Retail and Claims")
+    assert store.pilot_draft(pilot).units == ["Retail", "Claims"]
+    # A control among the pilot's units, or a unit named twice, is refused whole.
+    with pytest.raises(ValidationError) as refused:
+        store.add_pilot(db, COMMAND_LINE, draft(name="Twice", further_units=["Online", "retail"], controls=["Online"]))
+    assert {(p.column, p.reason) for p in refused.value.problems} >= {
+        ("control", "a control unit must differ from the pilot's units"), ("unit", "a pilot unit is named twice")}
+    with pytest.raises(ValidationError, match="fixed at registration"):
+        store.update_pilot(db, COMMAND_LINE, pilot_id, dataclasses.replace(store.pilot_draft(pilot), further_units=[]),
+                           expected_version=pilot.version)
+    # The head of either unit sees it; the head of its control does not.
+    units = store.unit_lookup(store.list_units(db, COMMAND_LINE))
+    claims_head = Actor("chen@example.com", "unit_head", frozenset({units["claims"].unit_id}))
+    online_head = Actor("omar@example.com", "unit_head", frozenset({units["online"].unit_id}))
+    assert store.get_pilot(db, claims_head, pilot_id).pilot_id == pilot_id
+    assert [p.pilot_id for p in store.list_pilots(db, claims_head)] == [pilot_id]
+    assert [p.pilot_id for p in store.list_pilots(db, COMMAND_LINE, unit_ids=[units["claims"].unit_id])] == [pilot_id]
+    with pytest.raises(AccessDenied):
+        store.get_pilot(db, online_head, pilot_id)
+
+
+def test_rollout_waves_are_recorded_one_date_each_and_refuse_what_cannot_adopt(small_org):
+    db, pilot_id = small_org
+    store.add_unit(db, COMMAND_LINE, "Mobile")
+    lifecycle.record_decision(db, COMMAND_LINE, pilot_id, "roll_out", "Lift beat target", "Steering",
+                              dt.date(2025, 7, 1))
+    lifecycle.record_rollout(db, COMMAND_LINE, pilot_id, ["Claims"], dt.date(2025, 9, 1))
+    with pytest.raises(ValidationError) as refused:
+        lifecycle.record_rollout(db, COMMAND_LINE, pilot_id, ["Retail", "claims", "Mobile", "Mobile"],
+                                 dt.date(2025, 1, 1))
+    assert [(p.column, p.value, p.reason) for p in refused.value.problems] == [
+        ("units", None, "a unit is named twice"),
+        ("units", "Retail", "is one of the pilot's own units"),
+        ("units", "claims", "adopted the change on 2025-09-01 already"),
+        ("start", "2025-01-01", "a wave goes live after the pilot started (2025-03-31)")]
+    lifecycle.record_rollout(db, COMMAND_LINE, pilot_id, ["Mobile", "Online"], dt.date(2025, 11, 3))
+    waves = store.rollout_waves(db, COMMAND_LINE, [pilot_id])[pilot_id]
+    assert [(w.start, w.unit_names) for w in waves] == [(dt.date(2025, 9, 1), ("Claims",)),
+                                                        (dt.date(2025, 11, 3), ("Mobile", "Online"))]
+    retail_head = Actor("rita@example.com", "unit_head",
+                        frozenset({store.unit_lookup(store.list_units(db, COMMAND_LINE))["retail"].unit_id}))
+    mobile_head = Actor("m@example.com", "unit_head",
+                        frozenset({store.unit_lookup(store.list_units(db, COMMAND_LINE))["mobile"].unit_id}))
+    assert store.rollout_waves(db, retail_head) == store.rollout_waves(db, COMMAND_LINE)
+    assert store.rollout_waves(db, mobile_head) == {}
