@@ -37,7 +37,7 @@ from pilots.model import PilotDraft, Status  # noqa: E402
 ACTOR = Actor("bench", "editor")
 LARGE_FIRST_WEEK = dt.date(2021, 11, 22)
 LARGE_WEEKS = 261  # five years; the last week starts on 2026-11-16
-GENERATOR_VERSION = 1  # bump when the large data set's recipe changes, so a stored one is rebuilt
+GENERATOR_VERSION = 2  # bump when the large data set's recipe changes, so a stored one is rebuilt
 SURVEY_METRICS = ("nps", "csat", "ces")
 FIGURE_METRICS = ("fcr", "churn", "complaints", "resolution_days", "cost_to_serve")
 PRIMARY_CYCLE = ("nps", "csat", "ces", "fcr", "resolution_days")
@@ -172,8 +172,10 @@ def build_large(path: Path, units: int, pilots: int, observations: int) -> str:
             if decision:
                 lifecycle.record_decision(db, ACTOR, pilot_id, decision, "benchmark decision", "Steering committee",
                                       draft.pilot_end + dt.timedelta(days=14))
-            if rolled_out:
-                lifecycle.record_rollout(db, ACTOR, pilot_id, [draft.controls[0]], draft.pilot_end + dt.timedelta(days=60))
+            if rolled_out:  # in two waves where there are two controls: the first two months after the window
+                for wave, unit in enumerate(draft.controls[:2]):
+                    lifecycle.record_rollout(db, ACTOR, pilot_id, [unit],
+                                             draft.pilot_end + dt.timedelta(days=60 + 120 * wave))
         with db.cursor() as cur:
             cur.execute("CHECKPOINT")
     finally:
@@ -316,7 +318,9 @@ def measure_analysis(db_path: Path, scale: str) -> list[tuple[str, str, str]]:
     rows = []
     for key, label in (("pilot", f"analyze_pilot (pilot {pilot_id}, synthetic control and placebos included; target < 300 ms warm)"),
                        ("portfolio", "portfolio_effects (all pilots; target < 3 s cold)"),
-                       ("cases", "analyze_pilots (every pilot's full case and verdict)")):
+                       ("cases", "analyze_pilots (every pilot's full case and verdict)"),
+                       ("waves", "rollout waves of every rolled-out pilot (weekly panels read cold; target < 3 s)"),
+                       ("drivers", "driver → north star, every driver on NPS (target < 3 s cold)")):
         got = result[key]
         rows.append((f"analysis · {scale}", label, got if isinstance(got, str) else
                      f"cold {got['cold'] * 1000:.0f} ms, warm {got['warm'] * 1000:.0f} ms"))
@@ -352,10 +356,23 @@ def child_analysis(db_path: str, pilot_id: int) -> dict:
 
     from pilots import analysis
 
+    pilots = store.list_pilots(db, COMMAND_LINE)
+    results = analysis._evidence(db).results
+
+    def waves():
+        # The rollout part of the evidence alone, on the pilots' metric results computed beforehand.
+        return analysis._rollout_evaluations(db, pilots, store.metric_lookup(db), results)
+
+    def transfer():
+        from pilots import drivers
+
+        return drivers.transfer_function(db, COMMAND_LINE)
+
     result = {}
     for key, call in (("pilot", lambda: analysis.analyze_pilot(db, COMMAND_LINE, pilot_id)),
                       ("portfolio", lambda: analysis.portfolio_effects(db, COMMAND_LINE)),
-                      ("cases", lambda: analysis.analyze_pilots(db, COMMAND_LINE))):
+                      ("cases", lambda: analysis.analyze_pilots(db, COMMAND_LINE)),
+                      ("waves", waves), ("drivers", transfer)):
         try:
             analysis._CACHE.clear()
             times = []

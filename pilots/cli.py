@@ -399,6 +399,29 @@ def _declare_export(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_export)
 
 
+def _drivers(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
+    from .drivers import as_dict, slope_words, transfer_function
+
+    found = transfer_function(db, actor, north_star=args.north_star, drivers=args.driver or None,
+                              start=args.start, end=args.end)
+    if args.json:
+        json.dump(as_dict(found), out, indent=2)
+        print(file=out)
+        return
+    for slope in found.slopes:
+        print(slope_words(found, slope), file=out)
+    print(found.caveat, file=out)
+
+
+def _declare_drivers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--north-star", default="nps", metavar="KEY", help="the ultimate metric (default: nps)")
+    _many(parser, "--driver", "KEY", "driver metrics (default: every metric marked as a driver)")
+    parser.add_argument("--start", type=_date, metavar="DATE", help="first week read (default: all data)")
+    parser.add_argument("--end", type=_date, metavar="DATE", help="last week read (default: all data)")
+    parser.add_argument("--json", action="store_true", help="print JSON (the stable format)")
+    parser.set_defaults(handler=_drivers)
+
+
 def _scorecard(db: Database, actor: Actor, args: argparse.Namespace, out: TextIO) -> None:
     from pathlib import Path
 
@@ -485,6 +508,8 @@ COMMANDS = (
     Command("analyze", "the case for rollout of one pilot", _declare_analyze, "3 --json"),
     Command("export", "write the presentation of a pilot (or of the portfolio)", _declare_export,
             "portfolio --format pdf --out portfolio.pdf"),
+    Command("drivers", "how much the north star moves per unit of each driver (an association within units)",
+            _declare_drivers, "--north-star nps --driver fcr resolution_days --json"),
     Command("scorecard", "write the monthly CX scorecard of the organisation or of one unit, one page",
             _declare_scorecard, "--month 2026-11 --format pdf --out scorecard-2026-11.pdf"),
     Command("backup", "take a consistent copy of the database, also while the app runs", _declare_backup,

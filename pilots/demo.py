@@ -9,13 +9,22 @@ dip and two shocks (a system outage in May 2025, a storm in February 2026), so a
 before/after comparison misleads and difference-in-differences against controls does not; and
 pilots move their unit's metrics by the sizes in `_PILOTS` (`effects`) from the first day of their
 pilot window — for as long as the change stays in place (decided roll-out or extension, or still
-running) — and the units a change was rolled out to by three quarters of that size. Among them:
+running) — and the units a change was rolled out to in waves (`_Wave`: one keeps the effect, one fades
+in the autumn of 2026, so the rollout has a Holding and a Fading wave to find). Among them:
 clear lifts (callback queue +8 NPS points, claim tracker -1.5 resolution days, video calls +10 NPS
 points), no effect (store greeters, plain letters), a lift in first-contact resolution that costs
 15% more to serve (same-day dispatch), and a two-week pilot in a small unit that cannot tell.
 Controls are chosen so that no other pilot's window and no rollout falls inside a pilot's baseline
 or pilot window, in its unit or its controls, but for one deliberate clash in Claims (plain letters
 and the triage assistant overlap), and the decisions taken are the ones the data support.
+
+NPS has a built-in link to two drivers, so the transfer function (`pilots.drivers`) has a true answer
+to recover: a unit's weekly NPS level moves by NPS_PER_FCR_POINT for every percentage point of its
+first-contact resolution and by NPS_PER_RESOLUTION_DAY for every day of its resolution time, whatever
+moved them (shared movements, pilots, or the units' own week-to-week swings in `_DRIVER_SWINGS`, which
+tell the two slopes apart). Satisfaction and effort have no link to NPS (a true slope of zero); the
+transfer function still finds satisfaction moving against NPS, because with six units the pilots' steps
+in satisfaction and in NPS overlap in time: an association, not a cause.
 
 Targets are in the primary metric's own units (NPS points, shares 0-1, days, currency). A pilot's
 `value_per_point` is what one unit of its primary metric is worth per customer per year, in
@@ -97,7 +106,40 @@ _BEHAVIOUR = {
 }
 # Shared shocks: week start and severity (the May 2025 outage lands inside two pilot windows).
 _SHOCKS = {dt.date(2025, 5, 19): 1.0, dt.date(2025, 5, 26): 0.4, dt.date(2026, 2, 9): 0.7}
-_ROLLOUT_SHARE = 0.75  # adopting units get three quarters of the pilot's effect
+
+# The built-in link from the drivers to NPS (see the module docstring).
+NPS_PER_FCR_POINT = 0.4  # NPS points per percentage point of first-contact resolution
+NPS_PER_RESOLUTION_DAY = -2.0  # NPS points per day of resolution time
+# Each unit's own swings of the two drivers from week to week (staffing, case mix): sd per unit in _UNITS
+# order, in the metric's units. Independent from week to week, so a pilot's windows average them out, and
+# small enough where a pilot tests that driver (dispatch, claim tracker) for its truths to hold.
+_DRIVER_SWINGS = {"fcr": (0.03, 0.03, 0.05, 0.06, 0.03, 0.03),
+                  "resolution_days": (0.5, 0.4, 0.6, 0.4, 0.6, 0.4)}
+# The swings' own stream, so the level model's other draws stay as they were; with it every pilot's verdict
+# is the one it had before the link.
+DRIVER_SEED = 2
+
+
+@dataclass(frozen=True)
+class _Wave:
+    """A rollout wave: its units get `share` of the pilot's effect from `start`; a fading wave's share
+    falls in a straight line from `fades[0]` to `fades[2]` at `fades[1]`, and stays there."""
+
+    units: tuple[str, ...]
+    start: dt.date
+    share: float = 1.0
+    fades: tuple[dt.date, dt.date, float] | None = None
+
+    def shares(self, weeks: np.ndarray) -> np.ndarray:
+        """The share of the pilot's effect in the wave's units, week by week."""
+        day = weeks.astype("datetime64[D]")
+        share = np.where(day >= np.datetime64(self.start), self.share, 0.0)
+        if self.fades:
+            begin, end = (np.datetime64(d) for d in self.fades[:2])
+            last = self.fades[2]
+            done = np.clip((day - begin) / (end - begin), 0.0, 1.0)
+            share = np.where(day >= begin, self.share + (last - self.share) * done, share)
+        return share
 
 
 @dataclass(frozen=True)
@@ -106,7 +148,7 @@ class _DemoPilot:
     effects: dict[str, float]  # true effect per metric, in the metric's units
     status: str  # final status
     decision: tuple[str, str, dt.date] | None = None  # decision, rationale, decided on
-    rollout: tuple[tuple[str, ...], dt.date] | None = None  # adopting units, adopted on
+    waves: tuple[_Wave, ...] = ()  # rollout waves, once rolled out
 
     def effect_end(self) -> dt.date:
         """Last day the change is in place in the pilot unit."""
@@ -119,7 +161,7 @@ def _d(text: str) -> dt.date:
 
 
 def _pilot(name, unit, metric, baseline, window, controls, *, status, effects=None, decision=None,
-           rollout=None, **details) -> _DemoPilot:
+           waves=(), **details) -> _DemoPilot:
     draft = PilotDraft(
         name=name, unit=unit, primary_metric=metric,
         baseline_start=_d(baseline[0]), baseline_end=_d(baseline[1]),
@@ -128,9 +170,7 @@ def _pilot(name, unit, metric, baseline, window, controls, *, status, effects=No
         released=status in ("decided", "rolled_out"), **details)
     if decision:
         decision = (decision[0], decision[1], _d(decision[2]))
-    if rollout:
-        rollout = (tuple(rollout[0]), _d(rollout[1]))
-    return _DemoPilot(draft, effects or {}, status, decision, rollout)
+    return _DemoPilot(draft, effects or {}, status, decision, tuple(waves))
 
 
 _PILOTS = [
@@ -140,7 +180,11 @@ _PILOTS = [
            decision=("roll_out", "NPS rose about 8 points against Online & App and Claims through the May outage, "
                                  "above the 5-point target; first-contact resolution up and cost to serve flat.",
                      "2025-07-14"),
-           rollout=(["Retail Stores", "Online & App"], "2025-12-08"),
+           # Rolled out in two waves: Retail Stores keeps the whole effect; Online & App had it until the
+           # autumn of 2026, when it fell to a fifth (its call-back team was cut): a wave that is fading.
+           # Both waves went live before the windows of the later pilots that compare with these units.
+           waves=[_Wave(("Retail Stores",), _d("2025-12-08")),
+                  _Wave(("Online & App",), _d("2025-12-22"), fades=(_d("2026-09-07"), _d("2026-10-05"), 0.2))],
            secondary_metrics=["fcr"], guardrail_metrics=["cost_to_serve"], target_effect=5.0,
            owner="Priya Natarajan", sponsor="Dana Whitfield (CCO)", journey_stage="Get help",
            barrier_type="operational", cost=180_000.0, value_per_point=0.9,
@@ -295,14 +339,25 @@ def _true_levels(rng: np.random.Generator) -> dict[str, np.ndarray]:
         else:
             levels[key] = base + common[None, :] + own
     for pilot in _PILOTS:
-        spans = [(pilot.draft.unit, pilot.draft.pilot_start, pilot.effect_end(), 1.0)]
-        if pilot.rollout:
-            spans += [(name, pilot.rollout[1], LAST_DAY, _ROLLOUT_SHARE) for name in pilot.rollout[0]]
-        for unit, start, end, share in spans:
-            inside = (weeks >= np.datetime64(start)) & (weeks <= np.datetime64(end))
+        inside = (weeks >= np.datetime64(pilot.draft.pilot_start)) & (weeks <= np.datetime64(pilot.effect_end()))
+        shares = [(pilot.draft.unit, inside.astype(float))]
+        shares += [(name, wave.shares(weeks)) for wave in pilot.waves for name in wave.units]
+        for unit, share in shares:
             for key, size in pilot.effects.items():
-                levels[key][unit_index[unit], inside] += size * share
+                levels[key][unit_index[unit]] += size * share
+    _link_nps_to_drivers(levels)
     return levels
+
+
+def _link_nps_to_drivers(levels: dict[str, np.ndarray]) -> None:
+    """Adds the units' own driver swings, then moves each unit's NPS with its drivers' distance from
+    their usual level, by the built-in slopes."""
+    swings = np.random.default_rng([SEED, DRIVER_SEED])
+    for key, sds in _DRIVER_SWINGS.items():
+        levels[key] += np.array(sds)[:, None] * swings.standard_normal(levels[key].shape)
+    usual = {key: np.array(_BEHAVIOUR[key].levels)[:, None] for key in _DRIVER_SWINGS}
+    levels["nps"] += (100 * NPS_PER_FCR_POINT * (levels["fcr"] - usual["fcr"])
+                      + NPS_PER_RESOLUTION_DAY * (levels["resolution_days"] - usual["resolution_days"]))
 
 
 def _answer_metric(key: str, mu: np.ndarray) -> np.ndarray:
@@ -419,7 +474,7 @@ def _load_demo(db: Database) -> DemoSummary:
         if pilot.decision:
             decision, rationale, decided_on = pilot.decision
             lifecycle.record_decision(db, ACTOR, pilot_id, decision, rationale, "Steering committee", decided_on)
-        if pilot.rollout:
-            lifecycle.record_rollout(db, ACTOR, pilot_id, pilot.rollout[0], pilot.rollout[1])
+        for wave in pilot.waves:
+            lifecycle.record_rollout(db, ACTOR, pilot_id, wave.units, wave.start)
         statuses[pilot.status] = statuses.get(pilot.status, 0) + 1
     return DemoSummary(len(unit_ids), len(_PILOTS), answers, figures, statuses)

@@ -241,6 +241,18 @@ def _check_draft(draft: PilotDraft, units: dict[str, Unit], metrics: dict[str, M
     return problems
 
 
+# The columns of `pilots` a draft sets and an edit may change, named as the draft's fields: the one
+# list the INSERT, the UPDATE and the draft of a stored pilot read (the unit, primary metric and status
+# are set at registration only; status moves through pilots.lifecycle).
+EDITABLE_COLUMNS = ("name", "owner", "sponsor", "hypothesis", "journey_stage", "barrier_type", "baseline_start",
+                    "baseline_end", "pilot_start", "pilot_end", "target_effect", "cost", "randomised", "released",
+                    "value_per_point")
+
+
+def _editable_values(draft: PilotDraft) -> list:
+    return [draft.name.strip() if column == "name" else getattr(draft, column) for column in EDITABLE_COLUMNS]
+
+
 def add_pilot(db: Database, actor: Actor, draft: PilotDraft) -> int:
     """Register a pilot; returns its id. Refused whole, with every problem, if anything is wrong."""
     with db.write(actor, "register a pilot") as w:
@@ -253,15 +265,10 @@ def add_pilot(db: Database, actor: Actor, draft: PilotDraft) -> int:
             raise ValidationError(problems)
         unit = units[draft.unit.strip().casefold()]
         cur = w.cursor
+        columns = (*EDITABLE_COLUMNS, "unit_id", "primary_metric", "status")
         pilot_id = cur.execute(
-            """INSERT INTO pilots (name, unit_id, owner, sponsor, hypothesis, journey_stage, barrier_type,
-                   baseline_start, baseline_end, pilot_start, pilot_end, primary_metric, target_effect, cost,
-                   randomised, released, status, value_per_point)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pilot_id""",
-            [draft.name.strip(), unit.unit_id, draft.owner, draft.sponsor, draft.hypothesis, draft.journey_stage,
-             draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
-             draft.primary_metric, draft.target_effect, draft.cost, draft.randomised, draft.released,
-             draft.status, draft.value_per_point]).fetchone()[0]
+            f"INSERT INTO pilots ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) RETURNING pilot_id",
+            [*_editable_values(draft), unit.unit_id, draft.primary_metric, draft.status]).fetchone()[0]
         for further in draft.further_units:
             cur.execute("INSERT INTO pilot_further_units VALUES (?, ?)",
                         [pilot_id, units[further.strip().casefold()].unit_id])
@@ -448,15 +455,10 @@ def pipeline(db: Database, actor: Actor) -> pd.DataFrame:
 def pilot_draft(pilot: Pilot) -> PilotDraft:
     """A registered pilot as the draft that would register it again: what an edit form starts from."""
     return PilotDraft(
-        name=pilot.name, unit=pilot.unit_name, further_units=list(pilot.further_unit_names),
-        primary_metric=pilot.primary_metric,
-        baseline_start=pilot.baseline_start, baseline_end=pilot.baseline_end, pilot_start=pilot.pilot_start,
-        pilot_end=pilot.pilot_end, controls=list(pilot.control_unit_names),
-        secondary_metrics=list(pilot.secondary_metrics), guardrail_metrics=list(pilot.guardrail_metrics),
-        target_effect=pilot.target_effect, owner=pilot.owner, sponsor=pilot.sponsor, hypothesis=pilot.hypothesis,
-        journey_stage=pilot.journey_stage, barrier_type=pilot.barrier_type, cost=pilot.cost,
-        randomised=pilot.randomised, released=pilot.released, status=pilot.status,
-        value_per_point=pilot.value_per_point)
+        **{column: getattr(pilot, column) for column in EDITABLE_COLUMNS},
+        unit=pilot.unit_name, further_units=list(pilot.further_unit_names), primary_metric=pilot.primary_metric,
+        controls=list(pilot.control_unit_names), secondary_metrics=list(pilot.secondary_metrics),
+        guardrail_metrics=list(pilot.guardrail_metrics), status=pilot.status)
 
 
 def update_pilot(db: Database, actor: Actor, pilot_id: int, draft: PilotDraft, expected_version: int) -> int:
@@ -492,15 +494,8 @@ def _update_pilot(db: Database, w: Write, pilot_id: int, draft: PilotDraft, expe
     if problems:
         raise ValidationError(problems)
     version = expected_version
-    cur.execute(
-        """UPDATE pilots SET name = ?, owner = ?, sponsor = ?, hypothesis = ?, journey_stage = ?,
-               barrier_type = ?, baseline_start = ?, baseline_end = ?, pilot_start = ?, pilot_end = ?,
-               target_effect = ?, cost = ?, randomised = ?, released = ?, value_per_point = ?,
-               version = version + 1, updated_at = current_timestamp
-           WHERE pilot_id = ?""",
-        [draft.name.strip(), draft.owner, draft.sponsor, draft.hypothesis, draft.journey_stage,
-         draft.barrier_type, draft.baseline_start, draft.baseline_end, draft.pilot_start, draft.pilot_end,
-         draft.target_effect, draft.cost, draft.randomised, draft.released, draft.value_per_point, pilot_id])
+    cur.execute(f"UPDATE pilots SET {', '.join(f'{c} = ?' for c in EDITABLE_COLUMNS)}, version = version + 1, "
+                f"updated_at = current_timestamp WHERE pilot_id = ?", [*_editable_values(draft), pilot_id])
     cur.execute("DELETE FROM pilot_controls WHERE pilot_id = ?", [pilot_id])
     for control in draft.controls:
         cur.execute("INSERT INTO pilot_controls VALUES (?, ?)", [pilot_id, units[control.strip().casefold()].unit_id])

@@ -74,10 +74,12 @@ def org(db):
     return db
 
 
-def expected_effect(rows: pd.DataFrame, treated: str, controls: list[str]) -> tuple[float, float, int]:
+def expected_effect(rows: pd.DataFrame, treated: str | list[str], controls: list[str]) -> tuple[float, float, int]:
     """The effect, its standard error and degrees of freedom, computed from the raw rows with pandas:
     each unit's change between its window means in the real windows and in every earlier period of
-    the same length (24 weeks: 12 'before' and 12 'after' weeks) ending before the baseline."""
+    the same length (24 weeks: 12 'before' and 12 'after' weeks) ending before the baseline; the
+    pilot's units (one or several) against its controls, each side an equal-weight mean of units."""
+    pilot_units = [treated] if isinstance(treated, str) else list(treated)
     frame = rows.copy()
     day = pd.to_datetime(frame["date"])
     length = (PILOT[1] - BASELINE[0]).days + 1
@@ -93,19 +95,20 @@ def expected_effect(rows: pd.DataFrame, treated: str, controls: list[str]) -> tu
     change = (wide[("mean", "after")] - wide[("mean", "before")]).rename("change")
     sampling = (wide[("v", "after")] + wide[("v", "before")]).rename("v")
     units = pd.concat([change, sampling], axis=1).reset_index()
-    units = units[units["unit"].isin([treated, *controls])]
+    units = units[units["unit"].isin([*pilot_units, *controls])]
     real = units[units["block"] == 0].set_index("unit")
-    effect = real.loc[treated, "change"] - real.loc[controls, "change"].mean()
+    effect = real.loc[pilot_units, "change"].mean() - real.loc[controls, "change"].mean()
     squares = noise = dof = 0.0
     for block, group in units.groupby("block"):
-        group = group[group["unit"] != treated] if block == 0 else group
+        group = group[~group["unit"].isin(pilot_units)] if block == 0 else group
         m = len(group)
         if m >= 2:
             squares += ((group["change"] - group["change"].mean()) ** 2).sum()
             noise += (m - 1) / m * group["v"].sum()
             dof += m - 1
-    j = len(controls)
-    variance = (squares - noise) / dof * (1 + 1 / j) + real.loc[treated, "v"] + real.loc[controls, "v"].sum() / j ** 2
+    k, j = len(pilot_units), len(controls)
+    variance = ((squares - noise) / dof * (1 / k + 1 / j) + real.loc[pilot_units, "v"].sum() / k ** 2
+                + real.loc[controls, "v"].sum() / j ** 2)
     return effect, math.sqrt(variance), int(dof)
 
 
@@ -129,6 +132,24 @@ def test_effect_and_interval_from_imported_rows_match_an_independent_computation
     assert result.control_after.mean == pytest.approx(
         real[real["unit"] != "Retail"].groupby("unit")["value"].mean().mean(), rel=1e-9)
     assert "each control unit weighing the same" in result.method and "earlier period" in result.method
+
+
+def test_a_pilot_in_two_units_is_their_mean_change_against_the_controls(org, tmp_path):
+    rng = np.random.default_rng(8)
+    rows = panel(rng, effect=4.0, drift_sd=1.5)
+    in_mobile = (rows["unit"] == "Mobile") & (pd.to_datetime(rows["date"]).dt.date >= PILOT[0])
+    rows.loc[in_mobile, "value"] += 4.0
+    import_rows(org, tmp_path, rows)
+    pilot_id = add_pilot(org, controls=("Online", "Claims"), further_units=["Mobile"], target=3.0)
+    case = analyze_pilot(org, COMMAND_LINE, pilot_id)
+    effect, se, dof = expected_effect(rows, ["Retail", "Mobile"], ["Online", "Claims"])
+    assert case.primary.effect == pytest.approx(effect, rel=1e-9)
+    assert case.primary.se == pytest.approx(se, rel=1e-9) and case.primary.df == dof
+    assert case.unit == "Retail and Mobile" and case.primary.synthetic is None  # a twin is of one unit
+    # The pilot's units weigh the same in the cells shown.
+    real = rows[pd.to_datetime(rows["date"]).dt.date.between(*PILOT)]
+    assert case.primary.treated_after.mean == pytest.approx(
+        real[real["unit"].isin(["Retail", "Mobile"])].groupby("unit")["value"].mean().mean(), rel=1e-9)
 
 
 def test_card_krueger_through_the_import_path(db, tmp_path):

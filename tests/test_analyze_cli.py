@@ -126,3 +126,44 @@ def test_analyze_an_unknown_pilot_is_refused(tmp_path):
     code, out, err = run(tmp_path / "cli.duckdb", "analyze", "42", "--json")
     assert code == 1 and out == "" and "no pilot with id 42" in err
     Database(tmp_path / "cli.duckdb").close()
+
+
+def test_rollout_waves_through_the_command_line_and_in_the_json(demo_file, tmp_path):
+    """`pilots rollout` records a wave; `analyze --json` lists the waves (the pilot first) and the
+    rollout effect as the SPEC says; a unit that cannot adopt is refused with its reason."""
+    path = tmp_path / "demo.duckdb"
+    path.write_bytes(Path(demo_file).read_bytes())
+    code, _, err = run(path, "pilots", "rollout", "1", "--unit", "Contact Centre", "--start", "2026-06-01")
+    assert code == 1 and "units" in err and "is one of the pilot's own units" in err
+    code, out, err = run(path, "pilots", "rollout", "1", "--unit", "Business Banking", "--start", "2026-06-01")
+    assert code == 0 and "Business Banking" in out, err
+    code, out, err = run(path, "analyze", "1", "--json")
+    assert code == 0, err
+    case = json.loads(out)
+    waves = case["waves"]
+    assert waves[0]["units"] == ["Contact Centre"] and waves[0]["effect"] == case["metrics"][0]["effect"]
+    assert waves[-1]["units"] == ["Business Banking"] and waves[-1]["start"] == "2026-06-01"
+    assert all({"units", "start", "effect", "ci_low", "ci_high"} <= set(w) for w in waves)
+    rollout = case["rollout_effect"]
+    assert {"simple", "simple_se", "group", "group_se", "control_group"} <= set(rollout)
+    assert rollout["control_group"] in ("not_yet_treated", "never_treated") and rollout["simple_se"] > 0
+    # Business Banking is no longer a comparison unit once it adopted.
+    assert "Business Banking" not in rollout["comparison_units"]
+
+
+def test_a_pilot_in_two_units_from_the_command_line(tmp_path):
+    path = tmp_path / "pilots.duckdb"
+    for args in (("units", "add", "A"), ("units", "add", "B"), ("units", "add", "C"),
+                 ("metrics", "add", "fte", "--label", "FTE", "--direction", "higher", "--aggregation", "mean")):
+        code, _, err = run(path, *args)
+        assert code == 0, err
+    code, out, err = run(path, "pilots", "add", "--name", "Both", "--unit", "A", "B", "--metric", "fte",
+                         "--baseline", "2026-01-05", "2026-03-29", "--pilot", "2026-03-30", "2026-06-28",
+                         "--control", "C")
+    assert code == 0, err
+    code, listed, err = run(path, "pilots", "list")
+    assert f"{int(out)}\tBoth\tA and B\t" in listed
+    code, _, err = run(path, "pilots", "add", "--name", "Clash", "--unit", "A", "--unit", "C", "--metric", "fte",
+                       "--baseline", "2026-01-05", "2026-03-29", "--pilot", "2026-03-30", "2026-06-28",
+                       "--control", "C")
+    assert code == 1 and "control unit must differ from the pilot's units" in err

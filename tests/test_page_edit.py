@@ -47,12 +47,13 @@ def test_an_edit_saves_every_fact_and_moves_the_version_on(small_org):
 
 
 @pytest.mark.parametrize("change, column, reason", [
-    (dict(unit="Online"), "unit", "the pilot unit is fixed at registration"),
+    (dict(unit="Online"), "unit", "the pilot's units are fixed at registration"),
+    (dict(further_units=["Claims"]), "unit", "the pilot's units are fixed at registration"),
     (dict(primary_metric="csat"), "primary_metric", "the primary metric is fixed at registration"),
     (dict(status="running"), "status", "changes by a lifecycle move"),
     (dict(baseline_end=dt.date(2025, 4, 15)), "baseline", "must end before the pilot window starts"),
     (dict(pilot_end=dt.date(2025, 3, 1)), "pilot", "the pilot window ends before it starts"),
-    (dict(controls=["Retail"]), "control", "a control unit must differ from the pilot unit"),
+    (dict(controls=["Retail"]), "control", "a control unit must differ from the pilot's units"),
     (dict(guardrail_metrics=["wait_time"]), "guardrail_metrics", "no metric 'wait_time' is defined"),
     (dict(target_effect=250.0), "target", "larger than the whole range"),
     (dict(name=" "), "name", "the pilot name must not be empty"),
@@ -138,7 +139,7 @@ def test_the_cco_office_registers_a_pilot_and_a_bad_one_is_refused_with_its_prob
     click(at, "Register pilot")
     assert "Nothing was saved" in at.error[0].value
     assert following_error(at, "multiselect", "Control units") == \
-        "A control unit must differ from the pilot unit (Claims)."
+        "A control unit must differ from the pilot's units (Claims)."
     assert not [d for d in at.dataframe if "row" in d.value.columns], "no import table of problems on a form"
     assert len(store.list_pilots(db, CCO)) == 1
     widget(at, "multiselect", "Control units").set_value(["Online"])
@@ -173,7 +174,7 @@ def test_a_refused_registration_shows_each_problem_at_its_field_and_keeps_what_w
     assert summary.startswith("Nothing was saved: 3 problems to fix — see Control units, Baseline window, "
                               "Target effect below."), summary
     assert following_error(at, "multiselect", "Control units") == \
-        "A control unit must differ from the pilot unit (Claims)."
+        "A control unit must differ from the pilot's units (Claims)."
     assert following_error(at, "date_input", "Baseline to *") == \
         "The baseline window must end before the pilot window starts."
     assert following_error(at, "number_input", "Target effect on the primary metric").startswith(
@@ -386,8 +387,13 @@ def test_lifecycle_decision_with_evidence_and_rollout_then_the_pilot_page_shows_
     assert taken[0].evidence["pilot_id"] == pilot_id
     assert [m["metric"] for m in taken[0].evidence["metrics"]] == ["nps", "cost_to_serve"]
     widget(at, "multiselect", "Units adopting the change *").set_value(["Online", "Claims"])
-    click(at, "Record rollout")
+    click(at, "Record wave 1")
     assert store.get_pilot(db, CCO, pilot_id).status == "rolled_out"
+    (wave,) = store.rollout_waves(db, CCO, [pilot_id])[pilot_id]
+    assert wave.unit_names == ("Claims", "Online")
+    # The next wave offers only the units that have not adopted it yet.
+    assert widget(at, "multiselect", "Units adopting the change *").options == []
+    assert any(read(m.value).startswith("**Wave 1**") for m in at.markdown)
 
     page = app("board@example.com")
     page.query_params["id"] = str(pilot_id)
@@ -395,7 +401,8 @@ def test_lifecycle_decision_with_evidence_and_rollout_then_the_pilot_page_shows_
     assert not page.exception, [e.value for e in page.exception]
     assert "Decisions" in [s.value for s in page.subheader]
     assert any("approved by Steering committee" in read(m.value) for m in page.markdown)
-    assert not page.dataframe, "the evidence then and now waits until its expander is opened"
+    assert not [d for d in page.dataframe if "effect then" in d.value.columns], \
+        "the evidence then and now waits until its expander is opened"
     page.session_state[f"evidence_then_{taken[0].decision_id}"] = True
     page.run()
     snapshot = [d.value for d in page.dataframe if "effect then" in d.value.columns]

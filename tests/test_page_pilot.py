@@ -174,3 +174,26 @@ def test_the_drift_aware_interval_and_the_synthetic_twin_are_shown_in_words(demo
     expander = next(e for e in at.expander if e.label.startswith("How we know"))
     detail = read(" ".join(m.value for m in expander.markdown))
     assert "Drift." in detail and f"{case.primary.replicate_df} degrees of freedom" in detail
+
+
+def test_a_rolled_out_pilot_shows_whether_the_effect_held_in_each_wave(demo_org):
+    pilot = next(p for p in store.list_pilots(demo_org, COMMAND_LINE) if p.status == "rolled_out")
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    found = case.rollout
+    at = open_pilot(pilot.pilot_id)
+    shown = markdown_text(at)
+    assert f"Rollout: {found.verdict}" in shown
+    assert read(wording.rollout_sentence(found, case.primary.label, case.primary.unit,
+                                         case.primary.aggregation)) in shown
+    waves = next(d.value for d in at.dataframe if "wave" in d.value.columns)
+    assert list(waves["wave"]) == [w.label for w in found.waves]
+    assert list(waves["state"]) == [w.state for w in found.waves]
+    assert waves["effect"].tolist()[1:] == pytest.approx([w.effect for w in found.waves[1:]])
+    assert [read(w.body) for w in at.warning if "needs a look" in read(w.body)] == [
+        read(f"{w.label} ({', '.join(w.units)}) needs a look: {w.reason}.") for w in found.needs_a_look]
+    # The event study is one tab of the evidence, drawn when opened, from the rollout's own points.
+    assert "Did it hold?" in [t.label for t in at.tabs]
+    opened(at, f"evidence_{pilot.pilot_id}", "Did it hold?")
+    points = next(f for f in chart_rows(at, "weeks") if "effect" in f.columns)
+    assert points["weeks"].tolist() == [p.weeks_since for p in found.event_study]
+    assert points["effect"].tolist() == pytest.approx([p.effect for p in found.event_study])

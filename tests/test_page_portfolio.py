@@ -74,3 +74,14 @@ def test_present_portfolio_and_its_deck_are_offered(demo_org):
     links = [e.proto for e in at.get("page_link")]
     assert any(link.page == "present" and not link.query_string for link in links)
     assert {"Deck (PowerPoint)", "Deck (PDF)"} <= {e.proto.label for e in at.get("download_button")}
+
+
+def test_rolled_out_pilots_say_whether_the_effect_held(demo_org):
+    at = open_portfolio()
+    held = [c for c in analysis.analyze_pilots(demo_org, COMMAND_LINE) if c.rollout is not None]
+    assert held, "the demo has a pilot rolled out in waves"
+    labels = [read(link.label) for link in at.get("page_link")]
+    for case in held:
+        assert read(f"{case.pilot} — rollout: {case.rollout.verdict}") in labels
+        for line in wording.needs_a_look(case):
+            assert any(read(line) in read(w.body) for w in at.warning)

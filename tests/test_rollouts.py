@@ -1,72 +1,21 @@
 """Rollout waves (`pilots.rollouts`): each wave's effect against the units without the change, its
-drift-aware interval checked by seeded simulation (coverage, false Holding, power), the verdict
-(Holding, Fading, Not reproduced, Too early), and the overall effect and event study from
-Callaway & Sant'Anna (`pilots.staggered`) on the same periods."""
+drift-aware interval checked by seeded simulation (`bench/rollout_calibration.py`: coverage, false
+Holding, power), the verdict (Holding, Fading, Not reproduced, Too early), and the overall effect and
+event study from Callaway & Sant'Anna (`pilots.staggered`) on the same periods."""
 
-import datetime as dt
-import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pilots import rollouts, staggered
-from pilots.model import Metric, Pilot, RolloutWave
-from pilots.results import MetricResult
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-NPS = Metric("nps", "Net Promoter Score", "points", "higher", "nps", -100, 100)
-DAYS = Metric("resolution_days", "Resolution time", "days", "lower", "mean", 0, None)
-MONDAY = dt.date(2024, 1, 1)
-PILOT_WEEK, WAVE_WEEK, WEEKS = 60, 100, 140
-PILOT_UNIT, WAVE_UNITS, COMPARISON = 1, (2, 3), (4, 5, 6, 7)
-NAMES = {u: f"Unit {u}" for u in (PILOT_UNIT, *WAVE_UNITS, *COMPARISON)}
+from rollout_calibration import (COMPARISON, DAYS, NAMES, PILOT_UNIT, PILOT_WEEK, WAVE_UNITS,  # noqa: E402
+                                 WAVE_WEEK, WEEKS, run, simulate, week)
 
-
-def week(i: int) -> dt.date:
-    return MONDAY + dt.timedelta(weeks=i)
-
-
-def pilot_and_waves(wave_week: int = WAVE_WEEK) -> tuple[Pilot, list[RolloutWave]]:
-    pilot = Pilot(1, "Callback", PILOT_UNIT, NAMES[PILOT_UNIT], week(PILOT_WEEK - 12), week(PILOT_WEEK) - dt.timedelta(1),
-                  week(PILOT_WEEK), week(PILOT_WEEK + 12) - dt.timedelta(1), "nps", status="rolled_out",
-                  decision="roll_out")
-    return pilot, [RolloutWave(week(wave_week), WAVE_UNITS, tuple(NAMES[u] for u in WAVE_UNITS))]
-
-
-def pilot_result(effect: float, low: float, high: float, metric: Metric = NPS) -> MetricResult:
-    """The pilot's own result as its case gives it (only the fields the rollout reads matter)."""
-    return MetricResult(effect, (high - low) / 3.92, 10.0, low, high, 0.01, math.nan, metric=metric.key,
-                        label=metric.label, unit=metric.unit, role="primary", direction=metric.direction,
-                        aggregation=metric.aggregation, treated_before=None, treated_after=None,
-                        control_before=None, control_after=None, method="", evidence_grade="")
-
-
-def simulate(rng: np.random.Generator, pilot_effect: float, wave_effect, phi: float = 0.8, drift_sd: float = 3.0,
-             noise_sd: float = 2.0, weeks: int = WEEKS, wave_week: int = WAVE_WEEK) -> pd.DataFrame:
-    """Weekly values of every unit: level + AR(1) drift + a common week shock + sampling noise, plus
-    the pilot's effect from its go-live and the wave's (a number, or a function of weeks since
-    go-live) from the wave's go-live."""
-    units = [PILOT_UNIT, *WAVE_UNITS, *COMPARISON]
-    drift = np.zeros((len(units), weeks))
-    drift[:, 0] = rng.normal(0, drift_sd, len(units))
-    for t in range(1, weeks):
-        drift[:, t] = phi * drift[:, t - 1] + rng.normal(0, drift_sd * math.sqrt(1 - phi ** 2), len(units))
-    values = 30 + rng.normal(0, 10, (len(units), 1)) + drift + rng.normal(0, 3, weeks)[None, :] \
-        + rng.normal(0, noise_sd, (len(units), weeks))
-    values[0, PILOT_WEEK:] += pilot_effect
-    since = np.arange(weeks) - wave_week
-    lift = np.array([wave_effect(s) if callable(wave_effect) else wave_effect for s in since])
-    for i in (1, 2):
-        values[i, wave_week:] += lift[wave_week:]
-    return pd.DataFrame([{"unit_id": u, "week": pd.Timestamp(week(t)), "value": values[i, t], "n": 400}
-                         for i, u in enumerate(units) for t in range(weeks)])
-
-
-def run(frame: pd.DataFrame, pilot_effect=(8.0, 4.0, 12.0), wave_week: int = WAVE_WEEK, metric: Metric = NPS):
-    pilot, waves = pilot_and_waves(wave_week)
-    effect, low, high = pilot_effect
-    return rollouts.evaluate(pilot, metric, pilot_result(effect, low, high, metric), waves, frame, list(COMPARISON),
-                             NAMES)
+from pilots import rollouts, staggered  # noqa: E402
 
 
 def test_a_wave_that_kept_the_effect_holds_and_one_that_lost_it_is_fading():

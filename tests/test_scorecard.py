@@ -316,3 +316,22 @@ def test_the_demo_card_matches_pandas(demo, demo_raw, unit):
         _, shown = pdf_text(scorecard_pdf.card_pdf(card, org.org_settings(demo)))
         assert "November 2026" in shown and card.north_star[0].value_words in shown
         assert card.in_flight[0].name in shown and "Northwind Services" in shown
+
+
+def test_the_command_line_writes_a_units_card_for_a_schedule(demo_file, tmp_path):
+    from pathlib import Path
+
+    from pilots.cli import main
+
+    path = tmp_path / "demo.duckdb"
+    path.write_bytes(Path(demo_file).read_bytes())
+    out, err = io.StringIO(), io.StringIO()
+    target = tmp_path / "cards" / "claims.pdf"
+    code = main(["--db", str(path), "scorecard", "--month", "2026-10", "--unit", "claims", "--format", "pdf",
+                 "--out", str(target)], out=out, err=err)
+    assert code == 0, err.getvalue()
+    pages = PdfReader(target).pages
+    assert len(pages) == 1 and "October 2026" in pages[0].extract_text() and "Claims" in pages[0].extract_text()
+    code = main(["--db", str(path), "scorecard", "--unit", "Claimz", "--out", str(tmp_path / "x.pdf")],
+                out=out, err=err)
+    assert code == 1 and "Claims" in err.getvalue() and not (tmp_path / "x.pdf").exists()

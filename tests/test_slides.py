@@ -4,7 +4,7 @@ analysis, charts at slide size, and what a unit head may not see."""
 import pytest
 import vl_convert
 
-from pilots import analysis, org, slides, store, wording
+from pilots import analysis, formats, org, slides, store, wording
 from pilots.access import COMMAND_LINE, AccessDenied, Actor
 
 
@@ -26,14 +26,16 @@ def test_pilot_slides_tell_the_case_in_order(demo):
     numbers = {label: (value, detail) for label, value, detail in deck[1].numbers}
     status = wording.state(case)  # decided: the decision leads, on the page as on the slide
     assert numbers["Decision"] == (status.label, status.headline) and status.headline.startswith("Decided: Roll out")
-    assert numbers["Effect on Net Promoter Score"][0] == f"+{case.primary.effect:.2f} points"
-    assert f"{case.primary.ci_low:.2f} to {case.primary.ci_high:.2f}" in numbers["Effect on Net Promoter Score"][1]
+    assert numbers["Effect on Net Promoter Score"][0] == f"+{formats.number(case.primary.effect)} points"
+    assert f"{formats.number(case.primary.ci_low)} to {formats.number(case.primary.ci_high)}" \
+        in numbers["Effect on Net Promoter Score"][1]
     assert numbers["Rollout value a year"][0] == org.format_money(case.rollout_value.total, org.org_settings(demo))
     assert len(deck[1].bullets) == len(deck[1].numbers)
     held = deck[6]  # rolled out in waves: whether the effect held, in the rollout's own words
     assert held.message.startswith(f"{case.rollout.verdict}: ") and status.rollout == case.rollout.verdict
-    assert [b.split(": ", 1)[0] for b in held.bullets] == [f"{w.label} ({', '.join(w.units)})"
-                                                            for w in case.rollout.waves[1:]]
+    assert held.bullets == [f"Needs a look: {line}" for line in wording.needs_a_look(case)] + [
+        f"{w.label} ({', '.join(w.units)}): {w.state}, {w.reason}" for w in case.rollout.waves[1:]]
+    assert case.rollout.needs_a_look, "the demo's second wave is fading"
     decision = deck[7]
     assert decision.message.startswith("Decided: Roll out")
     assert pilot.decision_rationale in decision.bullets[0]
