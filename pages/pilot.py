@@ -18,7 +18,7 @@ import streamlit as st
 
 from pages._case import GRADES, SEVERITY, money, number
 from pages._ui import chart_spec, current_actor, database, in_app_shell, literal, pilot_trail, show_problems
-from pilots import analysis, cells, charts, export, formats, ingest, org, planning, store, text, trends, wording
+from pilots import analysis, cells, charts, drivers, export, formats, ingest, org, planning, store, text, trends, wording
 from pilots.model import ValidationError
 
 in_app_shell()
@@ -269,6 +269,37 @@ def how_we_know() -> None:
 
 
 how_we_know()
+
+
+@st.fragment
+def north_star_link() -> None:
+    """A pilot on a driver metric: its effect carried to the north star by the transfer function
+    (pilots.drivers), built once opened."""
+    with st.expander(f"What this means for {literal(north_star.label)}", key=f"north_star_{pilot.pilot_id}",
+                     on_change="rerun") as section:
+        if not section.open:
+            return
+        try:
+            link = drivers.transfer_function(db, actor, north_star.key)
+        except ValidationError as error:
+            show_problems(error)
+            return
+        slope = link.slope(primary.metric)
+        st.markdown(literal(drivers.slope_words(link, slope)))
+        if primary.has_estimate:
+            movement = drivers.projection(slope, primary.effect, primary.ci_low, primary.ci_high)
+            st.markdown(literal(drivers.projection_words(link, slope, primary.effect, primary.ci_low,
+                                                         primary.ci_high)))
+            per_point = drivers.value_per_north_star_point(db, actor, north_star.key)
+            customers = sum(u.customers or 0 for u in value.units)
+            if per_point and customers:
+                st.markdown(literal(drivers.money_words(link, movement, per_point, customers, currency)))
+        st.caption(literal(f"{link.caveat} {slope.method}."))
+
+
+north_star = next((m for m in metrics.values() if m.role_hint == "north_star"), None)
+if north_star is not None and primary_metric.role_hint == "driver":
+    north_star_link()
 
 # ---------------------------------------------------------------- rollout value and its assumptions
 

@@ -452,6 +452,19 @@ def money_words(tf: TransferFunction, movement: tuple[float, float, float], valu
             "from an association, not a proven cause.")
 
 
+def north_star_of(db: Database) -> str | None:
+    """The organisation's north-star metric: the first metric marked as one (NPS in the demo)."""
+    return next((m.key for m in store.list_metrics(db) if m.role_hint == "north_star"), None)
+
+
+def value_per_north_star_point(db: Database, actor: Actor, north_star: str) -> float | None:
+    """What one point of the north star is worth per customer a year, as the pilots judged on it value
+    it: the median of their values per point (None when none has one)."""
+    values = [p.value_per_point for p in store.list_pilots(db, actor)
+              if p.primary_metric == north_star and p.value_per_point]
+    return float(np.median(values)) if values else None
+
+
 def as_dict(tf: TransferFunction) -> dict:
     """The transfer function as plain JSON data (`drivers --json`): infinite interval ends as null."""
     def finite(value: float) -> float | None:

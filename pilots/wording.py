@@ -185,8 +185,8 @@ def rollout_badge(verdict: str) -> str:
 def rollout_sentence(found: RolloutEvaluation, label: str, unit: str, aggregation: str | None = None) -> str:
     """The rollout's verdict as a steering committee reads it, with each wave's effect against the pilot's."""
     pilot, waves = found.waves[0], found.waves[1:]
-    parts = [f"{w.label} ({', '.join(w.units)}, live from {w.start:%d %b %Y}): {wave_effect_words(w, unit, aggregation)}"
-             for w in waves]
+    parts = [f"{w.label} ({', '.join(w.units)}, live from {w.start:%d %b %Y}): {w.state.lower()}, "
+             f"{wave_effect_words(w, unit, aggregation)}" for w in waves]
     return (f"{found.verdict}: {ROLLOUT_WORDS[found.verdict]}. In the pilot, {label} moved "
             f"{wave_effect_words(pilot, unit, aggregation)}. " + "; ".join(parts) + ".")
 

@@ -197,3 +197,28 @@ def test_a_rolled_out_pilot_shows_whether_the_effect_held_in_each_wave(demo_org)
     points = next(f for f in chart_rows(at, "weeks") if "effect" in f.columns)
     assert points["weeks"].tolist() == [p.weeks_since for p in found.event_study]
     assert points["effect"].tolist() == pytest.approx([p.effect for p in found.event_study])
+
+
+def test_a_driver_pilot_says_what_its_effect_means_for_the_north_star(demo_org):
+    from pilots import drivers
+
+    pilot = pilot_named(demo_org, "Digital claim status tracker")  # resolution days, a driver of NPS
+    case = analysis.analyze_pilot(demo_org, COMMAND_LINE, pilot.pilot_id)
+    at = open_pilot(pilot.pilot_id)
+    key = f"north_star_{pilot.pilot_id}"
+    assert "A change of" not in markdown_text(at), "the projection waits until its expander is opened"
+    opened(at, key)
+    link = drivers.transfer_function(demo_org, COMMAND_LINE, "nps")
+    slope = link.slope("resolution_days")
+    m = case.primary
+    shown = markdown_text(at)
+    assert read(drivers.slope_words(link, slope)) in shown
+    assert read(drivers.projection_words(link, slope, m.effect, m.ci_low, m.ci_high)) in shown
+    movement = drivers.projection(slope, m.effect, m.ci_low, m.ci_high)
+    customers = sum(u.customers or 0 for u in case.rollout_value.units)
+    per_point = drivers.value_per_north_star_point(demo_org, COMMAND_LINE, "nps")
+    assert read(drivers.money_words(link, movement, per_point, customers, org.org_settings(demo_org))) in shown
+    # A pilot judged on the north star itself has no such section.
+    nps_pilot = pilot_named(demo_org, "Callback instead of hold queue")
+    assert [e.label for e in at.expander if "What this means for" in e.label] == ["What this means for Net Promoter Score"]
+    assert not [e for e in open_pilot(nps_pilot.pilot_id).expander if "What this means for" in e.label]
