@@ -298,8 +298,8 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
                      width: int = SLIDE_WIDTH, today: dt.date | None = None,
                      screen_height: int | None = None) -> list[Slide]:
     """The portfolio as slides: title; pipeline per unit and state; forest plot of every evaluated
-    pilot's primary effect; total value of rolling out the pilots decided or found worth it; the
-    decisions taken and those pending. `screen_height`: as for pilot_slides, the height the forest
+    pilot's primary effect; total value of rolling out the pilots decided or found worth it; whether
+    the rolled-out pilots held, with the waves that need a look; the decisions taken and those pending. `screen_height`: as for pilot_slides, the height the forest
     plot must fit on a screen (present mode), its rows and type shrinking if need be."""
     today = today or dt.date.today()
     pilots = store.list_pilots(db, actor)
@@ -332,6 +332,14 @@ def portfolio_slides(db: Database, actor: Actor, base_size: int = SLIDE_BASE_SIZ
                         if len(values) else "No pilot has earned a rollout yet.",
                         charts.portfolio_value_chart(values, base_size=base_size, width=width * 0.7, currency=currency)
                         if len(values) else None))
+    rolled = frame[frame["rollout"].notna()]
+    if len(rolled):
+        looks = rolled[rolled["needs_a_look"] != ""]
+        slides.append(Slide(
+            "Did it hold?", f"{len(rolled)} pilot{'s' if len(rolled) != 1 else ''} rolled out; "
+            + (f"{len(looks)} with a wave that needs a look." if len(looks) else "none needs a look."),
+            bullets=[f"{one_line(row.pilot, text.MAX_NAME)}: rollout {row.rollout}" for row in rolled.itertuples()]
+            + [f"Needs a look: {one_line(row.needs_a_look, SLIDE_TEXT)}" for row in looks.itertuples()], kind=TEXT))
     decided = [p for p in pilots if p.decision]
     pending = frame[frame["status"].eq("evaluating") & frame["pilot_id"].isin([p.pilot_id for p in pilots
                                                                                 if not p.decision])]

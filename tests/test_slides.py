@@ -103,7 +103,7 @@ def test_portfolio_slides_add_up_the_pilots(demo):
     deck = slides.portfolio_slides(demo, COMMAND_LINE)
     assert [s.title for s in deck] == ["Customer-experience pilots", "Pipeline",
                                        "Every evaluated pilot against its target", "What rolling out is worth",
-                                       "Decisions"]
+                                       "Did it hold?", "Decisions"]
     pilots = store.list_pilots(demo, COMMAND_LINE)
     assert deck[0].message.startswith(f"{len(pilots)} pilots in 6 business units")
     cases = [analysis.analyze_pilot(demo, COMMAND_LINE, p.pilot_id) for p in pilots]
@@ -118,8 +118,12 @@ def test_portfolio_slides_add_up_the_pilots(demo):
     forest = deck[2].chart.to_dict()
     shown = {r["pilot_id"] for name, rows in forest["datasets"].items() for r in rows if "href" in r}
     assert shown == {c.pilot_id for c in cases if c.primary.has_estimate and c.target_effect}
+    held = [c for c in cases if c.rollout is not None]
+    assert deck[4].bullets == [f"{c.pilot}: rollout {c.rollout.verdict}" for c in held] + [
+        f"Needs a look: {'; '.join(wording.needs_a_look(c))}" for c in held if c.rollout.needs_a_look]
+    assert deck[4].message == "1 pilot rolled out; 1 with a wave that needs a look."
     decided = [p for p in pilots if p.decision]
-    assert sum(b.split(" (")[0] in {p.name for p in decided} and "awaiting" not in b for b in deck[4].bullets) \
+    assert sum(b.split(" (")[0] in {p.name for p in decided} and "awaiting" not in b for b in deck[5].bullets) \
         == len(decided)
     frame = slides.portfolio_frame(demo, COMMAND_LINE)
     for case in cases:
