@@ -18,7 +18,7 @@ import streamlit as st
 
 from pages._case import GRADES, SEVERITY, money, number
 from pages._ui import chart_spec, current_actor, database, in_app_shell, literal, pilot_trail, show_problems
-from pilots import analysis, cells, charts, drivers, export, formats, ingest, org, planning, store, text, trends, wording
+from pilots import analysis, casefile, cells, charts, drivers, export, formats, org, planning, store, text, wording
 from pilots.model import ValidationError
 
 in_app_shell()
@@ -46,7 +46,8 @@ if chosen != current or wanted is None:
 pilot = by_id[chosen]
 metrics = store.metric_lookup(db)
 primary_metric = metrics[pilot.primary_metric]
-case = analysis.analyze_pilot(db, actor, pilot.pilot_id)
+view = casefile.case_file(db, actor, pilot.pilot_id)
+case = view.case
 primary = case.primary
 slug = "".join(c if c.isalnum() else "-" for c in text.printable(pilot.name, 60).lower()).strip("-")
 
@@ -163,7 +164,7 @@ def week_by_week() -> None:
     st.caption(f"{literal(primary_metric.label)}: the pilot unit against its controls, week by week.")
 
     def timeline():
-        series = trends.pilot_series(db, actor, pilot, pilot.primary_metric)
+        series = view.series
         return None if series.empty else charts.pilot_timeline(
             series, pilot.units_label, f"{primary_metric.label} ({primary_metric.unit})", case.baseline,
             case.pilot_window)
@@ -405,15 +406,11 @@ def data_coverage() -> None:
                      key=f"coverage_{pilot.pilot_id}", on_change="rerun") as section:
         if not section.open:
             return
-        mine = [*pilot.unit_names, *pilot.control_unit_names]
-        coverage = ingest.coverage(db, actor, pilot.primary_metric)
-        coverage = coverage[coverage["unit"].isin(mine)]
-        if coverage.empty:
+        if view.coverage.empty:
             st.info("No data yet for these units.")
             return
-        windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
-        show_chart("coverage", lambda: charts.coverage_heatmap(coverage, windows[windows["pilot_id"] == pilot.pilot_id],
-                                                               primary_metric.label), downloads=False)
+        show_chart("coverage", lambda: charts.coverage_heatmap(view.coverage, view.windows, primary_metric.label),
+                   downloads=False)
         st.caption("Shade: answers or cases a month. Triangle: where this pilot's baseline starts.")
 
 

@@ -168,14 +168,14 @@ def analyze_pilot(db: Database, actor: Actor, pilot_id: int,
     pilot = store.get_pilot(db, actor, pilot_id)
     if assumptions is not None:
         return _cases(db, actor, [pilot], {pilot.pilot_id: assumptions})[0]
-    return _cached(("case", pilot_id), db, actor, lambda: _cases(db, actor, [pilot], {})[0])
+    return cached(("case", pilot_id), db, actor, lambda: _cases(db, actor, [pilot], {})[0])
 
 
 def analyze_pilots(db: Database, actor: Actor, unit_ids: Iterable[int] | None = None) -> list[PilotCase]:
     """The full case of every pilot the actor may see (only those of `unit_ids`, if given), as
     analyze_pilot gives it. Cached until the data change."""
     units = None if unit_ids is None else tuple(sorted(unit_ids))
-    return list(_cached(("cases", units), db, actor, lambda: tuple(
+    return list(cached(("cases", units), db, actor, lambda: tuple(
         _cases(db, actor, store.list_pilots(db, actor, unit_ids=units), {}))))
 
 
@@ -192,7 +192,7 @@ class _Evidence:
 def _evidence(db: Database) -> _Evidence:
     """Every pilot's metric results, from one query for all of them (cells), cached until the data
     change: the shrinkage of one pilot's value needs the whole portfolio anyway."""
-    return _cached("evidence", db, COMMAND_LINE, lambda: _all_evidence(db))
+    return cached("evidence", db, COMMAND_LINE, lambda: _all_evidence(db))
 
 
 def _all_evidence(db: Database) -> _Evidence:
@@ -410,7 +410,7 @@ _CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(what, db: Database, actor: Actor, compute):
+def cached(what, db: Database, actor: Actor, compute):
     """compute(), remembered per `what`, database contents (see cells.data_version) and what the
     actor may see (everyone who sees all units shares one entry; a unit head's depends on their units)."""
     if db.in_transaction():  # what it reads may yet be rolled back

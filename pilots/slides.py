@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import analysis, charts, ingest, org, results, store, text, trends, wording
+from . import analysis, charts, org, results, store, text, wording
+from .casefile import CaseFile, case_file
 from .access import Actor
 from .db import Database
 from .model import STATUSES
@@ -160,9 +161,9 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
     `screen_height`: the height every chart must fit on a screen (present mode); without it (decks,
     whose pictures are scaled into the slide) charts are SLIDE_HEIGHT high or as their rows need."""
     height = screen_height or SLIDE_HEIGHT
-    stored = store.get_pilot(db, actor, pilot_id)
+    view = case_file(db, actor, pilot_id)
+    stored, case = view.pilot, view.case
     pilot = _as_shown(stored)
-    case = analysis.analyze_pilot(db, actor, pilot_id)
     m = case.primary
     controls = ", ".join(pilot.control_unit_names) or "no control units"
     slides = [Slide(
@@ -176,7 +177,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
         kind=TITLE)]
     currency = org.org_settings(db)
     slides.append(_headline(case, pilot, currency))
-    series = trends.pilot_series(db, actor, stored, pilot.primary_metric)
+    series = view.series
     slides.append(Slide(
         f"{m.label} week by week",
         f"{pilot.units_label} against {controls}; baseline and pilot windows shaded, go-live dashed.",
@@ -232,7 +233,7 @@ def pilot_slides(db: Database, actor: Actor, pilot_id: int, base_size: int = SLI
                         f"{len(case.checks)} check{'s' if len(case.checks) != 1 else ''} raised" if case.checks
                         else "No check raised a warning.",
                         bullets=[f"{c.severity.capitalize()}: {c.message}" for c in case.checks], kind=APPENDIX))
-    slides.append(_coverage_slide(db, actor, stored, m, base_size, width))
+    slides.append(_coverage_slide(view, m, base_size, width))
     return [_printable(slide) for slide in slides]
 
 
@@ -249,16 +250,14 @@ CELL_WORDS = {"treated_before": "pilot unit in the baseline", "treated_after": "
               "control_before": "controls in the baseline", "control_after": "controls in the pilot window"}
 
 
-def _coverage_slide(db: Database, actor: Actor, pilot, m: analysis.MetricResult, base_size: int,
-                    width: int) -> Slide:
-    units = [pilot.unit_name, *pilot.control_unit_names]
+def _coverage_slide(view: CaseFile, m: analysis.MetricResult, base_size: int, width: int) -> Slide:
+    """The coverage of the pilot's units around its windows (two months either side: a slide's width)."""
+    pilot = view.pilot
     first = pd.Timestamp(pilot.baseline_start).to_period("M").to_timestamp() - pd.DateOffset(months=2)
     last = pd.Timestamp(pilot.pilot_end) + pd.DateOffset(months=2)
-    found = ingest.coverage(db, actor, pilot.primary_metric)
-    found = found[found["unit"].isin(units) & (pd.to_datetime(found["month"]) >= first)
-                  & (pd.to_datetime(found["month"]) <= last)]
-    windows = ingest.pilot_windows(db, actor, pilot.primary_metric)
-    windows = windows[windows["pilot_id"] == pilot.pilot_id]  # names need not be unique
+    months = pd.to_datetime(view.coverage["month"])
+    found = view.coverage[(months >= first) & (months <= last)]
+    windows = view.windows
     cells = [m.cell(name) for name in analysis.CELL_NAMES]
     volume = sum(c.n for c in cells if c is not None)
     message = (f"{volume:,.0f} answers or cases of {m.label} in the four cells; weeks with data: "

@@ -17,8 +17,8 @@ from pilots.access import COMMAND_LINE, AccessDenied, Actor
 from pilots.db import Database
 from pilots.model import Metric, PilotDraft
 
-from pilots import (analysis, audit, backup, cells, comments, demo, export, ingest, lifecycle, org, planning, slides,
-                    store, trends, users)
+from pilots import (analysis, audit, backup, casefile, cells, comments, demo, drivers, export, ingest, lifecycle, org,
+                    planning, scorecard, scorecard_pdf, slides, store, trends, users)
 
 OPEN_TO_EVERY_ROLE = {
     "cells.data_version": "a cache key: row counts and the latest audit id, nothing of any unit",
@@ -31,6 +31,7 @@ OPEN_TO_EVERY_ROLE = {
     "users.actor_for_identity": "turns a sign-in into the acting user: there is no actor before it",
     "ingest.template": "a blank file to fill in: header and example rows, named units and metrics only",
     "ingest.template_frame": "the template as a table",
+    "drivers.north_star_of": "which metric is the north star: the metric catalogue, the same for every role",
 }
 
 START = dt.date(2025, 1, 6)
@@ -172,10 +173,43 @@ CALLS_AS_RITA_ON_ONLINE = {
         db, rita, theirs.pilot_id, store.pilot_draft(theirs), theirs.version)),
     "store.update_unit": refused(lambda db, rita, u, *_: store.update_unit(
         db, rita, dataclasses.replace(u["Online"], head="Rita"))),
+    "analysis.cached": only_own(lambda db, rita, *_: [
+        analysis.cached("door probe", db, COMMAND_LINE, lambda: store.list_pilots(db, COMMAND_LINE)),
+        analysis.cached("door probe", db, rita, lambda: store.list_pilots(db, rita))][1],
+        lambda found, w: THEIR_PILOT in {p.name for p in found}),  # no role is served another's entry
+    "casefile.case_file": refused(lambda db, rita, u, theirs, mine: casefile.case_file(db, rita, theirs.pilot_id)),
+    "store.rollout_waves": only_own(lambda db, rita, u, theirs, mine: [
+        lifecycle.record_decision(db, COMMAND_LINE, theirs.pilot_id, "roll_out", "Lift", "Board", dt.date(2025, 7, 1)),
+        lifecycle.record_rollout(db, COMMAND_LINE, theirs.pilot_id, ["Phone"], dt.date(2025, 8, 4)),
+        store.rollout_waves(db, rita)][2], lambda found, w: w[3].pilot_id in found),
+    "trends.unit_week_panel": refused(lambda db, rita, u, *_: trends.unit_week_panel(
+        db, rita, ["nps"], [u["Online"].unit_id])),
+    "drivers.transfer_function": only_own(lambda db, rita, *_: _panel_units(db, rita),
+                                          lambda units, w: units - set(w[1].unit_ids)),
+    "drivers.value_per_north_star_point": only_own(
+        lambda db, rita, u, theirs, mine: [store.update_pilot(db, COMMAND_LINE, theirs.pilot_id, dataclasses.replace(
+            store.pilot_draft(theirs), value_per_point=7.0), store.get_pilot(db, COMMAND_LINE, theirs.pilot_id).version),
+            drivers.value_per_north_star_point(db, rita, "nps")][1], lambda value, w: value == 7.0),
+    "scorecard.monthly_card": refused(lambda db, rita, u, *_: scorecard.monthly_card(db, rita, "2025-05",
+                                                                                     u["Online"].unit_id)),
+    "scorecard.months_with_data": refused(lambda db, rita, u, *_: scorecard.months_with_data(db, rita,
+                                                                                             u["Online"].unit_id)),
+    "scorecard.last_complete_month": refused(lambda db, rita, u, *_: scorecard.last_complete_month(
+        db, rita, u["Online"].unit_id)),
+    "scorecard_pdf.export_scorecard": refused(lambda db, rita, *_: scorecard_pdf.export_scorecard(
+        db, rita, "2025-05", "Online")),
     "users.list_users": refused(lambda db, rita, *_: users.list_users(db, rita)),
     "users.remove_user": refused(lambda db, rita, *_: users.remove_user(db, rita, "cco@example.com")),
     "users.set_user": refused(lambda db, rita, *_: users.set_user(db, rita, "rita@example.com", "editor")),
 }
+
+
+def _panel_units(db, actor) -> set[int]:
+    """The units the driver analysis reads for an actor: it refuses a panel of fewer than five units,
+    so the door is checked on the panel it reads."""
+    with pytest.raises(pilots.model.ValidationError, match="at least 5 business units"):
+        drivers.transfer_function(db, actor, "nps", ["fcr"])
+    return set(trends.unit_week_panel(db, actor, ["nps", "fcr"])["unit_id"])
 
 
 def public_functions_reading_the_database() -> set[str]:
