@@ -178,10 +178,8 @@ CALLS_AS_RITA_ON_ONLINE = {
         analysis.cached("door probe", db, rita, lambda: store.list_pilots(db, rita))][1],
         lambda found, w: THEIR_PILOT in {p.name for p in found}),  # no role is served another's entry
     "casefile.case_file": refused(lambda db, rita, u, theirs, mine: casefile.case_file(db, rita, theirs.pilot_id)),
-    "store.rollout_waves": only_own(lambda db, rita, u, theirs, mine: [
-        lifecycle.record_decision(db, COMMAND_LINE, theirs.pilot_id, "roll_out", "Lift", "Board", dt.date(2025, 7, 1)),
-        lifecycle.record_rollout(db, COMMAND_LINE, theirs.pilot_id, ["Phone"], dt.date(2025, 8, 4)),
-        store.rollout_waves(db, rita)][2], lambda found, w: w[3].pilot_id in found),
+    "store.rollout_waves": only_own(lambda db, rita, u, theirs, mine: _waves_after_rolling_out(db, rita, theirs),
+                                    lambda found, w: w[3].pilot_id in found),
     "trends.unit_week_panel": refused(lambda db, rita, u, *_: trends.unit_week_panel(
         db, rita, ["nps"], [u["Online"].unit_id])),
     "drivers.transfer_function": only_own(lambda db, rita, *_: _panel_units(db, rita),
@@ -202,6 +200,14 @@ CALLS_AS_RITA_ON_ONLINE = {
     "users.remove_user": refused(lambda db, rita, *_: users.remove_user(db, rita, "cco@example.com")),
     "users.set_user": refused(lambda db, rita, *_: users.set_user(db, rita, "rita@example.com", "editor")),
 }
+
+
+def _waves_after_rolling_out(db, actor, pilot):
+    """The waves the actor sees once the CCO office has rolled `pilot` out to a first wave."""
+    lifecycle.record_decision(db, COMMAND_LINE, pilot.pilot_id, "roll_out", "Lift", "Board", dt.date(2025, 7, 1))
+    lifecycle.record_rollout(db, COMMAND_LINE, pilot.pilot_id, ["Phone"], dt.date(2025, 8, 4))
+    assert pilot.pilot_id in store.rollout_waves(db, COMMAND_LINE)
+    return store.rollout_waves(db, actor)
 
 
 def _panel_units(db, actor) -> set[int]:
