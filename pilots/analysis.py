@@ -23,6 +23,9 @@ fall of one day.
 
 The rollout value is in `pilots.value`, planning in `pilots.planning`; whether a rolled-out pilot's
 effect held in its rollout waves in `pilots.rollouts`.
+
+Its length: the case's assembly with its JSON form (which lists every field the case holds,
+the command line's contract) and the cache every surface reads through.
 """
 
 from __future__ import annotations

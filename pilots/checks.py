@@ -13,6 +13,8 @@ The same rules run in two shapes. `check` reads the file once, writing its typed
 temporary table with a flag per row saying whether it breaks any rule: a clean file is written from
 that table, so it is parsed once. Only when something is flagged is the file read again with row
 numbers, to count every problem and list the first LISTED_PER_CHECK of each kind in bounded memory.
+
+Its length: one SQL rule per column and kind of file, side by side, so the rules read as a table.
 """
 
 from __future__ import annotations

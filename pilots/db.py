@@ -12,6 +12,8 @@ entries the write leaves are appended by `w.audit(...)` as the acting user and w
 system's user, each sealed into a hash chain (`entry_hash` = SHA-256 of the previous entry's hash
 and this entry) that `pilots.audit.verify_chain` checks. A write refused for lack of rights leaves
 an entry saying so; a write that leaves no audit entry at all is a bug and is rolled back.
+
+Its length: opening, migrating and the write door share the per-path handle and its lock.
 """
 
 from __future__ import annotations

@@ -51,6 +51,9 @@ and the bootstrap's cost grows with the square of the units):
 Because everything in the bootstrap t-statistic is linear in the weights and in the tested value,
 the cluster-by-cluster pieces are computed once per driver and every tested value costs a few
 vector operations (the approach of Roodman, MacKinnon, Nielsen & Webb 2019).
+
+Its length: the estimator, its wild cluster bootstrap and the words for the result are one
+method; the bootstrap's algebra can only be checked beside the estimator it resamples.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ batches (their mechanics in pilots.batches), and the coverage of what data exist
 
 A clean file is parsed once: the checks stage its typed rows in a temporary table the write reads
 from. A refused file is read a second time, for its problems (pilots.checks).
+
+Its length: the doors to the import path (file, typed table, template, coverage) in one place,
+so every way in is seen to go through the same checks.
 """
 
 from __future__ import annotations

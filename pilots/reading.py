@@ -23,6 +23,9 @@ Limits, each refused with a message that names it before memory grows:
 Encodings: UTF-8, with or without BOM. UTF-16 (a BOM, or NUL bytes between the letters) is refused
 from the first bytes; anything else that is not UTF-8 (Latin-1, Windows-1252) is refused naming the
 row and column of the first cell that is not, as it reads in Latin-1.
+
+Its length: every file-level limit and format is decided here, before any row is checked;
+split, a limit could be missed by one way of reading a file.
 """
 
 from __future__ import annotations

@@ -2,7 +2,12 @@
 (registration, reading as the actor may see them, editing). Their lifecycle is in `pilots.lifecycle`,
 import batches in `pilots.batches`, weekly series for charts in `pilots.trends`. Every write goes through
 `Database.write` (one transaction, the audit entry, the role check), every text a person typed is
-checked by `pilots.text`, and every call takes the acting user so roles hold whatever the caller."""
+checked by `pilots.text`, and every call takes the acting user so roles hold whatever the caller.
+
+Its length: units, metrics and pilots share one visibility rule (who may see which unit's
+records) and one way of checking a draft against the units and metrics as stored; apart, that rule
+would be read across files.
+"""
 
 from __future__ import annotations
 
