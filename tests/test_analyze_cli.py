@@ -128,6 +128,7 @@ def test_analyze_an_unknown_pilot_is_refused(tmp_path):
     Database(tmp_path / "cli.duckdb").close()
 
 
+@pytest.mark.slow
 def test_rollout_waves_through_the_command_line_and_in_the_json(demo_file, tmp_path):
     """`pilots rollout` records a wave; `analyze --json` lists the waves (the pilot first) and the
     rollout effect as the SPEC says; a unit that cannot adopt is refused with its reason."""

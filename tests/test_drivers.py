@@ -152,6 +152,7 @@ def coverage(design: str, replicates: int, seed: int) -> tuple[float, float]:
     return boot / replicates, t_interval / replicates
 
 
+@pytest.mark.slow
 def test_with_six_units_the_bootstrap_interval_covers_where_t_does_not():
     """200 seeded replicates a design (Monte Carlo s.e. about 1.5 points). Measured: alike 94.5%
     bootstrap, 94.5% t; one unit carrying the driver 95.0% bootstrap, 39.0% t."""

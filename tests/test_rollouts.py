@@ -86,6 +86,7 @@ def null_and_true_waves():
     return null, true
 
 
+@pytest.mark.slow
 def test_wave_interval_covers_and_rarely_calls_a_null_wave_holding(null_and_true_waves):
     null, true = null_and_true_waves
     covered = np.mean([w.waves[1].ci_low <= 0 <= w.waves[1].ci_high for w in null])
@@ -100,6 +101,7 @@ def test_wave_interval_covers_and_rarely_calls_a_null_wave_holding(null_and_true
     assert naive < 0.85
 
 
+@pytest.mark.slow
 def test_a_wave_with_the_pilots_effect_is_mostly_found_holding(null_and_true_waves):
     _, true = null_and_true_waves
     holding = np.mean([w.verdict == rollouts.HOLDING for w in true])

@@ -318,6 +318,7 @@ def test_the_demo_card_matches_pandas(demo, demo_raw, unit):
         assert card.in_flight[0].name in shown and "Northwind Services" in shown
 
 
+@pytest.mark.slow
 def test_the_command_line_writes_a_units_card_for_a_schedule(demo_file, tmp_path):
     from pathlib import Path
 

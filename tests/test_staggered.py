@@ -178,6 +178,7 @@ def week_number(monday: dt.date) -> int:
     return (monday.toordinal() - 1) // 7  # 1 January of year 1 was a Monday
 
 
+@pytest.mark.slow
 def test_same_numbers_through_the_import_path_and_the_weekly_panel(db, tmp_path):
     mpdta = pd.read_csv(MPDTA)
     counties = sorted(mpdta["countyreal"].unique())
