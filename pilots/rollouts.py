@@ -217,7 +217,7 @@ def _wave_effect(label: str, wave: RolloutWave, cohort: int, wide: pd.DataFrame,
     theirs = _changes(wide, controls, cohort, last)
     effect = float(_changes(wide, ids, cohort, last).mean() - theirs.mean())
     recent = _recent(wide, ids, controls, cohort, last)
-    squares, dof = _drift(theirs, wide, cohorts, cohort, last)
+    squares, dof = _drift(theirs, wide, [*cohorts, *comparison], cohorts, cohort, last)
     if dof == 0:
         return replace(nothing, effect=effect, recent=recent,
                        reason="no comparison units or earlier periods to measure drift against")
@@ -237,11 +237,12 @@ def _recent(wide: pd.DataFrame, ids: list[int], controls: list[int], cohort: int
     return float(change[ids].mean() - change[controls].mean())
 
 
-def _drift(theirs: np.ndarray, wide: pd.DataFrame, cohorts: dict[int, int], cohort: int,
+def _drift(theirs: np.ndarray, wide: pd.DataFrame, units: list[int], cohorts: dict[int, int], cohort: int,
            last: int) -> tuple[float, int]:
     """Sum of squares and degrees of freedom of units' changes when nothing is rolled out: the
     comparison units' changes in the wave's periods, and, at earlier dates of the same shape (each
-    shifted by a whole window, so no two overlap), the changes of every unit not yet treated by then."""
+    shifted by a whole window, so no two overlap), the changes of every one of `units` (the pilot's,
+    its waves' and the comparison units; not those left out for another pilot) not yet treated by then."""
     squares, dof = 0.0, 0
     if len(theirs) >= 2:
         squares += float(((theirs - theirs.mean()) ** 2).sum())
@@ -252,7 +253,8 @@ def _drift(theirs: np.ndarray, wide: pd.DataFrame, cohorts: dict[int, int], coho
         if first - BASE_PERIODS not in wide.columns:
             break
         window = wide.loc[:, first - BASE_PERIODS:end]
-        have = [u for u in wide.index if cohorts.get(u, end + 1) > end and window.loc[u].notna().all()]
+        have = [u for u in units if u in wide.index and cohorts.get(u, end + 1) > end
+                and window.loc[u].notna().all()]
         if len(have) < 2:
             continue
         changes = _changes(wide, have, first, end)
