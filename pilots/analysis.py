@@ -223,17 +223,15 @@ def _rollout_evaluations(db: Database, pilots: list[Pilot], metrics: dict[str, M
         return {}
     units = store.list_units(db, COMMAND_LINE)
     names = {u.unit_id: u.name for u in units}
-    panels: dict[str, pd.DataFrame] = {}
+    rolled = [p for p in pilots if p.pilot_id in waves]
+    panel = trends.unit_week_panel(db, COMMAND_LINE, sorted({p.primary_metric for p in rolled}), names)
+    panels = {key: rows for key, rows in panel.groupby("metric_key")}
     found = {}
-    for pilot in pilots:
-        if pilot.pilot_id not in waves:
-            continue
+    for pilot in rolled:
         metric = metrics[pilot.primary_metric]
-        if metric.key not in panels:
-            panels[metric.key] = trends.unit_week_panel(db, COMMAND_LINE, [metric.key], names)
         found[pilot.pilot_id] = rollouts.evaluate(pilot, metric, results[pilot.pilot_id][0], waves[pilot.pilot_id],
-                                                  panels[metric.key], _comparison_units(pilot, pilots, waves, names),
-                                                  names)
+                                                  panels.get(metric.key, panel.iloc[0:0]),
+                                                  _comparison_units(pilot, pilots, waves, names), names)
     return found
 
 

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import linalg, sparse, stats
 
 from . import org, store, trends
 from .access import Actor
@@ -155,12 +155,16 @@ def fit(panel: pd.DataFrame, y: str, xs: list[str], unit: str = "unit_id", time:
         raise ValidationError([Problem(f"{g} units and {n} unit-weeks are too few to estimate {k} slopes with "
                                        "unit and week effects", column="units")])
     yw = within(data[[y]].to_numpy(float))[:, 0]
+    gram = x.T @ x
+    try:
+        bread = np.linalg.inv(gram)
+    except np.linalg.LinAlgError:
+        bread = np.full_like(gram, np.inf)
     for j, name in enumerate(xs):  # a driver the fixed effects or the others explain leaves nothing to estimate
-        own = x[:, j] - x[:, np.arange(k) != j] @ np.linalg.lstsq(x[:, np.arange(k) != j], x[:, j], rcond=None)[0]
-        if own @ own <= 1e-10 * (x_raw[:, j] @ x_raw[:, j]):
+        own = 1 / bread[j, j] if np.isfinite(bread[j, j]) and bread[j, j] > 0 else 0.0  # its variation beyond the others
+        if own <= 1e-10 * (x_raw[:, j] @ x_raw[:, j]):
             raise ValidationError([Problem("does not move within units from week to week apart from the other "
                                            "drivers, so its link cannot be estimated", column="driver", value=name)])
-    bread = np.linalg.inv(x.T @ x)
     beta = bread @ x.T @ yw
     resid = yw - x @ beta
     scale = g / (g - 1) * (n - 1) / (n - k - g - t + 1)
@@ -190,16 +194,19 @@ def fit(panel: pd.DataFrame, y: str, xs: list[str], unit: str = "unit_id", time:
 
 def _independent(candidates: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """The candidate columns (already without the fixed effects) that add a direction of their own to
-    `kept` and to each other, in order: a control that never varies within units and weeks, or that
-    repeats others, would only make the fit singular."""
-    chosen: list[np.ndarray] = []
-    basis = kept
-    for column in candidates.T:
-        rest = column - basis @ np.linalg.lstsq(basis, column, rcond=None)[0] if basis.size else column
-        if rest @ rest > 1e-8 * max(column @ column, 1e-300):
-            chosen.append(column)
-            basis = np.column_stack([basis, column]) if basis.size else column[:, None]
-    return np.column_stack(chosen) if chosen else np.empty((len(candidates), 0))
+    `kept` and to each other: a control that never varies within units and weeks, or that repeats
+    others, would only make the fit singular. Kept are those with more than 1e-4 of their own size
+    left beyond the others, found by a pivoted Cholesky factorisation of their Gram matrix: hundreds
+    of pilots cost one small factorisation, not one regression each."""
+    sizes = np.linalg.norm(candidates, axis=0)
+    candidates = candidates[:, sizes > 0]
+    if not candidates.shape[1]:
+        return candidates
+    basis, _ = np.linalg.qr(kept)
+    rest = candidates - basis @ (basis.T @ candidates)
+    rest /= np.linalg.norm(candidates, axis=0)
+    factor, order, rank, _ = linalg.lapack.dpstrf(rest.T @ rest, tol=1e-8)
+    return candidates[:, np.sort(order[:rank] - 1)]
 
 
 class _Within:
@@ -355,18 +362,19 @@ def _changes_in_place(db: Database, actor: Actor, wide: pd.DataFrame) -> pd.Data
     `wide` where its change is in place: a pilot's units from its go-live to the end of its window (for
     good once decided to roll out or extend), a wave's units from their go-live. Held fixed, so that a
     change that moves a driver and the north star at once is not read as the driver's link."""
-    weeks = pd.to_datetime(wide["week"])
+    weeks = pd.to_datetime(wide["week"]).to_numpy("datetime64[D]")
+    units = wide["unit_id"].to_numpy()
     found = {}
     waves = store.rollout_waves(db, actor)
     for pilot in store.list_pilots(db, actor):
         kept = pilot.decision in ("roll_out", "extend")
-        until = pd.Timestamp.max if kept else pd.Timestamp(pilot.pilot_end)
-        found[f"pilot {pilot.pilot_id}"] = (wide["unit_id"].isin(pilot.unit_ids)
-                                            & weeks.between(pd.Timestamp(pilot.pilot_start), until))
+        until = np.datetime64(dt.date.max if kept else pilot.pilot_end)
+        found[f"pilot {pilot.pilot_id}"] = (np.isin(units, pilot.unit_ids) & (weeks >= np.datetime64(pilot.pilot_start))
+                                            & (weeks <= until))
         for count, wave in enumerate(waves.get(pilot.pilot_id, []), start=1):
-            found[f"pilot {pilot.pilot_id} wave {count}"] = (wide["unit_id"].isin(wave.unit_ids)
-                                                              & (weeks >= pd.Timestamp(wave.start)))
-    return pd.DataFrame(found, index=wide.index).astype(float)
+            found[f"pilot {pilot.pilot_id} wave {count}"] = np.isin(units, wave.unit_ids) & (
+                weeks >= np.datetime64(wave.start))
+    return pd.DataFrame(found, index=wide.index, dtype=float)
 
 
 # ---------------------------------------------------------------- projection and words

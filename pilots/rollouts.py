@@ -111,14 +111,17 @@ def _oriented(metric: Metric, value: float) -> float:
 
 def periods_of(weekly: pd.DataFrame, anchor: dt.date) -> pd.DataFrame:
     """Weekly rows (unit_id, week, value, n) as periods of BLOCK_WEEKS weeks counted from the
-    Monday of `anchor` (period 0 starts there): unit_id, period, y (n-weighted), n, first, last."""
+    Monday of `anchor` (period 0 starts there): unit_id, period, y (n-weighted), n, last (the
+    Monday of the period's latest week with data)."""
     monday = anchor - dt.timedelta(days=anchor.weekday())
     weeks = pd.to_datetime(weekly["week"])
     period = ((weeks - pd.Timestamp(monday)).dt.days // 7) // BLOCK_WEEKS
-    frame = weekly.assign(period=period.astype("int64"), weighted=weekly["value"] * weekly["n"], week=weeks)
-    grouped = frame.groupby(["unit_id", "period"], as_index=False).agg(
-        total=("weighted", "sum"), n=("n", "sum"), first=("week", "min"), last=("week", "max"))
-    return grouped.assign(y=grouped["total"] / grouped["n"]).drop(columns="total")
+    frame = pd.DataFrame({"unit_id": weekly["unit_id"].to_numpy(), "period": period.to_numpy("int64"),
+                          "weighted": (weekly["value"] * weekly["n"]).to_numpy(), "n": weekly["n"].to_numpy(),
+                          "last": weeks.to_numpy()})
+    grouped = frame.groupby(["unit_id", "period"], as_index=False, sort=True).agg(
+        {"weighted": "sum", "n": "sum", "last": "max"})
+    return grouped.assign(y=grouped["weighted"] / grouped["n"]).drop(columns="weighted")
 
 
 def _period_of(day: dt.date, anchor: dt.date) -> int:
@@ -252,9 +255,8 @@ def _drift(theirs: np.ndarray, wide: pd.DataFrame, units: list[int], cohorts: di
         first, end = cohort - k * span, last - k * span
         if first - BASE_PERIODS not in wide.columns:
             break
-        window = wide.loc[:, first - BASE_PERIODS:end]
-        have = [u for u in units if u in wide.index and cohorts.get(u, end + 1) > end
-                and window.loc[u].notna().all()]
+        complete = wide.loc[:, first - BASE_PERIODS:end].notna().all(axis=1)
+        have = [u for u in units if complete.get(u, False) and cohorts.get(u, end + 1) > end]
         if len(have) < 2:
             continue
         changes = _changes(wide, have, first, end)
