@@ -19,6 +19,7 @@ import streamlit as st
 from pages._case import GRADES, SEVERITY, money, number
 from pages._ui import chart_spec, current_actor, database, in_app_shell, literal, pilot_trail, show_problems
 from pilots import analysis, casefile, cells, charts, drivers, export, formats, org, planning, store, text, wording
+from pilots.access import AccessDenied
 from pilots.model import ValidationError
 
 in_app_shell()
@@ -381,6 +382,9 @@ if pilot.status in ("proposed", "baseline") or not primary.has_estimate:
         plan = planning.weeks_needed(db, actor, pilot.pilot_id)
     except ValidationError as refused:
         st.info(literal(" ".join(p.reason.capitalize() for p in refused.problems) + "."))
+    except AccessDenied:  # planning reads the lead unit's data, which another unit's head may not see
+        st.info(f"Planning reads {literal(pilot.unit_name)}'s data, the pilot's lead unit, which only its head, "
+                "the CCO office and the steering committee see.")
     else:
         if plan.weeks_each_window is not None:
             planned = (pilot.pilot_end - pilot.pilot_start).days / 7

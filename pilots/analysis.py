@@ -246,7 +246,7 @@ def _comparison_units(pilot: Pilot, pilots: list[Pilot], waves: dict[int, list[R
         if other.pilot_id == pilot.pilot_id or other.primary_metric != pilot.primary_metric:
             continue
         if other.pilot_end >= since:
-            taken.add(other.unit_id)
+            taken.update(other.unit_ids)
         taken.update(u for wave in waves.get(other.pilot_id, []) if wave.start >= since for u in wave.unit_ids)
     return [u for u in names if u not in taken]
 

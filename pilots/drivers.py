@@ -67,7 +67,7 @@ import pandas as pd
 from scipy import linalg, sparse, stats
 
 from . import org, store, trends
-from .access import Actor
+from .access import COMMAND_LINE, Actor
 from .db import Database
 from .formats import SHARES, amount, number
 from .model import Problem, ValidationError
@@ -345,7 +345,8 @@ def transfer_function(db: Database, actor: Actor, north_star: str = "nps", drive
         raise ValidationError([Problem(
             f"needs at least {MIN_WEEKS} weeks with the north star and every driver in the same units; "
             f"found {weeks}", column="weeks", value=str(weeks))])
-    changes = _changes_in_place(db, actor, wide)
+    # Every change the tracker knows of in these units, whoever asks: the indicators are never shown.
+    changes = _changes_in_place(db, COMMAND_LINE, wide)
     result = fit(wide.join(changes), north_star, drivers, controls=list(changes.columns), draws=draws, seed=seed)
     star = metrics[north_star]
     slopes = tuple(

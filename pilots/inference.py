@@ -18,12 +18,15 @@ its interval from how much units' changes differ when no pilot runs:
   their mean (J − 1 degrees of freedom); (b) placebo-in-time, earlier periods of the same length
   before the baseline (`pilots.cells`: blocks), in which every unit with data, the pilot unit
   included, is untreated: their changes around the block's mean (m_k − 1 degrees of freedom each).
-  Without controls the pilot unit's own earlier changes serve, around zero (one each).
+  Without controls the pilot's own earlier changes serve, around zero (one each; for a pilot in
+  several units, the mean of its units' changes, since shocks they share do not average out).
 - Model Var(Δ_u) = τ² + v_u: τ² the drift of a unit's change beyond sampling. With m units in a
   replicate, E Σ (Δ_u − mean)² = (m − 1) τ² + (m − 1)/m Σ v_u, so τ̂² = (Σ SS − Σ (m−1)/m Σ v) / Σ df.
   Var(D) = τ̂² (1 + 1/J) + v_T + Σ v_c / J². When every unit has the same sampling variance this is
   s² (1 + 1/J), the exact t interval for a new unit's change against J others (t on Σ df degrees of
-  freedom); unequal volumes move it by the known sampling variances. Periods without a standard
+  freedom); unequal volumes move it by the known sampling variances. A pilot in K units is judged on
+  the mean of their changes: Var(D) = τ̂² (1/K + 1/J) + Σ v_T / K² + Σ v_c / J² with controls; without
+  them τ̂² is already the drift of that mean, and Var(D) = τ̂² + Σ v_T / K². Periods without a standard
   deviation make v unknown: then v drops out and s² (1 + 1/J) is used as it is.
 - The 95% interval and the p-value come from Student's t on Σ df degrees of freedom; sampling
   variance stays in (it is part of every replicate's spread).
@@ -281,8 +284,9 @@ class Drift:
     sd_known: bool
 
     def of_effect(self, treated: int, controls: int, sampling: float) -> float:
-        """Var(D) for `treated` pilot units against `controls` control units with answers-only variance `sampling`."""
-        spread = 1 / treated + (1 / controls if controls else 0.0)
+        """Var(D) for `treated` pilot units against `controls` control units with answers-only variance
+        `sampling`. Without controls the drift was measured on the mean of the pilot units' changes."""
+        spread = 1 / treated + 1 / controls if controls else 1.0
         return self.variance * spread + (sampling if self.sd_known else 0.0)
 
 
@@ -308,9 +312,11 @@ def drift(cells: dict[tuple[int, int, str], Cell], treated: tuple[int, ...], con
     for block in sorted({block for (_, block, _) in cells if block > 0}):
         if not controls:
             own = [x for x in (_change(cells, u, block) for u in treated) if x is not None]
-            for change, variance in own:
-                squares, noise, dof = squares + change ** 2, noise + variance, dof + 1
-            periods += bool(own)
+            if len(own) == len(treated):  # the mean of every pilot unit's change: one replicate
+                k = len(own)
+                squares += (sum(c for c, _ in own) / k) ** 2
+                noise += sum(v for _, v in own) / k ** 2
+                dof, periods = dof + 1, periods + 1
             continue
         found = [x for x in (_change(cells, u, block) for u in (*treated, *controls)) if x is not None]
         if len(found) >= 2:

@@ -148,12 +148,17 @@ def evaluate(pilot: Pilot, metric: Metric, pilot_result: MetricResult, waves: li
     blocks = periods_of(weekly, anchor)
     wide = blocks.pivot(index="unit_id", columns="period", values="y")
     present = [u for u in cohorts if u in wide.index]
-    comparison = [u for u in comparison_ids if u in wide.index and u not in cohorts]
+    treated_data = wide.loc[present].notna().all(axis=0) if present else pd.Series(dtype=bool)
+    last = -1  # the last period from go-live on in which every unit of the pilot and its waves has data
+    while last + 1 in treated_data.index and treated_data[last + 1]:
+        last += 1
+    # A comparison unit with a gap from the base before the pilot to the last period is left out, rather
+    # than holding every wave back at its gap.
+    span = list(range(-BASE_PERIODS, last + 1))
+    comparison = [u for u in comparison_ids if u in wide.index and u not in cohorts
+                  and wide.reindex(columns=span).loc[u].notna().all()]
     members = present + comparison
     complete = wide.loc[members].notna().all(axis=0) if members else pd.Series(dtype=bool)
-    last = -1  # the last period from go-live on in which every unit has data
-    while last + 1 in complete.index and complete[last + 1]:
-        last += 1
     through = None if last < 0 else \
         blocks.loc[blocks["period"] == last, "last"].max().date() + dt.timedelta(days=6)
     control_group = "never_treated" if len(comparison) >= MIN_NEVER_TREATED else "not_yet_treated"

@@ -195,3 +195,21 @@ def test_the_signal_rolls_out_when_significant_and_the_target_not_ruled_out():
     assert str(rules.primary_signal(2.0, 0.5, 2.9, 3.0)) == "misses_target"
     assert str(rules.primary_signal(2.0, -0.5, 2.9, 3.0)) == "target_ruled_out"
     assert str(rules.primary_signal(2.0, -0.5, 3.5, None)) == "unclear_no_target"
+
+
+def test_a_pilot_in_two_units_without_controls_takes_the_drift_of_their_mean_change():
+    """Without controls each earlier period gives one replicate, the mean of the pilot units' changes
+    (shocks they share do not average out), and the effect's variance is that drift, not half of it."""
+    rng = np.random.default_rng(4)
+    cells = {}
+    for unit in (0, 1):
+        for block in range(4):
+            shared = [1.0, -2.0, 0.5, 3.0][block]  # a shock both units share in each period
+            for phase, level in (("before", 50.0), ("after", 50.0 + shared + rng.normal(0, 0.3))):
+                cells[(unit, block, phase)] = Cell(level, 400.0, 1.0, 399.0, 1, 1, 12)
+    effect = unit_effect(cells, (0, 1), (), sd_known=True)
+    means = [np.mean([cells[(u, b, "after")].mean - cells[(u, b, "before")].mean for u in (0, 1)]) for b in (1, 2, 3)]
+    noise = 3 * 2 * (1 / 400 + 1 / 400) / 4  # each replicate's sampling variance: the mean of two changes
+    sampling = 2 * (1 / 400 + 1 / 400) / 4
+    assert effect.replicate_df == 3
+    assert effect.estimate.se == pytest.approx(math.sqrt((sum(m ** 2 for m in means) - noise) / 3 + sampling))

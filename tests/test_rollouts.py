@@ -108,3 +108,13 @@ def test_a_wave_with_the_pilots_effect_is_mostly_found_holding(null_and_true_wav
     not_reproduced = np.mean([w.verdict == rollouts.NOT_REPRODUCED for w in true])
     assert holding >= 0.5, holding
     assert not_reproduced <= 0.3, not_reproduced
+
+
+def test_a_comparison_unit_with_a_gap_is_left_out_instead_of_holding_every_wave_back():
+    frame = simulate(np.random.default_rng(19), 8.0, 8.0, drift_sd=1.0)
+    gap = (frame["unit_id"] == COMPARISON[0]) & frame["week"].between(pd.Timestamp(week(WAVE_WEEK + 8)),
+                                                                      pd.Timestamp(week(WAVE_WEEK + 12)))
+    found = run(frame[~gap])
+    assert found.waves[1].periods == (WEEKS - WAVE_WEEK) // 4  # read to the end of the data, not to the gap
+    assert found.comparison_units == tuple(NAMES[u] for u in COMPARISON[1:])
+    assert found.verdict == rollouts.HOLDING
