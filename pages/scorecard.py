@@ -73,26 +73,27 @@ if card.drivers:
         for column, line in zip(columns, card.drivers[start:start + per_row]):
             figure(column, line, line.label)
 
+def pilot_row(item, icon: str, detail: str) -> None:
+    """A pilot of the card (in flight or due a decision): its link, its state's badge and a line of detail."""
+    row = st.columns([4, 1.4, 2.4])
+    row[0].page_link("pages/pilot.py", label=literal(card.pilot_name(item), text.MAX_NAME), icon=icon,
+                     query_params={"id": str(item.pilot_id)})
+    row[1].markdown(item.state.badge)
+    row[2].caption(literal(detail))
+
+
 st.subheader("Pilots in flight")
 if not card.in_flight:
     st.info("No pilot window ran this month.")
 for pilot in card.in_flight:
-    row = st.columns([4, 1.4, 2.4])
-    row[0].page_link("pages/pilot.py", label=literal(card.pilot_name(pilot), text.MAX_NAME),
-                     icon=":material/insights:", query_params={"id": str(pilot.pilot_id)})
-    row[1].markdown(pilot.state.badge)
     headline = "" if pilot.state.headline == pilot.state.label else f" · {pilot.state.headline}"
-    row[2].caption(literal(f"Window {pilot.window[0]:%d %b %Y} – {pilot.window[1]:%d %b %Y}{headline}"))
+    pilot_row(pilot, ":material/insights:", f"Window {pilot.window[0]:%d %b %Y} – {pilot.window[1]:%d %b %Y}{headline}")
 
 st.subheader("Decisions due")
 if not card.decisions_due:
     st.info("No pilot is waiting for a decision.")
 for due in card.decisions_due:
-    row = st.columns([4, 1.4, 2.4])
-    row[0].page_link("pages/pilot.py", label=literal(card.pilot_name(due), text.MAX_NAME),
-                     icon=":material/gavel:", query_params={"id": str(due.pilot_id)})
-    row[1].markdown(due.state.badge)
-    row[2].caption(f"Window ended {due.window_ended:%d %b %Y}; waiting {due.waiting}")
+    pilot_row(due, ":material/gavel:", f"Window ended {due.window_ended:%d %b %Y}; waiting {due.waiting}")
 
 if card.rollouts_needing_a_look:
     st.subheader("Rollouts that need a look")

@@ -199,12 +199,12 @@ def _independent(candidates: np.ndarray, kept: np.ndarray) -> np.ndarray:
     left beyond the others, found by a pivoted Cholesky factorisation of their Gram matrix: hundreds
     of pilots cost one small factorisation, not one regression each."""
     sizes = np.linalg.norm(candidates, axis=0)
-    candidates = candidates[:, sizes > 0]
+    candidates, sizes = candidates[:, sizes > 0], sizes[sizes > 0]
     if not candidates.shape[1]:
         return candidates
     basis, _ = np.linalg.qr(kept)
     rest = candidates - basis @ (basis.T @ candidates)
-    rest /= np.linalg.norm(candidates, axis=0)
+    rest /= sizes
     factor, order, rank, _ = linalg.lapack.dpstrf(rest.T @ rest, tol=1e-8)
     return candidates[:, np.sort(order[:rank] - 1)]
 

@@ -180,8 +180,7 @@ def evaluate(pilot: Pilot, metric: Metric, pilot_result: MetricResult, waves: li
             result = None
         if result is not None:
             simple, group = result.simple, result.group
-            z = stats.norm.ppf(1 - ALPHA / 2)
-            event = tuple(EventPoint(e * BLOCK_WEEKS, a.effect, a.effect - z * a.se, a.effect + z * a.se)
+            event = tuple(EventPoint(e * BLOCK_WEEKS, a.effect, *a.ci(1 - ALPHA))
                           for e, a in sorted(result.by_event_time.items()))
     verdict, reasons = _verdict(effects[1:])
     return RolloutEvaluation(pilot.pilot_id, metric.key, control_group, tuple(names[u] for u in comparison),
